@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages recblocks' build, tests and examples need (run as root).
+# Optional peers for benchmarks (libtorch-dev, libfaiss-dev) are installed by bench/run_peers.sh.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  cmake g++ make pkg-config ccache
+  libeigen3-dev libxtensor-dev libxsimd-dev nlohmann-json3-dev catch2
+  libopenblas-dev libhnswlib-dev libthrust-dev libcub-dev libcurl4-openssl-dev
+  libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
