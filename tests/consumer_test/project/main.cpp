@@ -8,7 +8,7 @@ int main() {
   nn::linear<double> layer(3, 1, gen);
   matrix<double> x = matrix<double>::Random(8, 3);
   matrix<double> y = (x.col(0).array() > 0).cast<double>().matrix();
-  optim::adam<double> opt(layer.parameters(), {.learning_rate = 0.05});
+  optim::adam<double> opt(nn::parameters(layer), {.learning_rate = 0.05});
   double first = 0, last = 0;
   for (int step = 0; step < 50; ++step) {
     tape<double> t;

@@ -1,0 +1,149 @@
+#pragma once
+/// \file matmul.hpp
+/// Matrix products: `matmul` (with transposes), the fused `linear` (GEMM + bias + activation, one
+/// node), and `batched_matmul` for per-sample generated weights.
+
+#include <string>
+
+#include "../gemm.hpp"
+#include "../tape.hpp"
+
+namespace recblocks {
+
+/// Activations that the fused linear op applies in place (their derivative is a function of the
+/// output, so no pre-activation copy is kept).
+enum class fused_activation { none, relu, sigmoid, tanh };
+
+namespace ops {
+
+/// `C = op(A) op(B)`, `op(X) = X` or `X^T`.
+///
+/// Shapes: `op(A)` `[m, k]`, `op(B)` `[k, n]` -> `[m, n]`.
+/// Backward: `dA += dC op(B)^T` (transposed back when `ta`), `dB += op(A)^T dC` (likewise).
+template <class T>
+var<T> matmul(tape<T>& t, const var<T>& a, const var<T>& b, bool ta = false, bool tb = false) {
+  const index_t m = ta ? a.cols : a.rows, ka = ta ? a.rows : a.cols;
+  const index_t kb = tb ? b.cols : b.rows, n = tb ? b.rows : b.cols;
+  if (ka != kb)
+    throw shape_error("matmul: inner dimensions differ: op(A) " + shape_string(m, ka) + " x op(B) " +
+                      shape_string(kb, n));
+  var<T> c = t.make(m, n);
+  gemm<T>(const_map<T>(a.data, a.rows, a.cols), ta, const_map<T>(b.data, b.rows, b.cols), tb, c.value());
+  if (auto* node = t.record("matmul", c, {a, b}, +[](tape<T>& t, const tape_node<T>& nd) {
+        const var<T>& a = t.input(nd, 0);
+        const var<T>& b = t.input(nd, 1);
+        const bool ta = nd.i0 != 0, tb = nd.i1 != 0;
+        const_map<T> g(nd.grad, nd.rows, nd.cols), av(a.data, a.rows, a.cols), bv(b.data, b.rows, b.cols);
+        if (t.wants_grad(a)) {
+          auto [ga, first] = t.grad_slot(a);
+          // A: dA = G op(B)^T ; A^T: dA = op(B) G^T
+          if (!ta) gemm<T>(g, false, bv, !tb, ga, !first);
+          else gemm<T>(bv, tb, g, true, ga, !first);
+        }
+        if (t.wants_grad(b)) {
+          auto [gb, first] = t.grad_slot(b);
+          // B: dB = op(A)^T G ; B^T: dB = G^T op(A)
+          if (!tb) gemm<T>(av, !ta, g, false, gb, !first);
+          else gemm<T>(g, true, av, ta, gb, !first);
+        }
+      })) {
+    node->i0 = ta;
+    node->i1 = tb;
+  }
+  return c;
+}
+
+/// Fused fully-connected layer, one node: `Y = act(X W + 1 b)`.
+///
+/// Shapes: `X` `[B, in]`, `W` `[in, out]`, `b` `[1, out]` (pass `var<T>{}` for no bias) -> `[B, out]`.
+/// Backward: `dZ = dY * act'(Y)`; `dW += X^T dZ`; `db += 1^T dZ`; `dX += dZ W^T`.
+template <class T>
+var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
+              fused_activation act = fused_activation::none) {
+  if (x.cols != w.rows)
+    throw shape_error("linear: input " + shape_string(x.rows, x.cols) + " does not match weight " +
+                      shape_string(w.rows, w.cols));
+  const bool has_bias = b.data != nullptr;
+  if (has_bias && (b.rows != 1 || b.cols != w.cols))
+    throw shape_error("linear: bias " + shape_string(b.rows, b.cols) + " does not match weight " +
+                      shape_string(w.rows, w.cols) + " (expected [1, " + std::to_string(w.cols) + "])");
+  var<T> y = t.make(x.rows, w.cols);
+  auto yv = y.value();
+  gemm<T>(const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, yv);
+  if (has_bias) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
+  switch (act) {
+    case fused_activation::none: break;
+    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
+    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
+    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
+  }
+  auto backward = +[](tape<T>& t, const tape_node<T>& nd) {
+    const var<T>& x = t.input(nd, 0);
+    const var<T>& w = t.input(nd, 1);
+    const var<T>& b = t.input(nd, 2);
+    const auto act = static_cast<fused_activation>(nd.i0);
+    const_map<T> g(nd.grad, nd.rows, nd.cols), y(nd.value, nd.rows, nd.cols);
+    const T* dz_data = nd.grad;
+    if (act != fused_activation::none) {
+      T* buf = t.grad_scratch(nd.rows * nd.cols);
+      map<T> dz(buf, nd.rows, nd.cols);
+      switch (act) {
+        case fused_activation::relu: dz = (y.array() > T(0)).select(g.array(), T(0)).matrix(); break;
+        case fused_activation::sigmoid: dz = (g.array() * y.array() * (T(1) - y.array())).matrix(); break;
+        case fused_activation::tanh: dz = (g.array() * (T(1) - y.array().square())).matrix(); break;
+        default: break;
+      }
+      dz_data = buf;
+    }
+    const_map<T> dz(dz_data, nd.rows, nd.cols);
+    if (t.wants_grad(b)) t.accumulate(b, dz.colwise().sum());
+    if (t.wants_grad(w)) {
+      auto [gw, first] = t.grad_slot(w);
+      gemm<T>(const_map<T>(x.data, x.rows, x.cols), true, dz, false, gw, !first);
+    }
+    if (t.wants_grad(x)) {
+      auto [gx, first] = t.grad_slot(x);
+      gemm<T>(dz, false, const_map<T>(w.data, w.rows, w.cols), true, gx, !first);
+    }
+  };
+  if (auto* node = t.record("linear", y, {x, w, b}, backward)) node->i0 = static_cast<index_t>(act);
+  return y;
+}
+
+/// Per-sample product with generated weights: `y_b = x_b W_b`, `W_b` stored row-major in row `b`.
+///
+/// Shapes: `X` `[B, in]`, `W` `[B, in * out]` -> `[B, out]`.
+/// Backward: `dx_b += dy_b W_b^T`, `dW_b += x_b^T dy_b` (an outer product).
+template <class T>
+var<T> batched_matmul(tape<T>& t, const var<T>& x, const var<T>& w, index_t out) {
+  if (out <= 0 || w.rows != x.rows || w.cols != x.cols * out)
+    throw shape_error("batched_matmul: input " + shape_string(x.rows, x.cols) + " and weights " +
+                      shape_string(w.rows, w.cols) + " do not fit out = " + std::to_string(out) +
+                      " (expected weights [B, in * out])");
+  var<T> y = t.make(x.rows, out);
+  const index_t in = x.cols;
+  for (index_t s = 0; s < x.rows; ++s)
+    y.value().row(s).noalias() = const_map<T>(x.data + s * in, 1, in) * const_map<T>(w.data + s * in * out, in, out);
+  if (auto* node = t.record("batched_matmul", y, {x, w}, +[](tape<T>& t, const tape_node<T>& nd) {
+        const var<T>& x = t.input(nd, 0);
+        const var<T>& w = t.input(nd, 1);
+        const index_t in = x.cols, out = nd.cols;
+        const_map<T> g(nd.grad, nd.rows, nd.cols);
+        if (t.wants_grad(x)) {
+          auto gx = t.grad_buffer(x);
+          for (index_t s = 0; s < x.rows; ++s)
+            gx.row(s).noalias() += g.row(s) * const_map<T>(w.data + s * in * out, in, out).transpose();
+        }
+        if (t.wants_grad(w)) {
+          auto gw = t.grad_buffer(w);
+          for (index_t s = 0; s < x.rows; ++s)
+            map<T>(gw.data() + s * in * out, in, out).noalias() +=
+                const_map<T>(x.data + s * in, 1, in).transpose() * g.row(s);
+        }
+      }))
+    node->i0 = out;
+  return y;
+}
+
+}  // namespace ops
+}  // namespace recblocks

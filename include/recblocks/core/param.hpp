@@ -1,0 +1,166 @@
+#pragma once
+/// \file param.hpp
+/// A trainable tensor: its value, a dense gradient, and a row-sparse gradient for embedding tables.
+///
+/// Gradients accumulate: the first write of a step assigns, later writes add (so fan-out and
+/// shared parameters just work). The optimizer (or trainer) clears them once per step with
+/// `zero_grad()`. A parameter whose gradient is row-sparse (`sparse_grad = true`, set by embedding
+/// tables) receives `(row id, gradient row)` pairs from the gather op instead of a dense matrix, so a
+/// 10M-row table costs only the rows a batch touched.
+///
+/// Thread-safety: the value is read concurrently by inference threads; gradients are written only
+/// by the one thread that runs a recording tape. The gradient members are `mutable` because models
+/// expose a `const` forward that both inference and training call.
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "tensor.hpp"
+
+namespace recblocks {
+
+template <class T>
+class tape;
+
+/// Row-sparse gradient: `ids.size()` rows of width `cols`, stored row after row in `rows`.
+/// Ids may repeat until `coalesce()` sums duplicates (sorted by id).
+template <class T>
+struct sparse_rows {
+  std::vector<index_t> ids;
+  std::vector<T> rows;
+  index_t cols = 0;
+
+  index_t size() const { return static_cast<index_t>(ids.size()); }
+  bool empty() const { return ids.empty(); }
+  void clear() {
+    ids.clear();
+    rows.clear();
+  }
+  /// Appends one gradient row for `id`.
+  template <class RowExpr>
+  void add(index_t id, const RowExpr& row) {
+    ids.push_back(id);
+    const std::size_t off = rows.size();
+    rows.resize(off + static_cast<std::size_t>(cols));
+    for (index_t j = 0; j < cols; ++j) rows[off + static_cast<std::size_t>(j)] = row(j);
+  }
+  /// Sums duplicate ids; afterwards ids are unique and ascending.
+  void coalesce() {
+    if (ids.size() < 2) return;
+    std::vector<index_t> order(ids.size());
+    std::iota(order.begin(), order.end(), index_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
+    std::vector<index_t> out_ids;
+    std::vector<T> out_rows;
+    out_ids.reserve(ids.size());
+    out_rows.reserve(rows.size());
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const index_t src = order[k];
+      const T* r = rows.data() + static_cast<std::size_t>(src * cols);
+      if (!out_ids.empty() && out_ids.back() == ids[src]) {
+        T* dst = out_rows.data() + out_rows.size() - static_cast<std::size_t>(cols);
+        for (index_t j = 0; j < cols; ++j) dst[j] += r[j];
+      } else {
+        out_ids.push_back(ids[src]);
+        out_rows.insert(out_rows.end(), r, r + cols);
+      }
+    }
+    ids.swap(out_ids);
+    rows.swap(out_rows);
+  }
+  /// Row `k` as a mutable row-vector view.
+  map<T> row(index_t k) { return map<T>(rows.data() + k * cols, 1, cols); }
+};
+
+/// A named trainable tensor `[rows, cols]`.
+template <class T>
+class param {
+ public:
+  using scalar_type = T;
+
+  param() = default;
+  param(std::string name, index_t rows, index_t cols) : name_(std::move(name)), value_(matrix<T>::Zero(rows, cols)) {}
+  param(std::string name, matrix<T> value) : name_(std::move(name)), value_(std::move(value)) {}
+
+  // A parameter is owned by exactly one module; copying would silently alias tape bookkeeping.
+  param(const param& other) : name_(other.name_), value_(other.value_), trainable_(other.trainable_),
+                              sparse_(other.sparse_) {}
+  param& operator=(const param& other) {
+    name_ = other.name_;
+    value_ = other.value_;
+    trainable_ = other.trainable_;
+    sparse_ = other.sparse_;
+    zero_grad();
+    return *this;
+  }
+  param(param&&) noexcept = default;
+  param& operator=(param&&) noexcept = default;
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+  matrix<T>& value() { return value_; }
+  const matrix<T>& value() const { return value_; }
+  index_t rows() const { return value_.rows(); }
+  index_t cols() const { return value_.cols(); }
+  index_t size() const { return value_.size(); }
+
+  /// Whether optimizers update it and the tape records it (frozen parameters are constants).
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool on) { trainable_ = on; }
+
+  /// Whether gradients arrive as sparse rows (embedding tables) rather than a dense matrix.
+  bool sparse_grad() const { return sparse_; }
+  void set_sparse_grad(bool on) { sparse_ = on; }
+
+  /// True when the dense gradient holds this step's value.
+  bool has_dense_grad() const { return grad_written_; }
+  /// The dense gradient `[rows, cols]`; meaningful only when `has_dense_grad()`.
+  const matrix<T>& grad() const { return grad_; }
+  matrix<T>& grad() { return grad_; }
+  /// The row-sparse gradient (embedding tables).
+  sparse_rows<T>& sparse() const {
+    sparse_rows_.cols = value_.cols();
+    return sparse_rows_;
+  }
+
+  /// Clears both gradients (no memory is released).
+  void zero_grad() const {
+    grad_written_ = false;
+    sparse_rows_.clear();
+    sparse_rows_.cols = value_.cols();
+  }
+
+  /// The gradient as a dense matrix, sparse rows scattered in (for tests, clipping and checks).
+  matrix<T> dense_grad() const {
+    matrix<T> g = grad_written_ ? grad_ : matrix<T>::Zero(rows(), cols());
+    for (index_t k = 0; k < sparse_rows_.size(); ++k)
+      g.row(sparse_rows_.ids[static_cast<std::size_t>(k)]) += const_map<T>(sparse_rows_.rows.data() + k * cols(), 1, cols());
+    return g;
+  }
+
+  /// Bytes held by value and gradient buffers.
+  std::size_t memory_bytes() const {
+    return sizeof(T) * (static_cast<std::size_t>(value_.size()) + static_cast<std::size_t>(grad_.size()) +
+                        sparse_rows_.rows.capacity());
+  }
+
+ private:
+  friend class tape<T>;
+  std::string name_;
+  matrix<T> value_;
+  bool trainable_ = true;
+  bool sparse_ = false;
+  mutable matrix<T> grad_;
+  mutable bool grad_written_ = false;
+  mutable sparse_rows<T> sparse_rows_;
+  // tape bookkeeping: the leaf node this parameter has on the tape `tape_` in step `epoch_`
+  mutable const void* tape_ = nullptr;
+  mutable std::uint64_t epoch_ = 0;
+  mutable int node_ = -1;
+};
+
+}  // namespace recblocks

@@ -1,0 +1,356 @@
+#pragma once
+/// \file tape.hpp
+/// Matrix-level reverse-mode automatic differentiation.
+///
+/// A model's forward is written once as a sequence of ops on `var<T>`. Each op evaluates its output
+/// into the tape's arena and, when the tape records and an input is tracked, pushes one small POD
+/// node holding a function-pointer backward. `backward(loss)` sweeps the nodes in reverse:
+///
+///     dL/dx_i += J_op(x)^T dL/dy          for every recorded op y = op(x_1..x_n)
+///
+/// Gradients of intermediate values live in a second arena; the first write assigns and later
+/// writes add. Parameter leaves write into the parameter's own (dense or row-sparse) gradient.
+///
+/// Modes: a tape is created for training (`tape_mode::train`: records, batch norm uses batch
+/// statistics, dropout is on) or inference (`tape_mode::infer`: nothing is recorded and the model's
+/// `const` forward touches no shared state, so many threads may serve one model, each with its own
+/// tape). `no_grad` switches recording off temporarily; `set_training` toggles train-time behaviour
+/// independently of recording.
+///
+/// Thread-safety: a tape belongs to one thread. After warm-up a step allocates no heap memory.
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arena.hpp"
+#include "error.hpp"
+#include "param.hpp"
+#include "rng.hpp"
+#include "tensor.hpp"
+
+namespace recblocks {
+
+/// A value on a tape: `[rows, cols]` row-major memory plus the index of the node that produced it
+/// (`-1`: a constant, no gradient flows into it).
+template <class T>
+struct var {
+  T* data = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+  int node = -1;
+
+  map<T> value() const { return map<T>(data, rows, cols); }
+  index_t size() const { return rows * cols; }
+  bool tracked() const { return node >= 0; }
+  /// The single element of a `[1, 1]` value (a loss).
+  T item() const {
+    if (rows != 1 || cols != 1) throw shape_error("var::item: expected [1, 1], got " + shape_string(rows, cols));
+    return data[0];
+  }
+};
+
+template <class T>
+class tape;
+
+/// One recorded op. Plain data: no virtual, no std::function, no heap allocation of its own.
+template <class T>
+struct tape_node {
+  using backward_fn = void (*)(tape<T>&, const tape_node&);
+
+  const char* op = "";
+  backward_fn backward = nullptr;
+  T* value = nullptr;
+  T* grad = nullptr;
+  index_t rows = 0;
+  index_t cols = 0;
+  int inputs_begin = 0;  // into tape::links_
+  int inputs_count = 0;
+  bool has_grad = false;
+  const param<T>* leaf = nullptr;
+  // op payload: a pointer into the arena plus a few scalars
+  void* aux = nullptr;
+  void* aux2 = nullptr;
+  index_t i0 = 0;
+  index_t i1 = 0;
+  T s0 = T(0);
+  T s1 = T(0);
+
+  map<T> value_map() const { return map<T>(value, rows, cols); }
+  map<T> grad_map() const { return map<T>(grad, rows, cols); }
+};
+
+enum class tape_mode { train, infer };
+
+template <class T>
+class tape {
+ public:
+  using node_type = tape_node<T>;
+  using backward_fn = typename node_type::backward_fn;
+
+  explicit tape(tape_mode mode = tape_mode::train, std::uint64_t seed = 0x5eed)
+      : recording_(mode == tape_mode::train), training_(mode == tape_mode::train), epoch_(next_epoch()), rng_(seed) {}
+  tape(const tape&) = delete;
+  tape& operator=(const tape&) = delete;
+
+  // ---- modes ------------------------------------------------------------------------------
+  bool recording() const { return recording_; }
+  void set_recording(bool on) { recording_ = on; }
+  /// Train-time behaviour of batch norm and dropout.
+  bool training() const { return training_; }
+  void set_training(bool on) { training_ = on; }
+  /// Checks every op's output (and every gradient in backward) for NaN/Inf and throws
+  /// `value_error` naming the first op that produced one. Off by default (costs a pass per op).
+  void set_check_finite(bool on) { check_finite_ = on; }
+  bool check_finite() const { return check_finite_; }
+  /// The generator for dropout masks (seeded at construction, re-seedable).
+  recblocks::rng& rng() { return rng_; }
+
+  // ---- values -------------------------------------------------------------------------------
+  /// A parameter as a leaf: tracked when recording and the parameter is trainable, otherwise a
+  /// constant view of its value (no copy).
+  var<T> leaf(const param<T>& p) {
+    var<T> v{const_cast<T*>(p.value().data()), p.rows(), p.cols(), -1};
+    if (!recording_ || !p.trainable()) return v;
+    if (p.tape_ == this && p.epoch_ == epoch_ && p.node_ >= 0) {
+      v.node = p.node_;
+      return v;
+    }
+    node_type n;
+    n.op = "leaf";
+    n.value = v.data;
+    n.rows = v.rows;
+    n.cols = v.cols;
+    n.leaf = &p;
+    nodes_.push_back(n);
+    v.node = static_cast<int>(nodes_.size()) - 1;
+    p.tape_ = this;
+    p.epoch_ = epoch_;
+    p.node_ = v.node;
+    return v;
+  }
+
+  /// A constant copied into the arena.
+  template <class Derived>
+  var<T> constant(const Eigen::MatrixBase<Derived>& m) {
+    var<T> v = make(m.rows(), m.cols());
+    v.value() = m.template cast<T>();
+    return v;
+  }
+
+  /// A constant view of caller-owned row-major memory (no copy; must outlive the tape's use).
+  var<T> view(const T* data, index_t rows, index_t cols) { return var<T>{const_cast<T*>(data), rows, cols, -1}; }
+
+  /// A fresh `[rows, cols]` value in the arena (uninitialised).
+  var<T> make(index_t rows, index_t cols) {
+    if (rows < 0 || cols < 0) throw shape_error("tape::make: negative shape " + shape_string(rows, cols));
+    return var<T>{values_.allocate_array<T>(static_cast<std::size_t>(rows * cols)), rows, cols, -1};
+  }
+
+  /// Arena memory for an op's saved state (valid until `reset()`).
+  template <class U>
+  U* scratch(std::size_t n) {
+    return values_.allocate_array<U>(n);
+  }
+
+  // ---- recording (used by ops) --------------------------------------------------------------
+  /// Records `out = op(inputs)` if recording and any input is tracked; sets `out.node` and returns
+  /// the node for its payload, else returns nullptr. Also runs the finite check when enabled.
+  node_type* record(const char* op, var<T>& out, std::initializer_list<var<T>> inputs, backward_fn fn) {
+    return record_range(op, out, inputs.begin(), inputs.size(), fn);
+  }
+  node_type* record_range(const char* op, var<T>& out, const var<T>* inputs, std::size_t count, backward_fn fn) {
+    if (check_finite_) check_values(op, out);
+    if (!recording_ || consumed_) return nullptr;
+    bool any = false;
+    for (std::size_t k = 0; k < count; ++k) any = any || inputs[k].tracked();
+    if (!any) return nullptr;
+    node_type n;
+    n.op = op;
+    n.backward = fn;
+    n.value = out.data;
+    n.rows = out.rows;
+    n.cols = out.cols;
+    n.inputs_begin = static_cast<int>(links_.size());
+    n.inputs_count = static_cast<int>(count);
+    links_.insert(links_.end(), inputs, inputs + count);
+    nodes_.push_back(n);
+    out.node = static_cast<int>(nodes_.size()) - 1;
+    return &nodes_.back();
+  }
+
+  /// The k-th input of a node (as it was at record time).
+  const var<T>& input(const node_type& n, int k) const { return links_[static_cast<std::size_t>(n.inputs_begin + k)]; }
+
+  /// Whether gradient should be computed for input `v` (it is tracked).
+  static bool wants_grad(const var<T>& v) { return v.node >= 0; }
+
+  /// The gradient buffer of `v`'s node, zero-filled on first use (for ops that write part of it).
+  map<T> grad_buffer(const var<T>& v) {
+    node_type& n = nodes_[static_cast<std::size_t>(v.node)];
+    if (n.leaf) {
+      const param<T>& p = *n.leaf;
+      if (!p.grad_written_) {
+        if (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols()) p.grad_.resize(p.rows(), p.cols());
+        p.grad_.setZero();
+        p.grad_written_ = true;
+      }
+      return map<T>(p.grad_.data(), n.rows, n.cols);
+    }
+    if (!n.has_grad) {
+      n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
+      map<T>(n.grad, n.rows, n.cols).setZero();
+      n.has_grad = true;
+    }
+    return map<T>(n.grad, n.rows, n.cols);
+  }
+
+  /// The gradient buffer of `v` for a caller that writes it whole (a GEMM): returns the buffer and
+  /// whether this is the first write of the step (then assign, else add). `v` must be tracked.
+  std::pair<map<T>, bool> grad_slot(const var<T>& v) {
+    node_type& n = nodes_[static_cast<std::size_t>(v.node)];
+    if (n.leaf) {
+      const param<T>& p = *n.leaf;
+      const bool first = !p.grad_written_;
+      if (first && (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols())) p.grad_.resize(p.rows(), p.cols());
+      p.grad_written_ = true;
+      return {map<T>(p.grad_.data(), n.rows, n.cols), first};
+    }
+    const bool first = !n.has_grad;
+    if (first) {
+      n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
+      n.has_grad = true;
+    }
+    return {map<T>(n.grad, n.rows, n.cols), first};
+  }
+
+  /// Arena memory for temporaries of a backward pass (valid until `reset()`).
+  T* grad_scratch(index_t n) { return grads_.allocate_array<T>(static_cast<std::size_t>(n)); }
+
+  /// `grad(v) += expr` (the first write assigns). No-op for untracked `v`.
+  template <class Expr>
+  void accumulate(const var<T>& v, const Expr& expr) {
+    if (v.node < 0) return;
+    node_type& n = nodes_[static_cast<std::size_t>(v.node)];
+    if (n.leaf) {
+      const param<T>& p = *n.leaf;
+      if (!p.grad_written_) {
+        if (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols()) p.grad_.resize(p.rows(), p.cols());
+        map<T>(p.grad_.data(), n.rows, n.cols).noalias() = expr;
+        p.grad_written_ = true;
+      } else {
+        map<T>(p.grad_.data(), n.rows, n.cols).noalias() += expr;
+      }
+      return;
+    }
+    if (!n.has_grad) {
+      n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
+      map<T>(n.grad, n.rows, n.cols).noalias() = expr;
+      n.has_grad = true;
+    } else {
+      map<T>(n.grad, n.rows, n.cols).noalias() += expr;
+    }
+  }
+
+  /// The parameter behind a leaf input, or nullptr (used by gather for sparse gradients).
+  const param<T>* leaf_param(const var<T>& v) const {
+    return v.node >= 0 ? nodes_[static_cast<std::size_t>(v.node)].leaf : nullptr;
+  }
+
+  // ---- backward -------------------------------------------------------------------------------
+  /// Reverse sweep from a scalar `[1, 1]` loss (seed 1).
+  void backward(const var<T>& loss) {
+    if (loss.rows != 1 || loss.cols != 1)
+      throw shape_error("tape::backward: the loss must be [1, 1], got " + shape_string(loss.rows, loss.cols) +
+                        " (use backward(out, seed) for a non-scalar output)");
+    matrix<T> seed = matrix<T>::Ones(1, 1);
+    backward(loss, seed);
+  }
+
+  /// Reverse sweep from `out` with upstream gradient `seed` (same shape as `out`).
+  void backward(const var<T>& out, const Eigen::Ref<const matrix<T>>& seed) {
+    if (consumed_) throw state_error("tape::backward: this tape was already consumed by a backward pass; reset() it first");
+    if (!recording_ && nodes_.empty())
+      throw state_error("tape::backward: nothing was recorded (the tape is in inference mode or recording is off)");
+    if (out.node < 0)
+      throw state_error("tape::backward: the output does not depend on any trainable parameter or was computed with recording off");
+    require_same_shape("tape::backward (seed)", out.rows, out.cols, seed.rows(), seed.cols());
+    consumed_ = true;
+    accumulate(out, seed);
+    for (int i = static_cast<int>(nodes_.size()) - 1; i >= 0; --i) {
+      const node_type& n = nodes_[static_cast<std::size_t>(i)];
+      if (!n.backward || !n.has_grad) continue;
+      if (check_finite_ && !map<T>(n.grad, n.rows, n.cols).allFinite())
+        throw value_error(std::string("tape::backward: non-finite gradient flowing into the output of op '") + n.op + "'");
+      n.backward(*this, n);
+    }
+  }
+
+  /// The gradient of a tracked intermediate value after backward (zeros if none flowed).
+  matrix<T> grad(const var<T>& v) const {
+    if (v.node < 0) throw state_error("tape::grad: value is not tracked");
+    const node_type& n = nodes_[static_cast<std::size_t>(v.node)];
+    if (n.leaf) return n.leaf->dense_grad();
+    if (!n.has_grad) return matrix<T>::Zero(n.rows, n.cols);
+    return map<T>(n.grad, n.rows, n.cols);
+  }
+
+  /// Clears nodes and both arenas (keeping their memory) for the next step.
+  void reset() {
+    nodes_.clear();
+    links_.clear();
+    values_.reset();
+    grads_.reset();
+    consumed_ = false;
+    epoch_ = next_epoch();
+  }
+
+  bool consumed() const { return consumed_; }
+  std::size_t node_count() const { return nodes_.size(); }
+  std::size_t arena_bytes() const { return values_.capacity() + grads_.capacity(); }
+
+ private:
+  // Globally unique step ids, so a parameter's cached leaf node can never be mistaken for one of
+  // another tape that happens to live at the same address.
+  static std::uint64_t next_epoch() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+
+  void check_values(const char* op, const var<T>& out) const {
+    if (!out.value().allFinite())
+      throw value_error(std::string("non-finite value (NaN or Inf) produced by op '") + op + "' with output shape " +
+                        shape_string(out.rows, out.cols));
+  }
+
+  std::vector<node_type> nodes_;
+  std::vector<var<T>> links_;
+  arena values_{1 << 20};
+  arena grads_{1 << 20};
+  bool recording_;
+  bool training_;
+  bool consumed_ = false;
+  bool check_finite_ = false;
+  std::uint64_t epoch_;
+  recblocks::rng rng_;
+};
+
+/// RAII: turns recording off for a scope (inference inside a training step, target networks, ...).
+template <class T>
+class no_grad {
+ public:
+  explicit no_grad(tape<T>& t) : t_(t), was_(t.recording()) { t_.set_recording(false); }
+  ~no_grad() { t_.set_recording(was_); }
+  no_grad(const no_grad&) = delete;
+  no_grad& operator=(const no_grad&) = delete;
+
+ private:
+  tape<T>& t_;
+  bool was_;
+};
+
+}  // namespace recblocks

@@ -1,0 +1,13 @@
+#pragma once
+/// \file nn.hpp
+/// Layers composed from the core ops.
+#include "nn/batch_norm.hpp"
+#include "nn/embedding.hpp"
+#include "nn/embedding_bag.hpp"
+#include "nn/hashed_embedding.hpp"
+#include "nn/init.hpp"
+#include "nn/layer_norm.hpp"
+#include "nn/linear.hpp"
+#include "nn/mlp.hpp"
+#include "nn/module.hpp"
+#include "nn/sequential.hpp"

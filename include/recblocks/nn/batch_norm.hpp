@@ -1,0 +1,60 @@
+#pragma once
+/// \file batch_norm.hpp
+/// Batch normalization over the rows of `[B, C]` with learned `gamma`, `beta` `[1, C]` and running
+/// statistics (PyTorch semantics: momentum 0.1, eps 1e-5, unbiased running variance).
+///
+/// Training tapes normalise with batch statistics and update the running ones (single training
+/// thread); inference tapes use the running statistics and modify nothing.
+
+#include <string>
+
+#include "../core/ops/normalization.hpp"
+#include "module.hpp"
+
+namespace recblocks::nn {
+
+template <class T>
+class batch_norm {
+ public:
+  using scalar_type = T;
+
+  explicit batch_norm(index_t features, T momentum = T(0.1), T eps = T(1e-5))
+      : gamma_("gamma", matrix<T>::Ones(1, features)),
+        beta_("beta", matrix<T>::Zero(1, features)),
+        running_mean_(matrix<T>::Zero(1, features)),
+        running_var_(matrix<T>::Ones(1, features)),
+        momentum_(momentum),
+        eps_(eps) {}
+
+  var<T> operator()(tape<T>& t, const var<T>& x) const {
+    return ops::batch_norm(t, x, t.leaf(gamma_), t.leaf(beta_),
+                           ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_});
+  }
+
+  param<T>& gamma() { return gamma_; }
+  param<T>& beta() { return beta_; }
+  matrix<T>& running_mean() const { return running_mean_; }
+  matrix<T>& running_var() const { return running_var_; }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    v(join_name(prefix, "gamma"), gamma_);
+    v(join_name(prefix, "beta"), beta_);
+  }
+  /// Running statistics are state, not parameters: checkpoints visit them here.
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    v(join_name(prefix, "running_mean"), running_mean_);
+    v(join_name(prefix, "running_var"), running_var_);
+  }
+
+ private:
+  param<T> gamma_;
+  param<T> beta_;
+  mutable matrix<T> running_mean_;
+  mutable matrix<T> running_var_;
+  T momentum_;
+  T eps_;
+};
+
+}  // namespace recblocks::nn

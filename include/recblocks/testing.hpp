@@ -1,0 +1,4 @@
+#pragma once
+/// \file testing.hpp
+/// Public test helpers.
+#include "testing/gradcheck.hpp"
