@@ -11,13 +11,12 @@
 /// with `target_g` given by the caller or, by default, the group's share of the candidates (`n_g / n`).
 ///
 /// Greedy rule, position by position: take the most relevant remaining item (ties: lower index) unless,
-/// after placing it, the constraint could no longer be met; feasibility is checked by simulating the
-/// remaining positions, each given to the group with the largest remaining deficit
-/// `lower_g - E_g` (`lower_g = (target_g - tolerance) E`) that still has items. If placing the best item
-/// is infeasible, the position goes to the best item of another group: the one with the largest deficit
-/// among those whose placement keeps the constraint feasible, or, if none does, the largest deficit.
-/// The look-ahead is a greedy simulation, not an exact search: in rare cases (a few % of small random
-/// instances in the tests, mostly k = n) it misses a feasible list and the result falls short of a bound.
+/// after placing it, the constraint could no longer be met. Feasibility is decided by a depth-first
+/// search over the group assignment of the remaining positions (largest deficit `lower_g - E_g` first,
+/// `lower_g = (target_g - tolerance) E`, pruned by the exposure each group can still reach), exact up to
+/// a node budget (`search_budget`; when exceeded the placement counts as infeasible). If placing the best
+/// item is infeasible, the position goes to the best item of another group: the one with the largest
+/// deficit among those whose placement keeps the constraint feasible, or, if none does, the largest deficit.
 /// Within each group, items keep their relevance order. When the constraint cannot be met at all (a group
 /// has too few items, or the tolerance is too tight for the discrete exposures), the result is best
 /// effort: deficient groups are served first at every position where the check fails.
@@ -25,7 +24,7 @@
 /// Requires: `relevance` and `groups` of equal length `n`, finite relevance, groups in `[0, G)`, `G >= 1`,
 /// targets (if given) of length `G` in `[0, 1]`, `tolerance >= 0`, `1 <= k <= n`.
 /// Errors: `shape_error` for length mismatches, `value_error` otherwise.
-/// Thread-safety: `const`, no shared state. Complexity: O(n log n + k G^2 (k + log G)) time, O(n + G) memory.
+/// Thread-safety: `const`, no shared state. Complexity: O(n log n + k G^2 budget) time worst case (typically O(n log n + k^2 G^2)), O(n + G) memory.
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +42,7 @@ namespace recblocks::rerank {
 struct fair_exposure_options {
   double tolerance = 0.05;      ///< allowed shortfall of a group's exposure share below its target
   std::vector<double> targets;  ///< per-group target shares; empty = each group's share of the candidates
+  index_t search_budget = 4096; ///< node budget of the feasibility look-ahead per check (exceeded = infeasible)
 };
 
 /// Greedy relevance reranker with a group-exposure lower bound; see the file comment.
@@ -69,6 +69,8 @@ class fair_exposure {
 inline fair_exposure::fair_exposure(fair_exposure_options options) : options_(std::move(options)) {
   if (!(options_.tolerance >= 0.0))
     throw value_error("rerank::fair_exposure: tolerance = " + std::to_string(options_.tolerance) + " must be >= 0");
+  if (options_.search_budget < 1)
+    throw value_error("rerank::fair_exposure: search_budget = " + std::to_string(options_.search_budget) + " must be >= 1");
   for (std::size_t g = 0; g < options_.targets.size(); ++g)
     if (!(options_.targets[g] >= 0.0 && options_.targets[g] <= 1.0))
       throw value_error("rerank::fair_exposure: targets[" + std::to_string(g) + "] = " +
@@ -119,23 +121,40 @@ std::vector<index_t> fair_exposure::rerank(const Eigen::Ref<const vector<T>>& re
   for (index_t i : order) queue[static_cast<std::size_t>(groups[static_cast<std::size_t>(i)])].push_back(i);
   std::vector<std::size_t> head(G, 0);
 
-  // Feasible iff simulating positions p+1..k-1 (largest deficit first) clears every deficit.
+  // Feasible iff the positions p+1..k-1 can be given to groups (within their remaining items) so that
+  // every deficit lower_g - E_g is cleared: depth-first search, largest deficit first, pruned by each
+  // group's best reachable exposure (its next avail_g positions), with a node budget.
+  std::vector<double> suffix(static_cast<std::size_t>(k) + 1, 0.0);  // suffix[q] = sum_{q' >= q} e(q')
+  for (index_t q = k - 1; q >= 0; --q) suffix[static_cast<std::size_t>(q)] = suffix[static_cast<std::size_t>(q) + 1] + exposure(q);
   auto feasible_after = [&](index_t p, std::vector<double> e_g, std::vector<index_t> avail) {
-    for (index_t q = p + 1; q < k; ++q) {
-      std::size_t pick = G;
-      double worst = 0.0;
+    index_t budget = options_.search_budget;
+    auto dfs = [&](auto&& self, index_t q) -> bool {
+      bool all_met = true;
+      for (std::size_t g = 0; g < G; ++g) {
+        const double need = lower[g] - e_g[g];
+        if (need <= 1e-12) continue;
+        all_met = false;
+        const index_t reach = std::min<index_t>(avail[g], k - q);  // best case: the next `reach` positions
+        if (suffix[static_cast<std::size_t>(q)] - suffix[static_cast<std::size_t>(q + reach)] < need - 1e-12) return false;
+      }
+      if (all_met) return true;
+      if (q >= k || --budget < 0) return false;
+      std::vector<std::size_t> cand;
       for (std::size_t g = 0; g < G; ++g)
-        if (avail[g] > 0 && lower[g] - e_g[g] > worst) {
-          worst = lower[g] - e_g[g];
-          pick = g;
-        }
-      if (pick == G) return true;
-      e_g[pick] += exposure(q);
-      --avail[pick];
-    }
-    for (std::size_t g = 0; g < G; ++g)
-      if (lower[g] - e_g[g] > 1e-12) return false;
-    return true;
+        if (avail[g] > 0) cand.push_back(g);
+      std::stable_sort(cand.begin(), cand.end(),
+                       [&](std::size_t a, std::size_t b) { return lower[a] - e_g[a] > lower[b] - e_g[b]; });
+      for (std::size_t g : cand) {
+        e_g[g] += exposure(q);
+        --avail[g];
+        const bool ok = self(self, q + 1);
+        e_g[g] -= exposure(q);
+        ++avail[g];
+        if (ok) return true;
+      }
+      return false;
+    };
+    return dfs(dfs, p + 1);
   };
 
   std::vector<index_t> out;
