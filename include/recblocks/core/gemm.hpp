@@ -10,6 +10,7 @@
 /// Eigen, which wins there. Results are evaluated straight into `C` (`noalias`), never a temporary.
 
 #include <Eigen/Core>
+#include <vector>
 
 #include "tensor.hpp"
 
@@ -24,17 +25,36 @@ inline constexpr index_t blas_min_rows = 32;
 
 namespace detail {
 
-template <class T, class CMap>
-void eigen_gemm(const const_map<T>& a, bool ta, const const_map<T>& b, bool tb, CMap& c, bool accumulate) {
-  if (!ta && !tb) {
-    if (accumulate) c.noalias() += a * b; else c.noalias() = a * b;
-  } else if (ta && !tb) {
-    if (accumulate) c.noalias() += a.transpose() * b; else c.noalias() = a.transpose() * b;
-  } else if (!ta && tb) {
-    if (accumulate) c.noalias() += a * b.transpose(); else c.noalias() = a * b.transpose();
-  } else {
-    if (accumulate) c.noalias() += a.transpose() * b.transpose(); else c.noalias() = a.transpose() * b.transpose();
+/// A per-thread buffer for physically transposed operands of the Eigen path.
+template <class T>
+T* transpose_scratch(int which, std::size_t n) {
+  thread_local std::vector<T> buffers[2];
+  if (buffers[which].size() < n) buffers[which].resize(n);
+  return buffers[which].data();
+}
+
+/// The Eigen path instantiates a single product form (row-major x row-major): a transposed operand
+/// is first copied transposed into a scratch buffer (O(mk) against the product's O(mnk)), which
+/// keeps every translation unit from instantiating Eigen's GEMM machinery eight times.
+template <class T>
+void eigen_gemm(const const_map<T>& a, bool ta, const const_map<T>& b, bool tb, map<T>& c, bool accumulate) {
+  const T* ap = a.data();
+  const T* bp = b.data();
+  const index_t ar = ta ? a.cols() : a.rows(), ac = ta ? a.rows() : a.cols();
+  const index_t br = tb ? b.cols() : b.rows(), bc = tb ? b.rows() : b.cols();
+  if (ta) {
+    T* s = transpose_scratch<T>(0, static_cast<std::size_t>(a.size()));
+    map<T>(s, ar, ac) = a.transpose();
+    ap = s;
   }
+  if (tb) {
+    T* s = transpose_scratch<T>(1, static_cast<std::size_t>(b.size()));
+    map<T>(s, br, bc) = b.transpose();
+    bp = s;
+  }
+  const_map<T> lhs(ap, ar, ac), rhs(bp, br, bc);
+  if (accumulate) c.noalias() += lhs * rhs;
+  else c.noalias() = lhs * rhs;
 }
 
 }  // namespace detail
