@@ -127,7 +127,7 @@ void kmeans<T>::check_fit_input(const Eigen::Ref<const matrix<T>>& data) const {
   if (data.rows() < options_.clusters)
     throw value_error("kmeans::fit: n = " + std::to_string(data.rows()) + " rows is fewer than clusters = " +
                       std::to_string(options_.clusters));
-  if (!data.allFinite()) throw value_error("kmeans::fit: data contains NaN or Inf");
+  if (!detail::all_finite<T>(data)) throw value_error("kmeans::fit: data contains NaN or Inf");
 }
 
 template <class T>
@@ -182,7 +182,7 @@ void kmeans<T>::seed_plus_plus(const Eigen::Ref<const matrix<T>>& data) {
       cand_id[t] = id;
       cand.row(t) = sample.row(id);
     }
-    dots.noalias() = sample * cand.transpose();
+    detail::cross_gemm<T>(sample.data(), s, d, cand, T(1), dots);
     const vector<T> cnorm = cand.rowwise().squaredNorm();
     index_t best_t = 0;
     double best_pot = std::numeric_limits<double>::infinity();
@@ -236,9 +236,12 @@ const kmeans<T>& kmeans<T>::fit(const Eigen::Ref<const matrix<T>>& data, Assigne
     std::fill(sse.begin(), sse.end(), 0.0);
     std::fill(far.begin(), far.end(), index_t{-1});
     double cur = 0.0;
+    const index_t ld = data.outerStride();
     for (index_t i = 0; i < n; ++i) {
       const index_t a = assignments_[i];
-      sums.row(a) += data.row(i).template cast<double>();
+      const T* xi = data.data() + i * ld;
+      double* sa = sums.data() + a * d;
+      for (index_t j = 0; j < d; ++j) sa[j] += static_cast<double>(xi[j]);
       ++counts[a];
       const double di = static_cast<double>(dist[i]);
       cur += di;
@@ -265,9 +268,16 @@ const kmeans<T>& kmeans<T>::fit(const Eigen::Ref<const matrix<T>>& data, Assigne
     prev = cur;
   }
   double total = 0.0;
-  for (index_t i = 0; i < n; ++i)
-    total += (data.row(i).template cast<double>() - centroids_.row(assignments_[i]).template cast<double>())
-                 .squaredNorm();
+  for (index_t i = 0; i < n; ++i) {
+    const T* xi = data.data() + i * data.outerStride();
+    const T* ci = centroids_.data() + assignments_[i] * d;
+    double si = 0.0;
+    for (index_t j = 0; j < d; ++j) {
+      const double e = static_cast<double>(xi[j]) - static_cast<double>(ci[j]);
+      si += e * e;
+    }
+    total += si;
+  }
   inertia_ = total;
   fitted_ = true;
   return *this;
@@ -303,7 +313,7 @@ std::vector<index_t> kmeans<T>::assign(const Eigen::Ref<const matrix<T>>& data) 
   if (data.cols() != centroids_.cols())
     throw shape_error("kmeans::assign: data has dimension " + std::to_string(data.cols()) + ", centroids have " +
                       std::to_string(centroids_.cols()));
-  if (!data.allFinite()) throw value_error("kmeans::assign: data contains NaN or Inf");
+  if (!detail::all_finite<T>(data)) throw value_error("kmeans::assign: data contains NaN or Inf");
   std::vector<index_t> labels(static_cast<std::size_t>(data.rows()));
   detail::nearest_centroid<T>(data, centroids_, labels.data(), static_cast<T*>(nullptr));
   return labels;
