@@ -4,6 +4,11 @@
 /// dataset loaders and the synthetic multi-scenario generator.
 #include "data/batch.hpp"
 #include "data/batcher.hpp"
+#include "data/csv_dataset.hpp"
+#include "data/csv_reader.hpp"
 #include "data/dataset.hpp"
+#include "data/feature_hasher.hpp"
+#include "data/label_encoder.hpp"
+#include "data/min_max_scaler.hpp"
 #include "data/schema.hpp"
 #include "data/split.hpp"

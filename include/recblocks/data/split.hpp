@@ -25,6 +25,9 @@ namespace recblocks::data {
 /// Part sizes for `n` rows (see file docs).
 inline std::array<index_t, 3> split_sizes(index_t n, std::array<double, 3> ratios);
 
+/// Row indices of the three parts of `n` rows (each ascending); what `random_split` uses.
+inline std::array<std::vector<index_t>, 3> split_indices(index_t n, std::array<double, 3> ratios, std::uint64_t seed);
+
 /// Splits `d` into {train, validation, test}.
 inline std::array<dataset, 3> random_split(const dataset& d, std::array<double, 3> ratios, std::uint64_t seed);
 
@@ -56,16 +59,23 @@ inline std::array<index_t, 3> split_sizes(index_t n, std::array<double, 3> ratio
   return sizes;
 }
 
-inline std::array<dataset, 3> random_split(const dataset& d, std::array<double, 3> ratios, std::uint64_t seed) {
-  const auto sizes = split_sizes(d.rows(), ratios);
-  std::vector<index_t> perm = detail::iota(d.rows());
+inline std::array<std::vector<index_t>, 3> split_indices(index_t n, std::array<double, 3> ratios, std::uint64_t seed) {
+  const auto sizes = split_sizes(n, ratios);
+  std::vector<index_t> perm = detail::iota(n);
   detail::shuffle(perm, seed);
-  auto part = [&](index_t begin, index_t count) {
-    std::vector<index_t> rows(perm.begin() + begin, perm.begin() + begin + count);
-    std::sort(rows.begin(), rows.end());
-    return d.subset(rows);
-  };
-  return {part(0, sizes[0]), part(sizes[0], sizes[1]), part(sizes[0] + sizes[1], sizes[2])};
+  std::array<std::vector<index_t>, 3> parts;
+  index_t begin = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    parts[i].assign(perm.begin() + begin, perm.begin() + begin + sizes[i]);
+    std::sort(parts[i].begin(), parts[i].end());
+    begin += sizes[i];
+  }
+  return parts;
+}
+
+inline std::array<dataset, 3> random_split(const dataset& d, std::array<double, 3> ratios, std::uint64_t seed) {
+  const auto parts = split_indices(d.rows(), ratios, seed);
+  return {d.subset(parts[0]), d.subset(parts[1]), d.subset(parts[2])};
 }
 
 }  // namespace recblocks::data
