@@ -1,0 +1,141 @@
+#pragma once
+/// \file shared_bottom.hpp
+/// Shared Bottom for multi-scenario CTR, as Scenario-Wise Rec implements it (`sharebottom.py`):
+///
+///     e   = feature_embedding(x)                          [B, 16 F + J]
+///     h   = MLP_bn(bottom_dims)(e)                        shared by all scenarios, no output layer
+///     z_b = tower_{d(b)}(h_b),  tower_d = MLP_bn(tower_dims) + Linear(., 1)     one tower per scenario
+///
+/// `MLP_bn` is `Linear -> BatchNorm -> act -> Dropout` per layer (`nn::mlp` with batch norm). The
+/// model returns the logits `z` `[B, 1]`; the reference applies the sigmoid inside the model and
+/// trains with BCELoss, here the trainer uses the fused `loss::bce_with_logits` (same loss). The
+/// scenario enters only through the tower choice (`nn::scenario_router`: sorted routing by default,
+/// the reference's all-towers-then-`where` with `routing = masked`).
+///
+/// Reference hyperparameters (papers.md 2.4): MovieLens / Amazon / Douban bottom [128], tower [8];
+/// KuaiRand / MIND bottom [128], tower [64, 32]; Ali-CCP bottom [512], tower [256,128,64,32,16,8].
+///
+/// Parameters: `embedding.<field>.table`, `bottom.<l>.linear.{weight,bias}`, `bottom.<l>.bn.{gamma,beta}`,
+/// `tower.<d>.<l>.linear...`, `tower.<d>.output.{weight,bias}`; buffers: the batch-norm running statistics.
+/// Errors: construction `value_error` without a scenario feature or with empty `bottom_dims`; the
+/// forward validates the batch first (see `models::ctr_model`).
+/// Thread-safety: `const` forward (see `ctr_model`). Complexity per batch: O(B (D H + H^2 ...)) GEMMs.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../core/ops/activation.hpp"
+#include "../nn/feature_embedding.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/scenario_router.hpp"
+#include "detail/options_json.hpp"
+#include "model_concept.hpp"
+
+namespace recblocks::models {
+
+struct shared_bottom_options {
+  nn::feature_embedding_options embedding;       ///< default: every sparse (16-d) and dense feature
+  std::vector<index_t> bottom_dims{128};         ///< shared MLP_bn widths (non-empty)
+  std::vector<index_t> tower_dims{8};            ///< per-scenario MLP_bn widths before Linear(., 1)
+  activation act = activation::relu;
+  double dropout = 0.0;
+  bool batch_norm = true;                        ///< BN in bottom and towers (the reference's MLP)
+  nn::routing_mode routing = nn::routing_mode::sorted;
+
+  nlohmann::json to_json() const;
+  static shared_bottom_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class shared_bottom {
+ public:
+  using scalar_type = T;
+  using options_type = shared_bottom_options;
+  static constexpr const char* name = "shared_bottom";
+
+  shared_bottom(const data::schema& s, const options_type& opt, rng& gen);
+
+  /// Logits `[B, 1]` in batch order.
+  var<T> operator()(tape<T>& t, const data::batch<T>& b) const;
+
+  nlohmann::json config() const { return opt_.to_json(); }
+  static shared_bottom from_config(const data::schema& s, const nlohmann::json& j, rng& gen) {
+    return shared_bottom(s, options_type::from_json(j), gen);
+  }
+  const data::schema& get_schema() const { return embedding_.get_schema(); }
+  const options_type& options() const { return opt_; }
+  index_t scenarios() const { return static_cast<index_t>(towers_.size()); }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
+    bottom_.visit_parameters(v, nn::join_name(prefix, "bottom"));
+    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  }
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    bottom_.visit_buffers(v, nn::join_name(prefix, "bottom"));
+    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  }
+
+ private:
+  static nn::mlp_options bottom_options(const options_type& opt, index_t input_dim);
+
+  options_type opt_;
+  nn::feature_embedding<T> embedding_;
+  nn::mlp<T> bottom_;
+  std::vector<nn::mlp<T>> towers_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json shared_bottom_options::to_json() const {
+  return {{"embedding", embedding.to_json()}, {"bottom_dims", bottom_dims}, {"tower_dims", tower_dims},
+          {"activation", to_string(act)},     {"dropout", dropout},         {"batch_norm", batch_norm},
+          {"routing", nn::to_string(routing)}};
+}
+
+inline shared_bottom_options shared_bottom_options::from_json(const nlohmann::json& j) {
+  constexpr const char* where = "models::shared_bottom_options::from_json";
+  detail::require_object(j, where);
+  shared_bottom_options o;
+  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
+  detail::read_option(j, "bottom_dims", o.bottom_dims, where);
+  detail::read_option(j, "tower_dims", o.tower_dims, where);
+  detail::read_option(j, "activation", o.act, where);
+  detail::read_option(j, "dropout", o.dropout, where);
+  detail::read_option(j, "batch_norm", o.batch_norm, where);
+  detail::read_option(j, "routing", o.routing, where);
+  return o;
+}
+
+template <class T>
+nn::mlp_options shared_bottom<T>::bottom_options(const options_type& opt, index_t input_dim) {
+  if (opt.bottom_dims.empty()) throw value_error("models::shared_bottom: bottom_dims must not be empty");
+  return {.input_dim = input_dim, .hidden = opt.bottom_dims, .act = opt.act, .batch_norm = opt.batch_norm,
+          .dropout = opt.dropout, .output_layer = false};
+}
+
+template <class T>
+shared_bottom<T>::shared_bottom(const data::schema& s, const options_type& opt, rng& gen)
+    : opt_(opt), embedding_(s, opt.embedding, gen), bottom_(bottom_options(opt, embedding_.output_dim()), gen) {
+  if (s.scenario_count() < 1) throw value_error("models::shared_bottom: the schema has no scenario feature");
+  const nn::mlp_options tower{.input_dim = opt.bottom_dims.back(), .hidden = opt.tower_dims, .act = opt.act,
+                              .batch_norm = opt.batch_norm, .dropout = opt.dropout, .output_layer = true};
+  towers_.reserve(static_cast<std::size_t>(s.scenario_count()));
+  for (index_t d = 0; d < s.scenario_count(); ++d) towers_.emplace_back(tower, gen);
+}
+
+template <class T>
+var<T> shared_bottom<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
+  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
+  const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
+  const var<T> h = bottom_(t, e);
+  const var<T> z = route.apply(t, [&](index_t d) { return towers_[static_cast<std::size_t>(d)](t, route.rows(t, h, d)); });
+  return route.restore(t, z);
+}
+
+}  // namespace recblocks::models

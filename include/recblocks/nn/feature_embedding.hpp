@@ -1,0 +1,227 @@
+#pragma once
+/// \file feature_embedding.hpp
+/// The input layer of the Scenario-Wise Rec models: one embedding table per sparse field of a
+/// schema, looked up and concatenated with the raw dense values (torch-rechub's `EmbeddingLayer`
+/// with `squeeze_dim=True`):
+///
+///     e_b = [ E_1[x_{b,1}] ; ... ; E_F[x_{b,F}] ; (E_s[s_b]) ; d_{b,1} ; ... ; d_{b,J} ]
+///
+/// Shapes: a batch of B rows -> `[B, dim * (F + embed_scenario) + J]` where F = selected sparse
+/// fields, J = selected dense fields. Sparse embeddings come first (in the selected order), then the
+/// scenario embedding (when `embed_scenario`), then the dense values (in the selected order).
+///
+/// Options: `fields` names the sparse and dense features that feed the layer (empty = every sparse
+/// and every dense feature of the schema, in schema order; the reference models' `sparse_feas +
+/// dense_feas`); `embed_scenario` adds a `dim`-wide embedding of the scenario id (vocabulary =
+/// number of scenarios; the reference's `domain_indicator` as a sparse feature, used by AdaSparse,
+/// M2M, EPNet, ...). Tables are N(0, 1e-4) initialised (Scenario-Wise Rec) with row-sparse gradients.
+///
+/// Row order: `operator()(t, batch, rows)` builds the rows `rows[0], rows[1], ...` of the batch
+/// (a permutation or selection, e.g. `scenario_router::order()`) directly from the ids: no extra
+/// tape node and no copy of an embedded matrix. An empty `rows` means the batch order.
+///
+/// Errors (thrown by `check`, which `operator()` calls before any computation): `shape_error` when
+/// the batch lacks a feature the layer reads (wrong `sparse`/`dense`/`scenario` shape for the
+/// schema), `value_error` naming the field, row and id for an id outside its vocabulary.
+/// Construction: `value_error` for an unknown field name, a field of another kind (sequence,
+/// label, scenario: use `embed_scenario`), a repeated field, `embed_scenario` without a scenario
+/// feature, or `dim < 1`.
+///
+/// Parameters: `<field>.table` `[vocabulary, dim]` per sparse field, `<scenario feature>.table`
+/// `[scenarios, dim]` when embedding the scenario.
+/// Thread-safety: `const` forward; inference tapes touch no state. Complexity: O(B * output_dim).
+///
+///     nn::feature_embedding<float> emb(schema, {}, gen);        // all sparse + dense, dim 16
+///     var<float> e = emb(t, batch);                             // [B, 16 * n_sparse + n_dense]
+
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/ops/shape.hpp"
+#include "../data/batch.hpp"
+#include "../data/schema.hpp"
+#include "embedding.hpp"
+
+namespace recblocks::nn {
+
+struct feature_embedding_options {
+  index_t dim = 16;                 ///< embedding width of every sparse field (and of the scenario)
+  std::vector<std::string> fields;  ///< sparse/dense feature names to use; empty = all of both kinds
+  bool embed_scenario = false;      ///< also embed the scenario id as a feature
+  double init_stddev = 1e-4;        ///< tables ~ N(0, init_stddev)
+
+  nlohmann::json to_json() const;
+  /// Inverse of `to_json`; missing keys keep their defaults, `parse_error` for wrong types.
+  static feature_embedding_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class feature_embedding {
+ public:
+  using scalar_type = T;
+
+  feature_embedding(const data::schema& s, const feature_embedding_options& opt, rng& gen);
+
+  /// `[rows.size(), output_dim()]` (or `[B, output_dim()]` for empty `rows`), rows in the given order.
+  var<T> operator()(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows = {}) const;
+
+  /// Throws (see file docs) unless `b` carries every feature this layer reads with valid ids.
+  void check(const data::batch<T>& b) const;
+
+  /// Width of the output: `dim * (sparse fields + embed_scenario) + dense fields`.
+  index_t output_dim() const { return dim_ * static_cast<index_t>(tables_.size()) + static_cast<index_t>(dense_.size()); }
+  /// Positions (rows of `batch::sparse`) of the embedded sparse fields, in output order.
+  const std::vector<index_t>& sparse_fields() const { return sparse_; }
+  /// Positions (columns of `batch::dense`) of the dense fields, in output order.
+  const std::vector<index_t>& dense_fields() const { return dense_; }
+  const data::schema& get_schema() const { return schema_; }
+  const feature_embedding_options& options() const { return opt_; }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    for (std::size_t k = 0; k < tables_.size(); ++k) tables_[k].visit_parameters(v, join_name(prefix, names_[k]));
+  }
+
+ private:
+  std::span<const index_t> ids_of(const data::batch<T>& b, std::size_t table) const;
+
+  data::schema schema_;
+  feature_embedding_options opt_;
+  index_t dim_;
+  std::vector<index_t> sparse_;          // batch::sparse row per sparse table
+  std::vector<index_t> dense_;           // batch::dense column per dense field
+  bool all_dense_in_order_ = false;      // dense_ == 0..dense_count-1: the batch's dense block is used as is
+  std::vector<std::string> names_;       // table names (feature names), sparse then scenario
+  std::vector<index_t> vocab_;           // per table
+  std::vector<embedding<T>> tables_;     // sparse tables, then the scenario table
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json feature_embedding_options::to_json() const {
+  return {{"dim", dim}, {"fields", fields}, {"embed_scenario", embed_scenario}, {"init_stddev", init_stddev}};
+}
+
+inline feature_embedding_options feature_embedding_options::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) throw parse_error("nn::feature_embedding_options::from_json: expected an object");
+  feature_embedding_options o;
+  try {
+    if (j.contains("dim")) o.dim = j.at("dim").get<index_t>();
+    if (j.contains("fields")) o.fields = j.at("fields").get<std::vector<std::string>>();
+    if (j.contains("embed_scenario")) o.embed_scenario = j.at("embed_scenario").get<bool>();
+    if (j.contains("init_stddev")) o.init_stddev = j.at("init_stddev").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    throw parse_error(std::string("nn::feature_embedding_options::from_json: ") + e.what());
+  }
+  return o;
+}
+
+template <class T>
+feature_embedding<T>::feature_embedding(const data::schema& s, const feature_embedding_options& opt, rng& gen)
+    : schema_(s), opt_(opt), dim_(opt.dim) {
+  const std::string where = "nn::feature_embedding: ";
+  if (opt.dim < 1) throw value_error(where + "dim must be >= 1, got " + std::to_string(opt.dim));
+  if (!(opt.init_stddev >= 0)) throw value_error(where + "init_stddev must be >= 0");
+  std::vector<std::string> fields = opt.fields;
+  if (fields.empty()) {
+    for (const auto* f : s.of_kind(data::feature_kind::sparse)) fields.push_back(f->name);
+    for (const auto* f : s.of_kind(data::feature_kind::dense)) fields.push_back(f->name);
+  }
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    for (std::size_t k = 0; k < i; ++k)
+      if (fields[k] == fields[i]) throw value_error(where + "field '" + fields[i] + "' is listed twice");
+    if (!s.contains(fields[i])) throw value_error(where + "the schema has no feature '" + fields[i] + "'");
+    const data::feature_spec& f = s.at(fields[i]);
+    if (f.kind == data::feature_kind::sparse) {
+      sparse_.push_back(s.index_of(f.name));
+      names_.push_back(f.name);
+      vocab_.push_back(f.vocabulary);
+    } else if (f.kind == data::feature_kind::dense) {
+      dense_.push_back(s.index_of(f.name));
+    } else {
+      throw value_error(where + "feature '" + f.name + "' is of kind " + data::to_string(f.kind) +
+                        "; only sparse and dense features feed it" +
+                        (f.kind == data::feature_kind::scenario ? " (set embed_scenario to embed the scenario id)" : ""));
+    }
+  }
+  if (opt.embed_scenario) {
+    if (s.scenario_count() < 1) throw value_error(where + "embed_scenario is set but the schema has no scenario feature");
+    names_.push_back(s.of_kind(data::feature_kind::scenario).front()->name);
+    vocab_.push_back(s.scenario_count());
+  }
+  if (names_.empty() && dense_.empty()) throw value_error(where + "no feature selected");
+  all_dense_in_order_ = static_cast<index_t>(dense_.size()) == s.dense_count();
+  for (std::size_t j = 0; j < dense_.size() && all_dense_in_order_; ++j) all_dense_in_order_ = dense_[j] == index_t(j);
+  tables_.reserve(names_.size());
+  for (std::size_t k = 0; k < names_.size(); ++k) tables_.emplace_back(vocab_[k], dim_, gen, init::normal(0.0, opt.init_stddev));
+}
+
+template <class T>
+std::span<const index_t> feature_embedding<T>::ids_of(const data::batch<T>& b, std::size_t table) const {
+  if (table < sparse_.size()) return b.sparse_ids(sparse_[table]);
+  return {b.scenario.data(), b.scenario.size()};
+}
+
+template <class T>
+void feature_embedding<T>::check(const data::batch<T>& b) const {
+  const std::string where = "nn::feature_embedding: ";
+  const index_t B = b.size;
+  if (!sparse_.empty() && (b.sparse.rows() != schema_.sparse_count() || b.sparse.cols() != B))
+    throw shape_error(where + "batch.sparse is " + shape_string(b.sparse.rows(), b.sparse.cols()) + ", the schema needs " +
+                      shape_string(schema_.sparse_count(), B) + " (one row of ids per sparse feature)");
+  if (!dense_.empty() && (b.dense.rows() != B || b.dense.cols() != schema_.dense_count()))
+    throw shape_error(where + "batch.dense is " + shape_string(b.dense.rows(), b.dense.cols()) + ", the schema needs " +
+                      shape_string(B, schema_.dense_count()));
+  if (opt_.embed_scenario && static_cast<index_t>(b.scenario.size()) != B)
+    throw shape_error(where + "the batch has " + std::to_string(b.scenario.size()) + " scenario ids for " +
+                      std::to_string(B) + " rows");
+  for (std::size_t k = 0; k < tables_.size(); ++k) {
+    const auto ids = ids_of(b, k);
+    for (std::size_t r = 0; r < ids.size(); ++r)
+      if (ids[r] < 0 || ids[r] >= vocab_[k])
+        throw value_error(where + "feature '" + names_[k] + "', row " + std::to_string(r) + ": id " +
+                          std::to_string(ids[r]) + " is outside [0, " + std::to_string(vocab_[k]) + ")");
+  }
+}
+
+template <class T>
+var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows) const {
+  check(b);
+  const bool permuted = !rows.empty();
+  const index_t n = permuted ? static_cast<index_t>(rows.size()) : b.size;
+  for (index_t r : rows)
+    if (r < 0 || r >= b.size)
+      throw value_error("nn::feature_embedding: row " + std::to_string(r) + " outside the batch of " + std::to_string(b.size));
+  std::vector<var<T>> parts;
+  parts.reserve(tables_.size() + 1);
+  index_t* picked = permuted ? t.template scratch<index_t>(rows.size()) : nullptr;
+  for (std::size_t k = 0; k < tables_.size(); ++k) {
+    auto ids = ids_of(b, k);
+    if (permuted) {
+      for (index_t i = 0; i < n; ++i) picked[i] = ids[static_cast<std::size_t>(rows[static_cast<std::size_t>(i)])];
+      ids = std::span<const index_t>(picked, rows.size());
+    }
+    parts.push_back(tables_[k](t, ids));  // gather_rows saves its own copy of the ids
+  }
+  if (!dense_.empty()) {
+    if (!permuted && all_dense_in_order_) {
+      parts.push_back(t.view(b.dense.data(), b.size, b.dense.cols()));
+    } else {
+      var<T> d = t.make(n, static_cast<index_t>(dense_.size()));
+      auto dv = d.value();
+      for (index_t i = 0; i < n; ++i) {
+        const index_t src = permuted ? rows[static_cast<std::size_t>(i)] : i;
+        for (std::size_t j = 0; j < dense_.size(); ++j) dv(i, index_t(j)) = b.dense(src, dense_[j]);
+      }
+      parts.push_back(d);
+    }
+  }
+  if (parts.size() == 1) return parts.front();
+  return ops::concat_cols(t, std::span<const var<T>>(parts));
+}
+
+}  // namespace recblocks::nn
