@@ -34,8 +34,8 @@ inline index_t nearest_block_rows(index_t k) {
 /// outer stride `ldx`, g row-major [>= rows, k]).
 template <class T>
 void cross_gemm(const T* x, index_t rows, index_t ldx, const matrix<T>& c, T alpha, matrix<T>& g, T beta = T(0)) {
-  const index_t k = c.rows(), d = c.cols();
 #if defined(RECBLOCKS_USE_CBLAS)
+  const index_t k = c.rows(), d = c.cols();
   if constexpr (std::is_same_v<T, float>) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
                 static_cast<int>(d), alpha, x, static_cast<int>(ldx), c.data(), static_cast<int>(d), beta, g.data(),
@@ -48,7 +48,7 @@ void cross_gemm(const T* x, index_t rows, index_t ldx, const matrix<T>& c, T alp
     return;
   }
 #endif
-  Eigen::Map<const matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>> xb(x, rows, d, Eigen::OuterStride<>(ldx));
+  Eigen::Map<const matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>> xb(x, rows, c.cols(), Eigen::OuterStride<>(ldx));
   auto gb = g.topRows(rows);
   if (beta == T(0))
     gb.noalias() = alpha * (xb * c.transpose());
