@@ -15,6 +15,13 @@
 
 namespace recblocks::llm {
 
+namespace detail {
+template <class T>
+inline constexpr bool is_client_ref = false;
+template <class T>
+inline constexpr bool is_client_ref<std::reference_wrapper<T>> = llm_client<T>;
+}  // namespace detail
+
 /// A type-erased `llm_client`. Copying shares the wrapped client.
 class any_client {
  public:
@@ -22,7 +29,7 @@ class any_client {
 
   /// Wraps `c`: moved in and shared by copies, or referenced when passed as `std::ref(c)`.
   template <class C>
-    requires(!std::same_as<std::remove_cvref_t<C>, any_client>)
+    requires(!std::same_as<std::remove_cvref_t<C>, any_client> && (llm_client<std::remove_cvref_t<C>> || detail::is_client_ref<std::remove_cvref_t<C>>))
   any_client(C&& c);  // NOLINT(google-explicit-constructor): conversion is the point
 
   /// Forwards to the wrapped client; throws `llm_error(config)` when empty.
@@ -37,15 +44,13 @@ class any_client {
 // ---- implementation ----------------------------------------------------------------------------
 
 template <class C>
-  requires(!std::same_as<std::remove_cvref_t<C>, any_client>)
+  requires(!std::same_as<std::remove_cvref_t<C>, any_client> && (llm_client<std::remove_cvref_t<C>> || detail::is_client_ref<std::remove_cvref_t<C>>))
 any_client::any_client(C&& c) {
   using D = std::remove_cvref_t<C>;
-  if constexpr (requires { typename D::type; } && std::is_same_v<D, std::reference_wrapper<typename D::type>>) {
-    static_assert(llm_client<typename D::type>, "any_client: the referenced type must model llm_client");
+  if constexpr (detail::is_client_ref<D>) {
     auto* p = &c.get();
     fn_ = [p](const chat_request& r) { return chat_response(p->chat(r)); };
   } else {
-    static_assert(llm_client<D>, "any_client: the wrapped type must model llm_client (chat(const chat_request&))");
     auto p = std::make_shared<D>(std::forward<C>(c));
     fn_ = [p](const chat_request& r) { return chat_response(p->chat(r)); };
   }
