@@ -38,7 +38,12 @@ tree sample_tree() {
   return t;
 }
 
-std::string temp_file(const std::string& name) { return std::string(P_tmpdir) + "/recblocks_test_" + name; }
+std::string temp_file(const std::string& name) {
+  std::string s = P_tmpdir;
+  s += "/recblocks_test_";
+  s += name;
+  return s;
+}
 
 template <class F>
 void expect_corrupt(F mutate, const std::string& needle) {
