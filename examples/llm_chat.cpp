@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     std::cout << "structured answer: " << value.dump(2) << "\n\n";
 
     const auto t = client.totals();
-    std::cout << "usage: " << t.requests << " calls, " << t.attempts << " HTTP requests, " << t.tokens.prompt_tokens
+    std::cout << "usage: " << t.requests << " calls, " << t.attempts << " HTTP requests (" << t.retries << " retries), " << t.tokens.prompt_tokens
               << " prompt + " << t.tokens.completion_tokens << " completion tokens\n";
   } catch (const llm::llm_error& e) {
     std::cerr << "LLM call failed: " << e.what() << "\n";
