@@ -180,3 +180,32 @@ TEST_CASE("MLP configuration errors and names", "[nn][mlp]") {
   CHECK(activation_from_string("gelu") == activation::gelu);
   CHECK_THROWS_AS(activation_from_string("softsign"), value_error);
 }
+
+TEST_CASE("bf16 inference weights stay close to float and never train", "[nn][bf16]") {
+  CHECK(from_bf16(to_bf16(1.0f)) == 1.0f);
+  CHECK(from_bf16(to_bf16(-2.5f)) == -2.5f);
+  CHECK(std::abs(from_bf16(to_bf16(0.1f)) - 0.1f) < 0.1f * 0.004f);
+  CHECK(std::isnan(from_bf16(to_bf16(std::numeric_limits<float>::quiet_NaN()))));
+  rng gen(9);
+  nn::mlp<float> net({.input_dim = 40, .hidden = {300, 20}, .output_layer = true}, gen);  // 300: both kernel paths
+  matrix<float> x = matrix<float>::Random(1, 40);
+  tape<float> inf(tape_mode::infer);
+  const float exact = net(inf, inf.view(x.data(), 1, 40)).item();
+  net.enable_bf16_inference();
+  inf.reset();
+  const float approx = net(inf, inf.view(x.data(), 1, 40)).item();
+  CHECK(approx != exact);
+  CHECK(std::abs(approx - exact) < 2e-2f * (1 + std::abs(exact)));
+  // the bf16 kernel against the same product in float on the rounded weights
+  nn::linear<float> lin(40, 300, gen);
+  bf16_matrix w(lin.weight().value());
+  matrix<float> ref = x * w.to_float() + lin.bias().value();
+  matrix<float> y(1, 300);
+  gemv_bf16(x.data(), w, lin.bias().value().data(), y.data());
+  CHECK((y - ref).cwiseAbs().maxCoeff() < 1e-4f);
+  // training tapes ignore the copy
+  tape<float> train;
+  auto ytrain = net(train, train.view(x.data(), 1, 40));
+  CHECK(ytrain.item() == Approx(exact).epsilon(1e-6));
+  CHECK_THROWS_AS(ops::linear_bf16(train, train.leaf(lin.weight()), w, var<float>{}), state_error);
+}

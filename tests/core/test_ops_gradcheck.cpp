@@ -199,3 +199,15 @@ TEST_CASE("the gradient check catches a wrong backward", "[ops][gradcheck]") {
   CHECK_FALSE(res.passed);
   CHECK(res.max_rel_error > 0.1);
 }
+
+TEST_CASE("gated mixture of experts", "[ops][gradcheck]") {
+  check_op("mixture", {{4, 3}, {4, 5}, {4, 5}, {4, 5}}, [](tape<double>& t, const leaves& x) {
+    return ops::mixture(t, ops::softmax(t, x[0]), {x[1], x[2], x[3]});
+  });
+  tape<double> t;
+  auto g = t.constant(matrix<double>::Ones(2, 2));
+  auto e = t.constant(matrix<double>::Ones(2, 3));
+  auto f = t.constant(matrix<double>::Ones(3, 3));
+  CHECK_THROWS_AS(ops::mixture(t, g, {e, f}), shape_error);
+  CHECK_THROWS_AS(ops::mixture(t, g, {e}), shape_error);
+}

@@ -6,6 +6,7 @@
 #include "ops/elementwise.hpp"
 #include "ops/gather.hpp"
 #include "ops/matmul.hpp"
+#include "ops/mixture.hpp"
 #include "ops/normalization.hpp"
 #include "ops/reduce.hpp"
 #include "ops/shape.hpp"

@@ -66,6 +66,12 @@ class mlp {
     return h;
   }
 
+  /// bf16 weight copies for small-batch inference in every layer (see `linear::enable_bf16_inference`).
+  void enable_bf16_inference(index_t max_rows = 4) {
+    for (auto& l : layers_) l.enable_bf16_inference(max_rows);
+    if (output_) output_->enable_bf16_inference(max_rows);
+  }
+
   index_t output_dim() const { return output_ ? 1 : opt_.hidden.back(); }
   const mlp_options& options() const { return opt_; }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "../bf16.hpp"
 #include "../gemm.hpp"
 #include "../tape.hpp"
 
@@ -107,6 +108,30 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
     }
   };
   if (auto* node = t.record("linear", y, {x, w, b}, backward)) node->i0 = static_cast<index_t>(act);
+  return y;
+}
+
+/// Inference-only linear layer on a bfloat16 copy of the weights: `Y = act(X W_bf16 + b)`, one
+/// bf16 GEMV per row of `X` (meant for batch 1, where streaming the weights dominates).
+/// Refuses to run on a recording tape with a tracked input (it has no backward).
+template <class T>
+var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_matrix& w, const var<T>& b, fused_activation act = fused_activation::none) {
+  static_assert(std::is_same_v<T, float>, "linear_bf16: float models only");
+  if (t.recording() && x.tracked())
+    throw state_error("linear_bf16: inference-only op used on a recording tape (train with the float weights)");
+  if (x.cols != w.rows)
+    throw shape_error("linear_bf16: input " + shape_string(x.rows, x.cols) + " does not match weight " + shape_string(w.rows, w.cols));
+  if (b.data && (b.rows != 1 || b.cols != w.cols))
+    throw shape_error("linear_bf16: bias " + shape_string(b.rows, b.cols) + " does not match weight " + shape_string(w.rows, w.cols));
+  var<T> y = t.make(x.rows, w.cols);
+  for (index_t r = 0; r < x.rows; ++r) gemv_bf16(x.data + r * x.cols, w, b.data, y.data + r * w.cols);
+  auto yv = y.value();
+  switch (act) {
+    case fused_activation::none: break;
+    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
+    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
+    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
+  }
   return y;
 }
 
