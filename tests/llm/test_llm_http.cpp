@@ -355,7 +355,7 @@ TEST_CASE("http_client: embeddings are batched and ordered by index", "[llm][htt
 TEST_CASE("http_client: batches run concurrently under the cap, in request order", "[llm][http]") {
   loopback_server server;
   auto slow_echo = http_reply::json(completion("same"));
-  slow_echo.delay_ms = 40;
+  slow_echo.delay_ms = 60;
   server.set_fallback(slow_echo);
   auto o = fast_options(server);
   o.max_concurrency = 3;
@@ -367,7 +367,7 @@ TEST_CASE("http_client: batches run concurrently under the cap, in request order
   const auto elapsed = clock_type::now() - t0;
   REQUIRE(out.size() == 9);
   CHECK(server.max_concurrent() == 3);
-  CHECK(elapsed < 9 * 40ms);  // concurrent, not serial
+  CHECK(elapsed < 9 * 60ms);  // concurrent, not serial
   std::set<std::string> asked;
   for (const auto& r : server.requests()) asked.insert(json::parse(r.body)["messages"][0]["content"]);
   CHECK(asked.size() == 9);
