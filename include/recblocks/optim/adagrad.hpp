@@ -33,12 +33,16 @@ class adagrad : public optimizer_base<T, adagrad<T>> {
 
   template <class G>
   void dense_update(std::size_t i, param<T>& p, const G& grad) {
-    matrix<T>& s = sum(i, p);
+    auto s = sum(i, p).array();
     const T lr = this->learning_rate_, eps = T(opt_.eps), wd = T(opt_.weight_decay);
-    matrix<T> g = grad;
-    if (wd != T(0)) g += wd * p.value();
-    s.array() += g.array().square();
-    p.value().array() -= lr * g.array() / (s.array().sqrt() + eps);
+    auto pv = p.value().array();
+    if (wd != T(0)) {
+      s += (grad.array() + wd * pv).square();
+      pv -= lr * (grad.array() + wd * pv) / (s.sqrt() + eps);
+    } else {
+      s += grad.array().square();
+      pv -= lr * grad.array() / (s.sqrt() + eps);
+    }
   }
 
   void sparse_update(std::size_t i, param<T>& p, sparse_rows<T>& sp) {
@@ -46,7 +50,7 @@ class adagrad : public optimizer_base<T, adagrad<T>> {
     const T lr = this->learning_rate_, eps = T(opt_.eps), wd = T(opt_.weight_decay);
     for (index_t k = 0; k < sp.size(); ++k) {
       const index_t r = sp.ids[static_cast<std::size_t>(k)];
-      row_vector<T> g = sp.row(k);
+      auto g = sp.row(k);  // the gradient row, updated in place (no allocation)
       if (wd != T(0)) g += wd * p.value().row(r);
       s.row(r).array() += g.array().square();
       p.value().row(r).array() -= lr * g.array() / (s.row(r).array().sqrt() + eps);

@@ -31,14 +31,17 @@ class sgd : public optimizer_base<T, sgd<T>> {
   template <class G>
   void dense_update(std::size_t i, param<T>& p, const G& grad) {
     const T lr = this->learning_rate_, mu = T(opt_.momentum), wd = T(opt_.weight_decay);
-    matrix<T> g = grad;
-    if (wd != T(0)) g += wd * p.value();
-    if (mu != T(0)) {
-      matrix<T>& b = base::state(buffers_, i, p);
-      if (started(i)) b = mu * b + g; else b = g;
-      if (opt_.nesterov) g += mu * b; else g = b;
+    auto pv = p.value().array();
+    if (mu == T(0)) {
+      if (wd != T(0)) pv -= lr * (grad.array() + wd * pv);
+      else pv -= lr * grad.array();
+      return;
     }
-    p.value() -= lr * g;
+    auto b = base::state(buffers_, i, p).array();
+    if (started(i)) b = mu * b + grad.array() + wd * pv;
+    else b = grad.array() + wd * pv;
+    if (opt_.nesterov) pv -= lr * (grad.array() + wd * pv + mu * b);
+    else pv -= lr * b;
   }
 
   void sparse_update(std::size_t i, param<T>& p, sparse_rows<T>& sp) {
@@ -52,7 +55,7 @@ class sgd : public optimizer_base<T, sgd<T>> {
     }
     for (index_t k = 0; k < sp.size(); ++k) {
       const index_t r = sp.ids[static_cast<std::size_t>(k)];
-      row_vector<T> g = sp.row(k);
+      auto g = sp.row(k);  // the gradient row, updated in place (no allocation)
       if (wd != T(0)) g += wd * p.value().row(r);
       if (b) {
         char& s = (*touched)[static_cast<std::size_t>(r)];
