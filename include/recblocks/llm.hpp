@@ -25,6 +25,7 @@
 #include "llm/retrying_client.hpp"
 #include "llm/scripted_client.hpp"
 #include "llm/structured_client.hpp"
+#include "llm/throttled_client.hpp"
 
 #if defined(RECBLOCKS_HAVE_CURL)
 #include "llm/http_client.hpp"

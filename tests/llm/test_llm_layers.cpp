@@ -450,3 +450,45 @@ TEST_CASE("the umbrella composes: template -> structured -> cache over a scripte
   for (int i = 0; i < 3; ++i) CHECK(json::parse(pipeline.chat(req).text)["items"][0] == "Up");
   CHECK(model.calls() == 1);
 }
+
+TEST_CASE("throttled_client caps concurrency and paces any client", "[llm][rate]") {
+  std::atomic<int> now{0}, peak{0};
+  scripted_client slow;
+  slow.otherwise([&](const chat_request& r) {
+    const int n = ++now;
+    int p = peak.load();
+    while (p < n && !peak.compare_exchange_weak(p, n)) {
+    }
+    std::this_thread::sleep_for(10ms);
+    --now;
+    return scripted_client::make_response(r, "a:" + r.messages[0].content);
+  });
+  throttled_client tc(slow, {.max_concurrency = 3});
+  std::vector<chat_request> rs;
+  for (int i = 0; i < 12; ++i) rs.push_back(user_request(std::to_string(i)));
+  const auto out = chat_batch(tc, std::span<const chat_request>(rs));
+  REQUIRE(out.size() == 12);
+  for (int i = 0; i < 12; ++i) CHECK(out[static_cast<std::size_t>(i)].text == "a:" + std::to_string(i));
+  CHECK(peak.load() <= 3);
+  CHECK(peak.load() >= 2);
+  CHECK(tc.limiter().peak_in_flight() <= 3);
+
+  scripted_client quick;
+  quick.otherwise([](const chat_request& r) { return scripted_client::make_response(r, "ok"); });
+  throttled_client paced(quick, {.requests_per_second = 100.0});
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) paced.chat(user_request("q"));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 45ms);
+
+  scripted_client failing;
+  failing.then_answer("fine").then_fail(llm_error(llm_error_kind::http_status, "bad", 400)).then_answer("never");
+  throttled_client one(failing, {.max_concurrency = 1});
+  try {
+    one.chat_batch(rs);
+    FAIL("no exception");
+  } catch (const llm_error& e) {
+    CHECK(e.status() == 400);
+  }
+  CHECK(failing.calls() == 2);
+  CHECK_THROWS_AS(throttled_client(quick, {.max_concurrency = 0}), recblocks::value_error);
+}

@@ -50,6 +50,7 @@
 
 #include "client.hpp"
 #include "detail/curl_transport.hpp"
+#include "detail/parallel_batch.hpp"
 #include "openai_protocol.hpp"
 #include "rate_limiter.hpp"
 #include "retry_policy.hpp"
@@ -273,32 +274,8 @@ inline chat_response http_client::chat_stream(const chat_request& r, const strea
 }
 
 inline std::vector<chat_response> http_client::chat_batch(std::span<const chat_request> rs) {
-  std::vector<chat_response> out(rs.size());
-  std::vector<std::exception_ptr> errors(rs.size());
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < rs.size() && !failed.load(); i = next++) {
-      try {
-        out[i] = chat(rs[i]);
-      } catch (...) {
-        errors[i] = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  const std::size_t n_workers = std::min<std::size_t>(rs.size(), static_cast<std::size_t>(options_.max_concurrency));
-  if (n_workers <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(n_workers);
-    for (std::size_t w = 0; w < n_workers; ++w) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
-  }
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  return out;
+  return detail::parallel_batch(rs, static_cast<std::size_t>(options_.max_concurrency),
+                                [this](const chat_request& r) { return chat(r); });
 }
 
 inline std::vector<std::vector<float>> http_client::embed(std::span<const std::string> texts) {
