@@ -5,3 +5,5 @@
 /// included here.
 
 #include "quant/kmeans.hpp"
+#include "quant/product_quantizer.hpp"
+#include "quant/residual_quantizer.hpp"

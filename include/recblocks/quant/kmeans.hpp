@@ -41,6 +41,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -60,7 +61,7 @@ struct kmeans_options {
 /// The default assignment backend: blocked GEMM on the CPU (see detail/nearest_centroid.hpp).
 struct gemm_assign {
   template <class T>
-  void operator()(const Eigen::Ref<const matrix<T>>& data, const matrix<T>& centroids, index_t* labels,
+  void operator()(const Eigen::Ref<const matrix<std::type_identity_t<T>>>& data, const matrix<T>& centroids, index_t* labels,
                   T* dist) const {
     detail::nearest_centroid<T>(data, centroids, labels, dist);
   }
