@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds every fuzz/fuzz_*.cpp as a libFuzzer target (ASan + UBSan) and runs each for
+# ${FUZZ_SECONDS:-60} seconds. Exits non-zero when a target fails to build or finds a crash
+# (libFuzzer writes the reproducer as build/fuzz/<target>/crash-*).
+#
+#   bash fuzz/run.sh                   # all targets, 60 s each
+#   FUZZ_SECONDS=10 bash fuzz/run.sh   # shorter
+#   bash fuzz/run.sh fuzz_csv          # one target
+#
+# Seeds: fuzz/corpus/<target>/ (read-only); the growing corpus lives in build/fuzz/<target>/corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CXX="${FUZZ_CXX:-clang++-14}"
+SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
+OUT="build/fuzz"
+mkdir -p "$OUT"
+targets=()
+if [ "$#" -gt 0 ]; then
+  for t in "$@"; do targets+=("fuzz/${t%.cpp}.cpp"); done
+else
+  for f in fuzz/fuzz_*.cpp; do [ -e "$f" ] && targets+=("$f"); done
+fi
+[ "${#targets[@]}" -gt 0 ] || { echo "fuzz/run.sh: no fuzz/fuzz_*.cpp targets" >&2; exit 1; }
+status=0
+for src in "${targets[@]}"; do
+  name="$(basename "$src" .cpp)"
+  dir="$OUT/$name"
+  mkdir -p "$dir/corpus"
+  echo "== $name: building"
+  "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I include -I/usr/include/eigen3 "$src" -o "$dir/$name"
+  seeds=()
+  [ -d "fuzz/corpus/$name" ] && seeds+=("fuzz/corpus/$name")
+  echo "== $name: running ${SECONDS_PER_TARGET}s"
+  if ! (cd "$dir" && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$name" -max_total_time="$SECONDS_PER_TARGET" \
+          -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 corpus "${seeds[@]/#/../../../}"); then
+    echo "== $name: FAILED (reproducer in $dir)" >&2
+    status=1
+  fi
+done
+exit "$status"
