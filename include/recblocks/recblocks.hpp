@@ -12,3 +12,5 @@
 #define RECBLOCKS_VERSION_MAJOR 0
 #define RECBLOCKS_VERSION_MINOR 1
 #define RECBLOCKS_VERSION_PATCH 0
+#include "data.hpp"
+#include "eval.hpp"
