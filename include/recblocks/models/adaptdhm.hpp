@@ -1,0 +1,151 @@
+#pragma once
+/// \file adaptdhm.hpp
+/// AdaptDHM (Li et al. 2022, "Adaptive Domain Hierarchical Modeling") as Scenario-Wise Rec implements
+/// it (`adaptdhm.py`): samples are routed to learned clusters, not to their scenario.
+///
+///     e      = feature_embedding(sparse fields + scenario)          the scenario is only a feature
+///     k(b)   = cluster_router(e)_b          EMA centres, updated on training tapes (3 iterations, beta 0.9)
+///     h_0    = e;  h_i = ReLU(h_{i-1} (W_i ⊙ W_i^k))  per cluster k (star-topology weights, no bias)
+///     z_b    = h_{L, b} (W_o ⊙ W_o^{k(b)})
+///
+/// The centres see the embedding's values only (no gradient), so the routing is a non-differentiable
+/// argmax, as in the reference. Layers are `nn::star_linear` with the cluster id in place of the
+/// scenario, run per cluster through `nn::scenario_router` (cluster ids as routes). The reference
+/// allocates biases it never uses; `bias = false` (default) matches it. Init: xavier-uniform, ReLU gain.
+/// Reference hyperparameters (MovieLens/Amazon/Douban/KuaiRand/MIND): fcn [64, 64], 3 clusters, beta 0.9.
+/// Errors: see `models::ctr_model`. Thread-safety: `const` forward; training tapes update the centres
+/// (one training thread), inference tapes change nothing.
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../nn/cluster_router.hpp"
+#include "../nn/feature_embedding.hpp"
+#include "../nn/scenario_router.hpp"
+#include "../nn/star_linear.hpp"
+#include "detail/options_json.hpp"
+#include "detail/sparse_fields.hpp"
+#include "model_concept.hpp"
+
+namespace recblocks::models {
+
+struct adaptdhm_options {
+  nn::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is embedded
+  std::vector<index_t> fcn_dims{64, 64};
+  index_t clusters = 3;
+  double beta = 0.9;
+  int iterations = 3;
+  bool bias = false;
+  nn::routing_mode routing = nn::routing_mode::sorted;
+
+  nlohmann::json to_json() const;
+  static adaptdhm_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class adaptdhm {
+ public:
+  using scalar_type = T;
+  using options_type = adaptdhm_options;
+  static constexpr const char* name = "adaptdhm";
+
+  adaptdhm(const data::schema& s, const options_type& opt, rng& gen);
+
+  var<T> operator()(tape<T>& t, const data::batch<T>& b) const;
+
+  nlohmann::json config() const { return opt_.to_json(); }
+  static adaptdhm from_config(const data::schema& s, const nlohmann::json& j, rng& gen) {
+    return adaptdhm(s, options_type::from_json(j), gen);
+  }
+  const data::schema& get_schema() const { return embedding_.get_schema(); }
+  const options_type& options() const { return opt_; }
+  index_t scenarios() const { return scenarios_; }
+  const nn::cluster_router<T>& router() const { return router_; }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
+    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].visit_parameters(v, nn::join_name(prefix, "fcn." + std::to_string(i)));
+  }
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    router_.visit_buffers(v, nn::join_name(prefix, "router"));
+  }
+
+ private:
+  static nn::feature_embedding_options embedding_options(const adaptdhm_options& opt, const data::schema& s);
+
+  options_type opt_;
+  index_t scenarios_;
+  nn::feature_embedding<T> embedding_;
+  nn::cluster_router<T> router_;
+  std::vector<nn::star_linear<T>> layers_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json adaptdhm_options::to_json() const {
+  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"clusters", clusters}, {"beta", beta},
+          {"iterations", iterations}, {"bias", bias}, {"routing", nn::to_string(routing)}};
+}
+
+inline adaptdhm_options adaptdhm_options::from_json(const nlohmann::json& j) {
+  constexpr const char* where = "models::adaptdhm_options::from_json";
+  detail::require_object(j, where);
+  adaptdhm_options o;
+  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
+  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
+  detail::read_option(j, "clusters", o.clusters, where);
+  detail::read_option(j, "beta", o.beta, where);
+  detail::read_option(j, "iterations", o.iterations, where);
+  detail::read_option(j, "bias", o.bias, where);
+  detail::read_option(j, "routing", o.routing, where);
+  return o;
+}
+
+template <class T>
+nn::feature_embedding_options adaptdhm<T>::embedding_options(const adaptdhm_options& opt, const data::schema& s) {
+  if (s.scenario_count() < 1) throw value_error("models::adaptdhm: the schema has no scenario feature");
+  nn::feature_embedding_options e = detail::sparse_only(opt.embedding, s);
+  e.embed_scenario = true;
+  return e;
+}
+
+template <class T>
+adaptdhm<T>::adaptdhm(const data::schema& s, const options_type& opt, rng& gen)
+    : opt_(opt),
+      scenarios_(s.scenario_count()),
+      embedding_(s, embedding_options(opt, s), gen),
+      router_({.dim = embedding_.output_dim(), .clusters = opt.clusters, .beta = opt.beta, .iterations = opt.iterations}, gen) {
+  index_t in = embedding_.output_dim();
+  std::vector<index_t> widths = opt.fcn_dims;
+  widths.push_back(1);
+  for (index_t w : widths) {
+    layers_.emplace_back(nn::star_linear_options{.in = in, .out = w, .scenarios = opt.clusters, .bias = opt.bias,
+                                                 .weight_init = nn::init::xavier_uniform(std::sqrt(2.0))},
+                         gen);
+    in = w;
+  }
+}
+
+template <class T>
+var<T> adaptdhm<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
+  detail::check_batch_scenarios("models::adaptdhm", b.scenario, b.size, scenarios_);
+  const var<T> e = embedding_(t, b);
+  const std::vector<index_t> clusters = router_(t, e);
+  const nn::scenario_router route(clusters, opt_.clusters, opt_.routing, b.size);
+  const var<T> x = route.arrange(t, e);
+  const var<T> z = route.apply(t, [&](index_t k) {
+    var<T> h = route.rows(t, x, k);
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      h = layers_[i](t, h, k, i + 1 < layers_.size() ? fused_activation::relu : fused_activation::none);
+    return h;
+  });
+  return route.restore(t, z);
+}
+
+}  // namespace recblocks::models

@@ -1,0 +1,197 @@
+#pragma once
+/// \file m2m.hpp
+/// M2M (Zhang et al. 2022, "Leaving No One Behind") as Scenario-Wise Rec implements it (`m2m.py`), with
+/// the backbone fixed to attend within each sample:
+///
+///     e       = feature_embedding(sparse fields + scenario)            F + 1 field tokens of width 16
+///     s       = e's scenario token
+///     c       = MLP_bn([16], LeakyReLU)(s)      scenario representation (conditions the meta layers)
+///     t       = MLP_bn([16], LeakyReLU)(s)      task representation
+///     T       = TransformerEncoder(tokens of e)                          per sample, fields as tokens
+///     E_k     = MLP_bn([16], LeakyReLU)(T)       k = 1..4 experts
+///     r       = meta_attention(E_1..E_4; t; c)   scores LeakyReLU([E_k ; t] W(c) + b(c)) v, softmax over k
+///     o       = meta_tower(r; c)                 LeakyReLU(r W_t(c) + b_t(c) + r)
+///     z       = MLP_bn([64, 32]) + Linear(., 1) on o
+///
+/// Backbone (documented substitution): a 2-layer post-norm transformer *encoder* (4 heads, feed-forward
+/// 16, no dropout; `nn::transformer_encoder`) over the F + 1 field embeddings of each sample; dense
+/// features, if selected, are appended to T after the encoder. The reference calls `nn.Transformer`
+/// (2 encoder + 2 decoder layers, src = tgt = e) on the 2-D `[B, D]` batch, which PyTorch reads as one
+/// unbatched sequence of length B, so attention mixes the samples of a batch.
+/// `reference_behaviour = true` reproduces that: the encoder (d_model = D) runs on the batch as one
+/// sequence (`transformer_encoder::sequence`); outputs then depend on the batch composition.
+/// (Neither mode has the reference's decoder layers.)
+///
+/// The generated weights come out of Linear -> BN -> LeakyReLU blocks as in the reference (slope
+/// 0.01 here, PyTorch's default, rather than the reference's 0.1 in its MLP blocks).
+/// Reference hyperparameters (all datasets): 4 experts, output 16, transformer 2 layers / ff 16 /
+/// 4 heads, tower [64, 32].
+/// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../nn/feature_embedding.hpp"
+#include "../nn/meta_attention.hpp"
+#include "../nn/meta_tower.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/transformer_encoder.hpp"
+#include "detail/options_json.hpp"
+#include "detail/sparse_fields.hpp"
+#include "model_concept.hpp"
+
+namespace recblocks::models {
+
+struct m2m_options {
+  nn::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is always embedded
+  index_t num_experts = 4;
+  index_t expert_output = 16;
+  index_t scenario_dim = 16;  ///< width of the scenario and task representations
+  index_t encoder_layers = 2;
+  index_t heads = 4;
+  index_t feedforward = 16;
+  std::vector<index_t> tower_dims{64, 32};
+  bool reference_behaviour = false;  ///< attention across the samples of the batch (the reference's nn.Transformer call)
+
+  nlohmann::json to_json() const;
+  static m2m_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class m2m {
+ public:
+  using scalar_type = T;
+  using options_type = m2m_options;
+  static constexpr const char* name = "m2m";
+
+  m2m(const data::schema& s, const options_type& opt, rng& gen);
+
+  var<T> operator()(tape<T>& t, const data::batch<T>& b) const;
+
+  nlohmann::json config() const { return opt_.to_json(); }
+  static m2m from_config(const data::schema& s, const nlohmann::json& j, rng& gen) { return m2m(s, options_type::from_json(j), gen); }
+  const data::schema& get_schema() const { return embedding_.get_schema(); }
+  const options_type& options() const { return opt_; }
+  index_t scenarios() const { return scenarios_; }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
+    scenario_net_.visit_parameters(v, nn::join_name(prefix, "scenario"));
+    task_net_.visit_parameters(v, nn::join_name(prefix, "task"));
+    encoder_.visit_parameters(v, nn::join_name(prefix, "encoder"));
+    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_parameters(v, nn::join_name(prefix, "expert." + std::to_string(k)));
+    attention_.visit_parameters(v, nn::join_name(prefix, "attention"));
+    meta_tower_.visit_parameters(v, nn::join_name(prefix, "meta_tower"));
+    tower_.visit_parameters(v, nn::join_name(prefix, "tower"));
+  }
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    scenario_net_.visit_buffers(v, nn::join_name(prefix, "scenario"));
+    task_net_.visit_buffers(v, nn::join_name(prefix, "task"));
+    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_buffers(v, nn::join_name(prefix, "expert." + std::to_string(k)));
+    attention_.visit_buffers(v, nn::join_name(prefix, "attention"));
+    meta_tower_.visit_buffers(v, nn::join_name(prefix, "meta_tower"));
+    tower_.visit_buffers(v, nn::join_name(prefix, "tower"));
+  }
+
+ private:
+  static nn::feature_embedding_options embedding_options(m2m_options opt, const data::schema& s);
+  nn::mlp_options small(index_t in, index_t out) const {
+    return {.input_dim = in, .hidden = {out}, .act = activation::leaky_relu, .batch_norm = true};
+  }
+
+  options_type opt_;
+  index_t scenarios_;
+  nn::feature_embedding<T> embedding_;
+  index_t tokens_;  // F + 1 embedded fields (the scenario last)
+  nn::mlp<T> scenario_net_, task_net_;
+  nn::transformer_encoder<T> encoder_;
+  std::vector<nn::mlp<T>> experts_;
+  nn::meta_attention<T> attention_;
+  nn::meta_tower<T> meta_tower_;
+  nn::mlp<T> tower_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json m2m_options::to_json() const {
+  return {{"embedding", embedding.to_json()}, {"num_experts", num_experts}, {"expert_output", expert_output},
+          {"scenario_dim", scenario_dim}, {"encoder_layers", encoder_layers}, {"heads", heads},
+          {"feedforward", feedforward}, {"tower_dims", tower_dims}, {"reference_behaviour", reference_behaviour}};
+}
+
+inline m2m_options m2m_options::from_json(const nlohmann::json& j) {
+  constexpr const char* where = "models::m2m_options::from_json";
+  detail::require_object(j, where);
+  m2m_options o;
+  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
+  detail::read_option(j, "num_experts", o.num_experts, where);
+  detail::read_option(j, "expert_output", o.expert_output, where);
+  detail::read_option(j, "scenario_dim", o.scenario_dim, where);
+  detail::read_option(j, "encoder_layers", o.encoder_layers, where);
+  detail::read_option(j, "heads", o.heads, where);
+  detail::read_option(j, "feedforward", o.feedforward, where);
+  detail::read_option(j, "tower_dims", o.tower_dims, where);
+  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
+  return o;
+}
+
+template <class T>
+nn::feature_embedding_options m2m<T>::embedding_options(m2m_options opt, const data::schema& s) {
+  if (s.scenario_count() < 1) throw value_error("models::m2m: the schema has no scenario feature");
+  opt.embedding = detail::sparse_only(opt.embedding, s);
+  opt.embedding.embed_scenario = true;
+  return opt.embedding;
+}
+
+template <class T>
+m2m<T>::m2m(const data::schema& s, const options_type& opt, rng& gen)
+    : opt_(opt),
+      scenarios_(s.scenario_count()),
+      embedding_(s, embedding_options(opt, s), gen),
+      tokens_(static_cast<index_t>(embedding_.sparse_fields().size()) + 1),
+      scenario_net_(small(embedding_.options().dim, opt.scenario_dim), gen),
+      task_net_(small(embedding_.options().dim, opt.scenario_dim), gen),
+      encoder_({.d_model = opt.reference_behaviour ? embedding_.output_dim() : embedding_.options().dim,
+                .heads = opt.heads, .ff_dim = opt.feedforward, .layers = opt.encoder_layers},
+               gen),
+      attention_({.expert_dim = opt.expert_output, .context_dim = opt.scenario_dim, .condition_dim = opt.scenario_dim,
+                  .experts = opt.num_experts},
+                 gen),
+      meta_tower_({.dim = opt.expert_output, .condition_dim = opt.scenario_dim}, gen),
+      tower_({.input_dim = opt.expert_output, .hidden = opt.tower_dims, .act = activation::relu, .batch_norm = true,
+              .output_layer = true},
+             gen) {
+  for (index_t k = 0; k < opt.num_experts; ++k) experts_.emplace_back(small(embedding_.output_dim(), opt.expert_output), gen);
+}
+
+template <class T>
+var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
+  detail::check_batch_scenarios("models::m2m", b.scenario, b.size, scenarios_);
+  const index_t dim = embedding_.options().dim;
+  const var<T> e = embedding_(t, b);
+  const var<T> s = ops::slice_cols(t, e, (tokens_ - 1) * dim, dim);
+  const var<T> c = scenario_net_(t, s);
+  const var<T> task = task_net_(t, s);
+  var<T> backbone;
+  if (opt_.reference_behaviour) {
+    backbone = encoder_.sequence(t, e);
+  } else {
+    std::vector<var<T>> tokens;
+    for (index_t i = 0; i < tokens_; ++i) tokens.push_back(ops::slice_cols(t, e, i * dim, dim));
+    tokens = encoder_(t, tokens);
+    const index_t dense = e.cols - tokens_ * dim;
+    if (dense > 0) tokens.push_back(ops::slice_cols(t, e, tokens_ * dim, dense));
+    backbone = ops::concat_cols(t, std::span<const var<T>>(tokens));
+  }
+  std::vector<var<T>> experts;
+  for (const auto& ex : experts_) experts.push_back(ex(t, backbone));
+  const var<T> r = attention_(t, experts, task, c);
+  return tower_(t, meta_tower_(t, r, c));
+}
+
+}  // namespace recblocks::models

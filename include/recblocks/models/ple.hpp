@@ -1,0 +1,148 @@
+#pragma once
+/// \file ple.hpp
+/// PLE (Progressive Layered Extraction, Tang et al. 2020) for multi-scenario CTR, as Scenario-Wise Rec
+/// implements it (`ple.py`), each scenario a task:
+///
+///     e           = feature_embedding(x)                               [B, D]
+///     level 1     : inputs (e, ..., e) -> CGC -> (y_1, ..., y_N, y_c)   (y_c only when another level follows)
+///     level l > 1 : inputs (y_1, ..., y_N, y_c) -> CGC
+///     z_b         = tower_{d(b)}(y_{d(b), b}),  tower_d = MLP_bn(tower_dims) + Linear(., 1)
+///
+/// Each CGC level (`nn::cgc_layer`) has `n_expert_specific` MLP_bn experts per scenario, `n_expert_shared`
+/// shared experts, and per scenario a gate `softmax(BN(Linear))` over its own and the shared experts.
+/// Reference hyperparameters (MovieLens/Amazon/Douban): 1 level, 2 specific + 1 shared experts,
+/// expert [16], tower [8].
+///
+/// Parameters: `embedding.*`, `level.<l>.{specific,shared,gate,shared_gate}.*`, `tower.<d>.*`.
+/// Errors: see `models::ctr_model` (the forward validates scenario ids and features first).
+/// Thread-safety: `const` forward (see `ctr_model`).
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../nn/cgc_layer.hpp"
+#include "../nn/feature_embedding.hpp"
+#include "../nn/scenario_router.hpp"
+#include "detail/options_json.hpp"
+#include "model_concept.hpp"
+
+namespace recblocks::models {
+
+struct ple_options {
+  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  index_t n_level = 1;
+  index_t n_expert_specific = 2;
+  index_t n_expert_shared = 1;
+  std::vector<index_t> expert_dims{16};
+  std::vector<index_t> tower_dims{8};
+  activation act = activation::relu;
+  double dropout = 0.0;
+  bool batch_norm = true;
+  bool gate_batch_norm = true;  ///< BN between the gate's Linear and Softmax (reference)
+  nn::routing_mode routing = nn::routing_mode::sorted;
+
+  nlohmann::json to_json() const;
+  static ple_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class ple {
+ public:
+  using scalar_type = T;
+  using options_type = ple_options;
+  static constexpr const char* name = "ple";
+
+  ple(const data::schema& s, const options_type& opt, rng& gen);
+
+  /// Logits `[B, 1]` in batch order.
+  var<T> operator()(tape<T>& t, const data::batch<T>& b) const;
+
+  nlohmann::json config() const { return opt_.to_json(); }
+  static ple from_config(const data::schema& s, const nlohmann::json& j, rng& gen) { return ple(s, options_type::from_json(j), gen); }
+  const data::schema& get_schema() const { return embedding_.get_schema(); }
+  const options_type& options() const { return opt_; }
+  index_t scenarios() const { return static_cast<index_t>(towers_.size()); }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
+    for (std::size_t l = 0; l < levels_.size(); ++l) levels_[l].visit_parameters(v, nn::join_name(prefix, "level." + std::to_string(l)));
+    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  }
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    for (std::size_t l = 0; l < levels_.size(); ++l) levels_[l].visit_buffers(v, nn::join_name(prefix, "level." + std::to_string(l)));
+    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  }
+
+ private:
+  options_type opt_;
+  nn::feature_embedding<T> embedding_;
+  std::vector<nn::cgc_layer<T>> levels_;
+  std::vector<nn::mlp<T>> towers_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json ple_options::to_json() const {
+  return {{"embedding", embedding.to_json()}, {"n_level", n_level}, {"n_expert_specific", n_expert_specific},
+          {"n_expert_shared", n_expert_shared}, {"expert_dims", expert_dims}, {"tower_dims", tower_dims},
+          {"activation", to_string(act)}, {"dropout", dropout}, {"batch_norm", batch_norm},
+          {"gate_batch_norm", gate_batch_norm}, {"routing", nn::to_string(routing)}};
+}
+
+inline ple_options ple_options::from_json(const nlohmann::json& j) {
+  constexpr const char* where = "models::ple_options::from_json";
+  detail::require_object(j, where);
+  ple_options o;
+  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
+  detail::read_option(j, "n_level", o.n_level, where);
+  detail::read_option(j, "n_expert_specific", o.n_expert_specific, where);
+  detail::read_option(j, "n_expert_shared", o.n_expert_shared, where);
+  detail::read_option(j, "expert_dims", o.expert_dims, where);
+  detail::read_option(j, "tower_dims", o.tower_dims, where);
+  detail::read_option(j, "activation", o.act, where);
+  detail::read_option(j, "dropout", o.dropout, where);
+  detail::read_option(j, "batch_norm", o.batch_norm, where);
+  detail::read_option(j, "gate_batch_norm", o.gate_batch_norm, where);
+  detail::read_option(j, "routing", o.routing, where);
+  return o;
+}
+
+template <class T>
+ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt), embedding_(s, opt.embedding, gen) {
+  const index_t N = s.scenario_count();
+  if (N < 1) throw value_error("models::ple: the schema has no scenario feature");
+  if (opt.n_level < 1 || opt.expert_dims.empty())
+    throw value_error("models::ple: n_level must be >= 1 and expert_dims non-empty");
+  for (index_t l = 0; l < opt.n_level; ++l)
+    levels_.emplace_back(nn::cgc_layer_options{.input_dim = l == 0 ? embedding_.output_dim() : opt.expert_dims.back(),
+                                               .tasks = N,
+                                               .specific_experts = opt.n_expert_specific,
+                                               .shared_experts = opt.n_expert_shared,
+                                               .expert_hidden = opt.expert_dims,
+                                               .act = opt.act,
+                                               .batch_norm = opt.batch_norm,
+                                               .gate_batch_norm = opt.gate_batch_norm,
+                                               .shared_gate = l + 1 < opt.n_level},
+                         gen);
+  const nn::mlp_options tower{.input_dim = opt.expert_dims.back(), .hidden = opt.tower_dims, .act = opt.act,
+                              .batch_norm = opt.batch_norm, .dropout = opt.dropout, .output_layer = true};
+  for (index_t d = 0; d < N; ++d) towers_.emplace_back(tower, gen);
+}
+
+template <class T>
+var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
+  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  std::vector<var<T>> inputs{embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{})};
+  for (const auto& level : levels_) inputs = level(t, inputs);
+  const var<T> z = route.apply(t, [&](index_t d) {
+    return towers_[static_cast<std::size_t>(d)](t, route.rows(t, inputs[static_cast<std::size_t>(d)], d));
+  });
+  return route.restore(t, z);
+}
+
+}  // namespace recblocks::models

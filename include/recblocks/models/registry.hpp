@@ -1,0 +1,159 @@
+#pragma once
+/// \file registry.hpp
+/// Name -> model for the twelve Scenario-Wise Rec models, through a visitor: `registry::visit` builds
+/// the named model (its concrete type) and calls a generic callable with it, so the caller's code
+/// (a trainer, a benchmark, a checkpoint loader) is compiled once per model type and runs on the
+/// exact static type, with no virtual call in the forward.
+///
+///     models::registry::visit<float>("ple", schema, options_json, gen, [&](auto& model) {
+///       train::trainer tr(model, opts);
+///       tr.fit(train, valid);
+///     });
+///
+/// Names (benchmark order): shared_bottom, mmoe, ple, sarnet, star, m2m, adasparse, adaptdhm, epnet,
+/// ppnet, hamur, m3oe; the reference scripts' spellings (`sharedbottom`, `SharedBottom`, `MMOE`,
+/// `PLE`, ...) are accepted too (case-insensitive, underscores ignored).
+///
+/// `preset_options(name, preset)` gives the reference hyperparameters of papers.md 2.4 per dataset
+/// column (MovieLens/Amazon/Douban, KuaiRand/MIND, Ali-CCP) as an options JSON; `{}` (empty object)
+/// means the model's defaults, which are the MovieLens column.
+///
+/// `check_scenarios(dataset, scenarios)` throws `value_error` naming the scenario when a scenario of
+/// the schema has no rows in the dataset (checked before training starts).
+///
+/// Errors: `value_error` for an unknown name (listing the known ones) or preset; `parse_error` for
+/// a malformed options JSON (from the model's `from_json`). Thread-safety: stateless.
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../data/dataset.hpp"
+#include "adaptdhm.hpp"
+#include "adasparse.hpp"
+#include "epnet.hpp"
+#include "hamur.hpp"
+#include "m2m.hpp"
+#include "m3oe.hpp"
+#include "mmoe.hpp"
+#include "ple.hpp"
+#include "ppnet.hpp"
+#include "sarnet.hpp"
+#include "shared_bottom.hpp"
+#include "star.hpp"
+
+namespace recblocks::models {
+
+/// Hyperparameter columns of the reference scripts (papers.md 2.4).
+enum class preset { movielens, kuairand, aliccp };
+
+class registry {
+ public:
+  /// The twelve canonical names, in benchmark order.
+  static const std::vector<std::string>& names();
+
+  /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
+  static std::string canonical(const std::string& name);
+
+  /// `preset` for a dataset name: movielens/amazon/douban/synthetic -> movielens, kuairand/mind ->
+  /// kuairand, aliccp -> aliccp; `value_error` otherwise.
+  static preset preset_for_dataset(const std::string& dataset);
+
+  /// The reference hyperparameters of model `name` for `p` as an options JSON.
+  static nlohmann::json preset_options(const std::string& name, preset p);
+
+  /// Builds model `name` (scalar `T`) from `options` (a JSON object; missing keys keep defaults) and
+  /// returns `f(model)`.
+  template <class T, class F>
+  static decltype(auto) visit(const std::string& name, const data::schema& s, const nlohmann::json& options, rng& gen, F&& f);
+
+  /// `value_error` naming the first scenario in `[0, scenarios)` without rows in `d`.
+  static void check_scenarios(const data::dataset& d, const std::string& what);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline const std::vector<std::string>& registry::names() {
+  static const std::vector<std::string> n = {"shared_bottom", "mmoe",      "ple",      "sarnet", "star",  "m2m",
+                                             "adasparse",     "adaptdhm", "epnet",    "ppnet",  "hamur", "m3oe"};
+  return n;
+}
+
+inline std::string registry::canonical(const std::string& name) {
+  std::string key;
+  for (char c : name)
+    if (c != '_' && c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (const auto& n : names()) {
+    std::string k;
+    for (char c : n)
+      if (c != '_') k.push_back(c);
+    if (k == key) return n;
+  }
+  std::string known;
+  for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  throw value_error("models::registry: unknown model '" + name + "' (known: " + known + ")");
+}
+
+inline preset registry::preset_for_dataset(const std::string& dataset) {
+  if (dataset == "movielens" || dataset == "amazon" || dataset == "douban" || dataset == "synthetic") return preset::movielens;
+  if (dataset == "kuairand" || dataset == "mind") return preset::kuairand;
+  if (dataset == "aliccp" || dataset == "ali-ccp" || dataset == "ali_ccp") return preset::aliccp;
+  throw value_error("models::registry: no hyperparameter preset for dataset '" + dataset + "'");
+}
+
+inline nlohmann::json registry::preset_options(const std::string& name, preset p) {
+  const std::string n = canonical(name);
+  using J = nlohmann::json;
+  const std::vector<index_t> deep{256, 128, 64, 32, 16, 8};
+  if (p == preset::movielens) return J::object();  // every model's defaults are the MovieLens column
+  const bool kr = p == preset::kuairand;
+  if (n == "shared_bottom") return kr ? J{{"bottom_dims", {128}}, {"tower_dims", {64, 32}}} : J{{"bottom_dims", {512}}, {"tower_dims", deep}};
+  if (n == "mmoe") return kr ? J{{"expert_dims", {32}}, {"tower_dims", {16}}} : J{{"expert_dims", deep}, {"tower_dims", {16}}};
+  if (n == "ple") return kr ? J{{"expert_dims", {64, 32}}, {"tower_dims", {16}}} : J{{"expert_dims", deep}, {"tower_dims", {16}}};
+  if (n == "star") return kr ? J::object() : J{{"fcn_dims", {256, 128, 64, 32, 16, 8}}, {"aux_dims", {16}}};
+  if (n == "adasparse") return J{{"mlp_dims", kr ? std::vector<index_t>{128, 64, 32} : deep}};
+  if (n == "adaptdhm") return kr ? J::object() : J{{"fcn_dims", deep}};
+  if (n == "epnet" || n == "ppnet") return kr ? J::object() : J{{"fcn_dims", deep}};
+  if (n == "m3oe") return kr ? J::object() : J{{"fcn_dims", {512, 256, 256, 64}}};
+  if (n == "hamur")  // HamurLarge's backbone; one adapter after the last layer (see hamur.hpp), k = 65
+    return kr ? J::object() : J{{"fcn_dims", {256, 128, 64, 64, 32, 16, 8}}, {"rank", 65}};
+  return J::object();  // sarnet, m2m: the same on every dataset
+}
+
+template <class T, class F>
+decltype(auto) registry::visit(const std::string& name, const data::schema& s, const nlohmann::json& options, rng& gen, F&& f) {
+  const std::string n = canonical(name);
+  const nlohmann::json& o = options.is_null() ? nlohmann::json::object() : options;
+  auto run = [&]<class M>(std::type_identity<M>) -> decltype(auto) {
+    M model(s, M::options_type::from_json(o), gen);
+    return f(model);
+  };
+  if (n == "shared_bottom") return run(std::type_identity<shared_bottom<T>>{});
+  if (n == "mmoe") return run(std::type_identity<mmoe<T>>{});
+  if (n == "ple") return run(std::type_identity<ple<T>>{});
+  if (n == "sarnet") return run(std::type_identity<sarnet<T>>{});
+  if (n == "star") return run(std::type_identity<star<T>>{});
+  if (n == "m2m") return run(std::type_identity<m2m<T>>{});
+  if (n == "adasparse") return run(std::type_identity<adasparse<T>>{});
+  if (n == "adaptdhm") return run(std::type_identity<adaptdhm<T>>{});
+  if (n == "epnet") return run(std::type_identity<epnet<T>>{});
+  if (n == "ppnet") return run(std::type_identity<ppnet<T>>{});
+  if (n == "hamur") return run(std::type_identity<hamur<T>>{});
+  return run(std::type_identity<m3oe<T>>{});
+}
+
+inline void registry::check_scenarios(const data::dataset& d, const std::string& what) {
+  const index_t S = d.get_schema().scenario_count();
+  if (S < 1) throw value_error("models::registry: the " + what + " data has no scenario feature");
+  const std::vector<index_t> counts = d.scenario_counts();
+  for (index_t s = 0; s < S; ++s)
+    if (s >= static_cast<index_t>(counts.size()) || counts[static_cast<std::size_t>(s)] == 0)
+      throw value_error("models::registry: scenario " + std::to_string(s) + " of " + std::to_string(S) + " has no rows in the " +
+                        what + " data (every scenario needs rows to train and evaluate its parameters)");
+}
+
+}  // namespace recblocks::models

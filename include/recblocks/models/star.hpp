@@ -1,0 +1,164 @@
+#pragma once
+/// \file star.hpp
+/// STAR (Star Topology Adaptive Recommender, Sheng et al. 2021) as Scenario-Wise Rec implements it
+/// (`star.py`), with the output-layer fix:
+///
+///     e     = feature_embedding(x)                                    [B, D]
+///     x     = PN(e, d)        partitioned norm: (gamma ⊙ gamma_d) ⊙ xhat + (beta + beta_d)
+///     h_0   = x;  for each hidden layer i:  h_i = ReLU(BN_{d,i}(h_{i-1} (W_i ⊙ W_i^d) + b_i + b_i^d))
+///     o_d   = h_L (W_o ⊙ W_o^d) + b_o + b_o^d                          the scenario logit
+///     aux   = MLP_bn(aux_dims) + Linear(., 1) on e                    auxiliary network
+///     z_b   = o_{d(b)} + aux_b
+///
+/// Layers are `nn::star_linear` (shared ⊙ scenario weights), run per scenario on its rows through
+/// `nn::scenario_router`; BN_{d,i} is a batch norm per scenario and layer. Init as the reference:
+/// W kaiming-uniform, b uniform(0, 1).
+///
+/// `reference_behaviour`: the reference also applies BN + ReLU to the 1-unit output layer, so the
+/// scenario logit is >= 0 before the aux logit is added (papers.md section 12). Default: a plain
+/// linear logit (the paper).
+///
+/// Reference hyperparameters (MovieLens/Amazon/Douban, KuaiRand, MIND): fcn [128, 64, 32], aux [32].
+/// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../nn/batch_norm.hpp"
+#include "../nn/feature_embedding.hpp"
+#include "../nn/mlp.hpp"
+#include "../nn/partitioned_norm.hpp"
+#include "../nn/scenario_router.hpp"
+#include "../nn/star_linear.hpp"
+#include "detail/options_json.hpp"
+#include "model_concept.hpp"
+
+namespace recblocks::models {
+
+struct star_options {
+  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  std::vector<index_t> fcn_dims{128, 64, 32};
+  std::vector<index_t> aux_dims{32};
+  bool reference_behaviour = false;  ///< BN + ReLU on the output logit (the reference's bug)
+  nn::routing_mode routing = nn::routing_mode::sorted;
+
+  nlohmann::json to_json() const;
+  static star_options from_json(const nlohmann::json& j);
+};
+
+template <class T>
+class star {
+ public:
+  using scalar_type = T;
+  using options_type = star_options;
+  static constexpr const char* name = "star";
+
+  star(const data::schema& s, const options_type& opt, rng& gen);
+
+  /// Logits `[B, 1]` in batch order.
+  var<T> operator()(tape<T>& t, const data::batch<T>& b) const;
+
+  nlohmann::json config() const { return opt_.to_json(); }
+  static star from_config(const data::schema& s, const nlohmann::json& j, rng& gen) { return star(s, options_type::from_json(j), gen); }
+  const data::schema& get_schema() const { return embedding_.get_schema(); }
+  const options_type& options() const { return opt_; }
+  index_t scenarios() const { return norm_.scenarios(); }
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
+    norm_.visit_parameters(v, nn::join_name(prefix, "norm"));
+    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].visit_parameters(v, nn::join_name(prefix, "fcn." + std::to_string(i)));
+    for (std::size_t k = 0; k < bns_.size(); ++k) bns_[k].visit_parameters(v, nn::join_name(prefix, "bn." + std::to_string(k)));
+    aux_.visit_parameters(v, nn::join_name(prefix, "aux"));
+  }
+  template <class Visitor>
+  void visit_buffers(Visitor&& v, const std::string& prefix) {
+    norm_.visit_buffers(v, nn::join_name(prefix, "norm"));
+    for (std::size_t k = 0; k < bns_.size(); ++k) bns_[k].visit_buffers(v, nn::join_name(prefix, "bn." + std::to_string(k)));
+    aux_.visit_buffers(v, nn::join_name(prefix, "aux"));
+  }
+
+ private:
+  static index_t scenario_count(const data::schema& s);
+
+  options_type opt_;
+  nn::feature_embedding<T> embedding_;
+  nn::partitioned_norm<T> norm_;
+  std::vector<nn::star_linear<T>> layers_;  // fcn_dims.size() hidden layers + the output layer
+  std::vector<nn::batch_norm<T>> bns_;      // scenario d, layer i at d * layers + i
+  nn::mlp<T> aux_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+inline nlohmann::json star_options::to_json() const {
+  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"aux_dims", aux_dims},
+          {"reference_behaviour", reference_behaviour}, {"routing", nn::to_string(routing)}};
+}
+
+inline star_options star_options::from_json(const nlohmann::json& j) {
+  constexpr const char* where = "models::star_options::from_json";
+  detail::require_object(j, where);
+  star_options o;
+  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
+  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
+  detail::read_option(j, "aux_dims", o.aux_dims, where);
+  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
+  detail::read_option(j, "routing", o.routing, where);
+  return o;
+}
+
+template <class T>
+index_t star<T>::scenario_count(const data::schema& s) {
+  if (s.scenario_count() < 1) throw value_error("models::star: the schema has no scenario feature");
+  return s.scenario_count();
+}
+
+template <class T>
+star<T>::star(const data::schema& s, const options_type& opt, rng& gen)
+    : opt_(opt),
+      embedding_(s, opt.embedding, gen),
+      norm_(embedding_.output_dim(), scenario_count(s)),
+      aux_({.input_dim = embedding_.output_dim(), .hidden = opt.aux_dims, .act = activation::relu, .batch_norm = true,
+            .output_layer = true},
+           gen) {
+  const index_t N = s.scenario_count();
+  index_t in = embedding_.output_dim();
+  std::vector<index_t> widths = opt.fcn_dims;
+  widths.push_back(1);
+  for (index_t w : widths) {
+    layers_.emplace_back(nn::star_linear_options{.in = in, .out = w, .scenarios = N, .bias = true,
+                                                 .weight_init = nn::init::kaiming_uniform(),
+                                                 .bias_init = nn::init::uniform(0.0, 1.0)},
+                         gen);
+    in = w;
+  }
+  const std::size_t normed = opt.reference_behaviour ? widths.size() : opt.fcn_dims.size();
+  for (index_t d = 0; d < N; ++d)
+    for (std::size_t i = 0; i < normed; ++i) bns_.emplace_back(widths[i]);
+}
+
+template <class T>
+var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
+  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
+  std::vector<index_t> ids(static_cast<std::size_t>(b.size));
+  for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
+  const var<T> x = norm_(t, e, ids);
+  const std::size_t L = layers_.size(), normed = bns_.size() / static_cast<std::size_t>(scenarios());
+  const var<T> logit = route.apply(t, [&](index_t d) {
+    var<T> h = route.rows(t, x, d);
+    for (std::size_t i = 0; i < L; ++i) {
+      h = layers_[i](t, h, d);
+      if (i < normed) h = ops::relu(t, bns_[static_cast<std::size_t>(d) * normed + i](t, h));
+    }
+    return h;
+  });
+  return route.restore(t, ops::add(t, logit, aux_(t, e)));
+}
+
+}  // namespace recblocks::models

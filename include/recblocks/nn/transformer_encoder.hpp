@@ -1,0 +1,173 @@
+#pragma once
+/// \file transformer_encoder.hpp
+/// A small post-norm transformer encoder (Vaswani et al. 2017; PyTorch's `TransformerEncoderLayer`
+/// without dropout), used as M2M's backbone. Per layer, over tokens x_1..x_T of width d:
+///
+///     q_i = x_i W_q + b_q,  k_i = x_i W_k + b_k,  v_i = x_i W_v + b_v           (split into H heads of d / H)
+///     a^h_{ij} = softmax_j( <q^h_i, k^h_j> / sqrt(d / H) )
+///     o_i   = [sum_j a^1_{ij} v^1_j ; ... ; sum_j a^H_{ij} v^H_j] W_o + b_o
+///     x_i  <- LN_1(x_i + o_i)
+///     x_i  <- LN_2(x_i + ReLU(x_i W_1 + b_1) W_2 + b_2)                        (feed-forward width ff_dim)
+///
+/// Two ways to lay out the tokens, same weights:
+/// * `operator()(t, tokens)`: T values `[B, d]`, token i of every sample; attention runs within each
+///   sample over its T tokens (e.g. the fields of a CTR sample). Built from column ops
+///   (`row_sums` of products for the scores, `ops::mixture` for the weighted sums), so the cost is
+///   O(B T^2 d) with no per-sample loop.
+/// * `sequence(t, x)`: one sequence `[L, d]` whose rows are the positions (`matmul` Q K^T). Scenario-Wise
+///   Rec's M2M passes its `[B, D]` batch this way, i.e. attention across the samples of a batch
+///   (reproduced by M2M's `reference_behaviour`).
+///
+/// Requires `d % heads == 0`. Thread-safety: `const` forward, no state.
+
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/ops/activation.hpp"
+#include "../core/ops/elementwise.hpp"
+#include "../core/ops/matmul.hpp"
+#include "../core/ops/mixture.hpp"
+#include "../core/ops/reduce.hpp"
+#include "../core/ops/shape.hpp"
+#include "../core/ops/softmax.hpp"
+#include "layer_norm.hpp"
+#include "linear.hpp"
+
+namespace recblocks::nn {
+
+struct transformer_encoder_options {
+  index_t d_model = 0;
+  index_t heads = 4;
+  index_t ff_dim = 16;
+  index_t layers = 2;
+};
+
+template <class T>
+class transformer_encoder {
+ public:
+  using scalar_type = T;
+
+  transformer_encoder(const transformer_encoder_options& opt, rng& gen);
+
+  /// Per-sample attention over `tokens` (T values `[B, d]`) -> T values `[B, d]`.
+  std::vector<var<T>> operator()(tape<T>& t, std::span<const var<T>> tokens) const;
+
+  /// One sequence `[L, d]` (rows are positions) -> `[L, d]`.
+  var<T> sequence(tape<T>& t, const var<T>& x) const;
+
+  template <class Visitor>
+  void visit_parameters(Visitor&& v, const std::string& prefix) {
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      auto& L = layers_[l];
+      const std::string p = join_name(prefix, std::to_string(l));
+      L.q.visit_parameters(v, join_name(p, "q"));
+      L.k.visit_parameters(v, join_name(p, "k"));
+      L.v.visit_parameters(v, join_name(p, "v"));
+      L.o.visit_parameters(v, join_name(p, "o"));
+      L.ln1.visit_parameters(v, join_name(p, "ln1"));
+      L.ff1.visit_parameters(v, join_name(p, "ff1"));
+      L.ff2.visit_parameters(v, join_name(p, "ff2"));
+      L.ln2.visit_parameters(v, join_name(p, "ln2"));
+    }
+  }
+
+ private:
+  struct layer {
+    linear<T> q, k, v, o;
+    layer_norm<T> ln1;
+    linear<T> ff1, ff2;
+    layer_norm<T> ln2;
+  };
+  var<T> finish(tape<T>& t, const layer& L, const var<T>& x, const var<T>& attended) const;
+  void check(const var<T>& x) const;
+
+  transformer_encoder_options opt_;
+  std::vector<layer> layers_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+transformer_encoder<T>::transformer_encoder(const transformer_encoder_options& opt, rng& gen) : opt_(opt) {
+  if (opt.d_model < 1 || opt.heads < 1 || opt.d_model % opt.heads != 0 || opt.ff_dim < 1 || opt.layers < 1)
+    throw value_error("nn::transformer_encoder: need d_model divisible by heads, ff_dim >= 1 and layers >= 1 (d_model " +
+                      std::to_string(opt.d_model) + ", heads " + std::to_string(opt.heads) + ")");
+  const index_t d = opt.d_model;
+  for (index_t l = 0; l < opt.layers; ++l)
+    layers_.push_back(layer{linear<T>(d, d, gen), linear<T>(d, d, gen), linear<T>(d, d, gen), linear<T>(d, d, gen),
+                            layer_norm<T>(d), linear<T>(d, opt.ff_dim, gen), linear<T>(opt.ff_dim, d, gen),
+                            layer_norm<T>(d)});
+}
+
+template <class T>
+void transformer_encoder<T>::check(const var<T>& x) const {
+  if (x.cols != opt_.d_model)
+    throw shape_error("nn::transformer_encoder: token " + shape_string(x.rows, x.cols) + " but d_model is " +
+                      std::to_string(opt_.d_model));
+}
+
+template <class T>
+var<T> transformer_encoder<T>::finish(tape<T>& t, const layer& L, const var<T>& x, const var<T>& attended) const {
+  var<T> h = L.ln1(t, ops::add(t, x, L.o(t, attended)));
+  return L.ln2(t, ops::add(t, h, L.ff2(t, L.ff1(t, h, fused_activation::relu))));
+}
+
+template <class T>
+std::vector<var<T>> transformer_encoder<T>::operator()(tape<T>& t, std::span<const var<T>> tokens) const {
+  if (tokens.empty()) throw shape_error("nn::transformer_encoder: no tokens");
+  for (const auto& x : tokens) check(x);
+  const std::size_t n = tokens.size();
+  const index_t dh = opt_.d_model / opt_.heads;
+  const T scale = T(1) / std::sqrt(T(dh));
+  std::vector<var<T>> x(tokens.begin(), tokens.end());
+  for (const auto& L : layers_) {
+    // per head: the head's slice of every token's q, k, v
+    std::vector<std::vector<var<T>>> q(static_cast<std::size_t>(opt_.heads)), k(q.size()), v(q.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const var<T> qi = L.q(t, x[i]), ki = L.k(t, x[i]), vi = L.v(t, x[i]);
+      for (index_t h = 0; h < opt_.heads; ++h) {
+        const auto hs = static_cast<std::size_t>(h);
+        q[hs].push_back(opt_.heads == 1 ? qi : ops::slice_cols(t, qi, h * dh, dh));
+        k[hs].push_back(opt_.heads == 1 ? ki : ops::slice_cols(t, ki, h * dh, dh));
+        v[hs].push_back(opt_.heads == 1 ? vi : ops::slice_cols(t, vi, h * dh, dh));
+      }
+    }
+    std::vector<var<T>> next;
+    std::vector<var<T>> scores(n), heads(static_cast<std::size_t>(opt_.heads));
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t h = 0; h < heads.size(); ++h) {
+        for (std::size_t j = 0; j < n; ++j) scores[j] = ops::row_sums(t, ops::mul(t, q[h][i], k[h][j]));
+        var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::concat_cols(t, std::span<const var<T>>(scores)), scale));
+        heads[h] = ops::mixture(t, a, std::span<const var<T>>(v[h]));
+      }
+      next.push_back(finish(t, L, x[i], heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads))));
+    }
+    x = std::move(next);
+  }
+  return x;
+}
+
+template <class T>
+var<T> transformer_encoder<T>::sequence(tape<T>& t, const var<T>& x0) const {
+  check(x0);
+  const index_t dh = opt_.d_model / opt_.heads;
+  const T scale = T(1) / std::sqrt(T(dh));
+  var<T> x = x0;
+  for (const auto& L : layers_) {
+    const var<T> q = L.q(t, x), k = L.k(t, x), v = L.v(t, x);
+    std::vector<var<T>> heads;
+    for (index_t h = 0; h < opt_.heads; ++h) {
+      auto part = [&](const var<T>& m) { return opt_.heads == 1 ? m : ops::slice_cols(t, m, h * dh, dh); };
+      var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::matmul(t, part(q), part(k), false, true), scale));
+      heads.push_back(ops::matmul(t, a, part(v)));
+    }
+    x = finish(t, L, x, heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads)));
+  }
+  return x;
+}
+
+}  // namespace recblocks::nn
