@@ -26,6 +26,7 @@ struct gradcheck_options {
   double tolerance = 1e-5;            ///< pass if rel_err <= tolerance ...
   double abs_tolerance = 1e-8;        ///< ... or |g_tape - g_num| <= abs_tolerance
   double abs_floor = 1e-10;           ///< denominator floor for rel_err
+  double report_floor = 1e-6;         ///< max_rel_error covers coordinates with max(|g_tape|, |g_num|) >= this
   std::uint64_t seed = 1;             ///< which coordinates are sampled
   std::uint64_t tape_seed = 0x5eed;   ///< the tape generator's seed for every evaluation
   bool training = true;               ///< tape training mode (batch norm batch statistics, dropout)
@@ -92,7 +93,10 @@ gradcheck_result gradcheck(F&& f, const std::vector<param<T>*>& params, const gr
       ++res.checked;
       const bool ok = rel <= opt.tolerance || abs_err <= opt.abs_tolerance;
       if (!ok) res.passed = false;
-      const double rel_for_report = ok && abs_err <= opt.abs_tolerance ? 0.0 : rel;
+      // Relative error is reported where the gradient is large enough for it to mean something
+      // (finite differences of tiny gradients are noise), and always for a failing coordinate.
+      const bool significant = std::max(std::abs(ana), std::abs(num)) >= opt.report_floor;
+      const double rel_for_report = (significant || !ok) ? rel : 0.0;
       if (rel_for_report > res.max_rel_error || res.worst_param.empty()) {
         res.max_rel_error = std::max(res.max_rel_error, rel_for_report);
         res.worst_param = p.name();
