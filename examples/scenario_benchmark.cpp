@@ -1,0 +1,302 @@
+// The Scenario-Wise Rec benchmark in C++: trains every multi-scenario model (or a chosen subset) on one
+// dataset over several seeds and prints overall and per-scenario AUC / log loss (mean ± std over the
+// seeds), parameter count and training time; writes a CSV and, when gnuplot is on PATH, a PNG chart.
+//
+//   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]
+//                      [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]
+//                      [--weight-decay X] [--patience P] [--threads T] [--out results.csv] [--quiet]
+//
+// Defaults: all 12 models, the synthetic multi-scenario data (data/synthetic.hpp, 20,000 rows, with its
+// Bayes-optimal AUC printed as the ceiling), 1 seed, 5 epochs, batch 512, Adam lr 1e-3, weight decay
+// 1e-5, early stopping on validation AUC (patience 4) with the best epoch restored (train::trainer).
+// Every model uses the reference hyperparameters of papers.md 2.4 for the dataset's column
+// (models::registry::preset_options). Real datasets come from --data-dir or $RECBLOCKS_DATA
+// (movielens-100k/, scenario-wise-rec-samples/); the split is random 8:1:1 with the seed (Ali-CCP: its
+// given files). Seed k uses seed 2022 + k for the split, the initialisation, batch order and dropout.
+// Progress goes to stderr, the table to stdout.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <recblocks/data/movielens.hpp>
+#include <recblocks/data/scenario_datasets.hpp>
+#include <recblocks/data/synthetic.hpp>
+#include <recblocks/eval/bayes_report.hpp>
+#include <recblocks/models/registry.hpp>
+#include <recblocks/train.hpp>
+
+using namespace recblocks;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct args {
+  std::vector<std::string> models;
+  std::string data = "synthetic", data_dir, out;
+  index_t rows = 20000, seeds = 1, epochs = 5, batch_size = 512, patience = 4;
+  double lr = 1e-3, weight_decay = 1e-5;
+  int threads = 1;
+  bool quiet = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "scenario_benchmark: " << why << "\n"
+            << "usage: scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
+               "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
+               "                          [--weight-decay X] [--patience P] [--threads T] [--out results.csv] [--quiet]\n";
+  std::exit(2);
+}
+
+args parse(int argc, char** argv) {
+  args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--quiet") {
+      a.quiet = true;
+      continue;
+    }
+    if (k == "--help" || k == "-h") usage("help");
+    if (i + 1 >= argc) usage("missing value for " + k);
+    const std::string v = argv[++i];
+    try {
+      if (k == "--models") {
+        std::stringstream ss(v);
+        for (std::string m; std::getline(ss, m, ',');)
+          if (!m.empty()) a.models.push_back(models::registry::canonical(m));
+      } else if (k == "--data") a.data = v;
+      else if (k == "--data-dir") a.data_dir = v;
+      else if (k == "--out") a.out = v;
+      else if (k == "--rows") a.rows = std::stoll(v);
+      else if (k == "--seeds") a.seeds = std::stoll(v);
+      else if (k == "--epochs") a.epochs = std::stoll(v);
+      else if (k == "--batch-size") a.batch_size = std::stoll(v);
+      else if (k == "--patience") a.patience = std::stoll(v);
+      else if (k == "--lr") a.lr = std::stod(v);
+      else if (k == "--weight-decay") a.weight_decay = std::stod(v);
+      else if (k == "--threads") a.threads = std::stoi(v);
+      else usage("unknown option " + k);
+    } catch (const value_error& e) {
+      usage(e.what());
+    } catch (const std::logic_error&) {
+      usage("bad value '" + v + "' for " + k);
+    }
+  }
+  if (a.models.empty()) a.models = models::registry::names();
+  if (a.seeds < 1 || a.rows < 100 || a.epochs < 1) usage("--seeds and --epochs must be >= 1, --rows >= 100");
+  const std::vector<std::string> known = {"synthetic", "movielens", "douban", "kuairand", "aliccp", "mind"};
+  if (std::find(known.begin(), known.end(), a.data) == known.end()) usage("unknown --data " + a.data);
+  return a;
+}
+
+/// The three splits of the chosen dataset for one seed; `truth` gets the synthetic data's true
+/// test probabilities. Returns nullopt (with a message) when a real dataset is not available.
+std::optional<std::array<data::dataset, 3>> load(const args& a, std::uint64_t seed, std::vector<double>* truth) {
+  if (a.data == "synthetic") {
+    data::synthetic_config c;
+    c.rows = a.rows;
+    const data::synthetic gen(c);
+    auto split = gen.split({0.8, 0.1, 0.1}, seed);
+    if (truth) *truth = split.probability[2];
+    return std::move(split.parts);
+  }
+  fs::path root = a.data_dir;
+  if (root.empty()) {
+    const char* env = std::getenv("RECBLOCKS_DATA");
+    if (!env) {
+      std::printf("skipped: --data %s needs --data-dir or $RECBLOCKS_DATA\n", a.data.c_str());
+      return std::nullopt;
+    }
+    root = fs::path(env) / (a.data == "movielens" ? "movielens-100k" : "scenario-wise-rec-samples");
+  }
+  if (!fs::exists(root)) {
+    std::printf("skipped: %s not found\n", root.c_str());
+    return std::nullopt;
+  }
+  data::csv_splits s = a.data == "movielens"
+                           ? data::movielens(root.string()).load({0.8, 0.1, 0.1}, seed)
+                           : data::scenario_datasets::load(a.data == "aliccp" ? "ali_ccp" : a.data, root.string(),
+                                                           {0.8, 0.1, 0.1}, seed)
+                                 .splits;
+  return std::array<data::dataset, 3>{std::move(s.train), std::move(s.validation), std::move(s.test)};
+}
+
+struct run_result {
+  double auc = 0, log_loss = 0, seconds = 0;
+  std::vector<double> scenario_auc, scenario_log_loss;
+  index_t params = 0, epochs = 0;
+};
+
+struct stats {
+  double mean = 0, std = 0;
+};
+stats summarize(const std::vector<double>& v) {
+  stats s;
+  std::size_t n = 0;
+  for (double x : v)
+    if (!std::isnan(x)) s.mean += x, ++n;
+  if (n == 0) return {std::nan(""), std::nan("")};
+  s.mean /= double(n);
+  for (double x : v)
+    if (!std::isnan(x)) s.std += (x - s.mean) * (x - s.mean);
+  s.std = n > 1 ? std::sqrt(s.std / double(n - 1)) : 0.0;
+  return s;
+}
+
+run_result train_one(const args& a, const std::string& name, const std::array<data::dataset, 3>& parts, std::uint64_t seed) {
+  const nlohmann::json options = models::registry::preset_options(name, models::registry::preset_for_dataset(a.data));
+  rng init(seed);
+  return models::registry::visit<float>(name, parts[0].get_schema(), options, init, [&](auto& model) {
+    using M = std::remove_reference_t<decltype(model)>;
+    train::trainer_options to;
+    to.epochs = a.epochs;
+    to.batch_size = a.batch_size;
+    to.learning_rate = a.lr;
+    to.weight_decay = a.weight_decay;
+    to.patience = a.patience;
+    to.seed = seed;
+    to.threads = a.threads;
+    train::callbacks cb;
+    cb.on_step = [&](const train::step_info& s) {
+      // annealed state advanced once per optimizer step (AdaSparse's pruner alpha)
+      if constexpr (requires { model.on_training_step(); }) model.on_training_step();
+      if (!a.quiet && (s.batch == s.batches))
+        std::fprintf(stderr, "  %s seed %llu epoch %lld loss %.4f %.1fs\n", M::name, (unsigned long long)seed,
+                     (long long)s.epoch + 1, s.loss, s.seconds);
+    };
+    train::trainer<M> tr(model, to, cb);
+    const auto start = std::chrono::steady_clock::now();
+    const auto fit = tr.fit(parts[0], parts[1]);
+    run_result r;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.epochs = static_cast<index_t>(fit.history.size());
+    r.params = nn::parameter_count(model);
+    const auto report = tr.evaluate(parts[2]);
+    r.auc = report.overall().auc;
+    r.log_loss = report.overall().log_loss;
+    for (index_t s = 0; s < report.scenarios(); ++s) {
+      r.scenario_auc.push_back(report.scenario(s).auc);
+      r.scenario_log_loss.push_back(report.scenario(s).log_loss);
+    }
+    return r;
+  });
+}
+
+std::string pm(stats s, int digits = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f±%.*f", digits, s.mean, digits, s.std);
+  return buf;
+}
+
+void write_plot(const fs::path& csv, std::size_t models) {
+  const fs::path gp = fs::path(csv).replace_extension(".gp"), png = fs::path(csv).replace_extension(".png");
+  std::ofstream g(gp);
+  g << "# Written by scenario_benchmark: test AUC per model (mean and std over seeds).\n"
+    << "set datafile separator ','\n"
+    << "set terminal pngcairo noenhanced size " << std::max<std::size_t>(640, 90 * models) << ",480\n"
+    << "set output '" << png.string() << "'\n"
+    << "set title 'Scenario-Wise Rec models: test AUC (mean ± std over seeds)'\n"
+    << "set style data histograms\nset style histogram errorbars gap 1 lw 1\nset style fill solid 0.6 border -1\n"
+    << "set boxwidth 0.8\nset xtics rotate by -30\nset ylabel 'AUC'\nset grid ytics\nset key off\n"
+    << "stats '" << csv.string() << "' using 4 nooutput\n"
+    << "set yrange [STATS_min - 0.02 : STATS_max + 0.02]\n"
+    << "plot '" << csv.string() << "' using 4:5:xtic(1) every ::1 title 'AUC'\n";
+  g.close();
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
+    const std::string cmd = "gnuplot '" + gp.string() + "'";
+    if (std::system(cmd.c_str()) == 0) std::printf("chart: %s (script %s)\n", png.c_str(), gp.c_str());
+    else std::printf("gnuplot failed; the script is %s\n", gp.c_str());
+  } else {
+    std::printf("gnuplot not found: plot with `gnuplot %s` (writes %s), or chart columns auc_mean/auc_std of %s\n",
+                gp.c_str(), png.c_str(), csv.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const args a = parse(argc, argv);
+  try {
+    std::vector<std::vector<run_result>> results(a.models.size());
+    index_t scenarios = 0;
+    std::vector<double> bayes_auc;
+    std::array<index_t, 3> sizes{};
+    for (index_t k = 0; k < a.seeds; ++k) {
+      const std::uint64_t seed = 2022 + static_cast<std::uint64_t>(k);
+      std::vector<double> truth;
+      auto parts = load(a, seed, &truth);
+      if (!parts) return 0;
+      // bad data gets a clear error before any training: every scenario needs rows in every split
+      models::registry::check_scenarios((*parts)[0], "training");
+      models::registry::check_scenarios((*parts)[1], "validation");
+      models::registry::check_scenarios((*parts)[2], "test");
+      scenarios = (*parts)[0].get_schema().scenario_count();
+      sizes = {(*parts)[0].rows(), (*parts)[1].rows(), (*parts)[2].rows()};
+      if (!truth.empty()) bayes_auc.push_back(eval::bayes_report((*parts)[2], truth).overall().auc);
+      for (std::size_t m = 0; m < a.models.size(); ++m) {
+        if (!a.quiet) std::fprintf(stderr, "%s (seed %llu)\n", a.models[m].c_str(), (unsigned long long)seed);
+        results[m].push_back(train_one(a, a.models[m], *parts, seed));
+      }
+    }
+    std::printf("Scenario-Wise Rec benchmark: %s data, %lld scenarios, train/validation/test %lld/%lld/%lld rows, %lld seed(s), "
+                "<= %lld epochs, batch %lld, lr %g\n",
+                a.data.c_str(), (long long)scenarios, (long long)sizes[0], (long long)sizes[1], (long long)sizes[2],
+                (long long)a.seeds, (long long)a.epochs, (long long)a.batch_size, a.lr);
+    if (!bayes_auc.empty()) std::printf("Bayes-optimal test AUC (true click probabilities): %.4f\n", summarize(bayes_auc).mean);
+    std::printf("\n%-14s %9s %16s %16s", "model", "params", "AUC", "logloss");
+    for (index_t s = 0; s < scenarios; ++s) std::printf("  %13s", ("AUC s" + std::to_string(s)).c_str());
+    std::printf(" %8s %7s\n", "time s", "epochs");
+    std::ostringstream csv;
+    csv << "model,params,seeds,auc_mean,auc_std,logloss_mean,logloss_std";
+    for (index_t s = 0; s < scenarios; ++s)
+      csv << ",s" << s << "_auc_mean,s" << s << "_auc_std,s" << s << "_logloss_mean,s" << s << "_logloss_std";
+    csv << ",train_seconds_mean,epochs_mean\n";
+    for (std::size_t m = 0; m < a.models.size(); ++m) {
+      const auto& rs = results[m];
+      auto column = [&](auto get) {
+        std::vector<double> v;
+        for (const auto& r : rs) v.push_back(get(r));
+        return summarize(v);
+      };
+      const stats auc = column([](const run_result& r) { return r.auc; });
+      const stats ll = column([](const run_result& r) { return r.log_loss; });
+      const stats secs = column([](const run_result& r) { return r.seconds; });
+      const stats epochs = column([](const run_result& r) { return double(r.epochs); });
+      std::printf("%-14s %9lld %16s %16s", a.models[m].c_str(), (long long)rs.front().params, pm(auc).c_str(), pm(ll).c_str());
+      csv << a.models[m] << ',' << rs.front().params << ',' << rs.size() << ',' << auc.mean << ',' << auc.std << ',' << ll.mean
+          << ',' << ll.std;
+      for (index_t s = 0; s < scenarios; ++s) {
+        const auto si = static_cast<std::size_t>(s);
+        const stats sa = column([&](const run_result& r) { return r.scenario_auc[si]; });
+        const stats sl = column([&](const run_result& r) { return r.scenario_log_loss[si]; });
+        std::printf("  %13s", pm(sa).c_str());
+        csv << ',' << sa.mean << ',' << sa.std << ',' << sl.mean << ',' << sl.std;
+      }
+      std::printf(" %8.1f %7.1f\n", secs.mean, epochs.mean);
+      csv << ',' << secs.mean << ',' << epochs.mean << '\n';
+    }
+    std::printf("(mean±std over seeds; per-scenario log loss in the CSV)\n");
+    if (!a.out.empty()) {
+      const fs::path out(a.out);
+      if (out.has_parent_path()) fs::create_directories(out.parent_path());
+      std::ofstream f(out);
+      if (!f) throw io_error("scenario_benchmark: cannot write " + out.string());
+      f << csv.str();
+      f.close();
+      std::printf("results: %s\n", out.c_str());
+      write_plot(out, a.models.size());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "scenario_benchmark: %s\n", e.what());
+    return 1;
+  }
+}
