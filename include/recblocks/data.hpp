@@ -10,5 +10,8 @@
 #include "data/feature_hasher.hpp"
 #include "data/label_encoder.hpp"
 #include "data/min_max_scaler.hpp"
+#include "data/movielens.hpp"
+#include "data/scenario_datasets.hpp"
 #include "data/schema.hpp"
 #include "data/split.hpp"
+#include "data/synthetic.hpp"

@@ -55,6 +55,14 @@ TEST_CASE("csv_reader: malformed input names file, line and column", "[data][csv
   CHECK_THROWS_WITH(csv_reader("a,b\n1,\"open\n2,3\n", {}, "u.csv"), Catch::Contains("u.csv:2:2: unterminated quoted field"));
   CHECK_THROWS_WITH(csv_reader("a,b\n1,\"x\"y\n", {}, "c.csv"), Catch::Contains("c.csv:2:2: unexpected character 'y'"));
   CHECK_THROWS_AS(csv_reader("a,b", {.delimiter = '"'}), value_error);
+  // invalid UTF-8 (a Latin-1 byte) is named by line and field; it passes when validation is off
+  CHECK_THROWS_WITH(csv_reader("a,b\n1,caf\xE9\n", {}, "l.csv"), Catch::Contains("l.csv:2:2: invalid UTF-8 byte 0xE9"));
+  CHECK(csv_reader("a,b\n1,caf\xE9\n", {.validate_utf8 = false}).cell(0, 1).size() == 4);
+  CHECK(csv_reader(data::latin1_to_utf8("a,b\n1,caf\xE9\n")).cell(0, 1) == "caf\xC3\xA9");
+  CHECK(csv_reader("a\n\xE5\x8C\x97\xE4\xBA\xAC\n").cell(0, 0) == "\xE5\x8C\x97\xE4\xBA\xAC");  // valid 3-byte UTF-8
+  CHECK(data::utf8_invalid_offset("ok\xC0\xAF") == 2);      // overlong '/'
+  CHECK(data::utf8_invalid_offset("\xED\xA0\x80") == 0);   // surrogate
+  CHECK(data::utf8_invalid_offset("\xF0\x9F\x98\x80") == std::string_view::npos);
 
   // skip mode drops and counts the bad records and keeps the good ones
   const csv_reader s("a,b\n1,2\n3\n4,5\n6,\"x\"y,7\n8,9\n", {.errors = data::on_error::skip}, "s.csv");

@@ -9,15 +9,16 @@
 ///   quotes (`""` = one `"`); after the closing quote only a delimiter or the end of the record may
 ///   follow. A quote inside an unquoted field is an ordinary character. `quote = '\0'` turns quoting
 ///   off (files such as MovieLens `u.item` where quotes never delimit);
-/// - a UTF-8 byte-order mark at the very start is stripped. Bytes are otherwise kept as they are
-///   (no UTF-8 validation: Latin-1 files load without error; see `latin1_to_utf8`);
+/// - a UTF-8 byte-order mark at the very start is stripped; every cell must be valid UTF-8 (no
+///   overlong forms, surrogates or code points above U+10FFFF) unless `validate_utf8 = false`, so that
+///   values can go into JSON (encoders, schemas). Latin-1 files: convert with `latin1_to_utf8` first;
 /// - with `header = true` the first record names the columns; every record must have as many
 ///   fields as the first one.
 ///
 /// Errors (`parse_error`, message `"<file>:<line>:<column>: <what>"`, line = 1-based physical line,
 /// column = 1-based field number): empty input, wrong field count (column = first missing or extra
 /// field), an unterminated quote (line and field where it opened), a character after a closing
-/// quote. With `on_error::skip` the malformed records are dropped instead and counted
+/// quote, invalid UTF-8 (the field holding the first bad byte). With `on_error::skip` the malformed records are dropped instead and counted
 /// (`skipped()`, first messages in `skipped_messages()`); an empty input always throws.
 /// Typed accessors (`number`, `integer`, `binary`) throw `parse_error` naming file, line and column
 /// (number and name) and the offending text.
@@ -27,6 +28,7 @@
 /// Thread-safety: a parsed reader is immutable; const members may run concurrently.
 
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -50,7 +52,11 @@ struct csv_options {
   bool header = true;                ///< the first record holds the column names
   on_error errors = on_error::raise;
   std::size_t max_messages = 16;     ///< skipped-record messages kept (the count is always exact)
+  bool validate_utf8 = true;         ///< reject cells that are not valid UTF-8
 };
+
+/// Offset of the first byte of `s` that is not part of a valid UTF-8 sequence, or `npos`.
+inline std::size_t utf8_invalid_offset(std::string_view s);
 
 class csv_reader {
  public:
@@ -139,6 +145,38 @@ inline std::string latin1_to_utf8(std::string_view s) {
     }
   }
   return out;
+}
+
+inline std::size_t utf8_invalid_offset(std::string_view s) {
+  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = b[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;       // no overlongs
+      if (c == 0xED) hi = 0x9F;       // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;       // no overlongs
+      if (c == 0xF4) hi = 0x8F;       // <= U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k)
+      if (b[i + k] < 0x80 || b[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return std::string_view::npos;
 }
 
 inline csv_reader::csv_reader(std::string_view text, csv_options options, std::string name)
@@ -246,6 +284,20 @@ inline void csv_reader::parse(std::string_view text) {
       error_line = record_line;
       error_col = std::min(field_count, columns_) + 1;
     }
+    if (error.empty() && options_.validate_utf8)
+      for (index_t f = 0; f < field_count; ++f) {
+        const std::size_t begin = offsets_[offsets_mark + static_cast<std::size_t>(f)];
+        const std::size_t end = f + 1 < field_count ? offsets_[offsets_mark + static_cast<std::size_t>(f) + 1] : buffer_.size();
+        const std::size_t bad = utf8_invalid_offset(std::string_view(buffer_).substr(begin, end - begin));
+        if (bad != std::string_view::npos) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(buffer_[begin + bad])));
+          error = std::string("invalid UTF-8 byte ") + hex + " at byte " + std::to_string(bad + 1) + " of the field";
+          error_line = record_line;
+          error_col = f + 1;
+          break;
+        }
+      }
     if (!error.empty() && error_col == 0) error_col = field_count;
     if (!error.empty()) {
       if (pos < n && text[pos] == '\n') {  // consume the rest of a resynchronised line
