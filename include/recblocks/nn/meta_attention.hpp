@@ -94,9 +94,14 @@ var<T> meta_attention<T>::attention_weights(tape<T>& t, std::span<const var<T>> 
   std::vector<var<T>> scores;
   scores.reserve(experts.size());
   const var<T> v = t.leaf(v_);
+  // W(c), b(c) generated once per sample and shared by the K experts
+  const var<T> w = score_.weights(t, condition), b = score_.bias(t, condition);
   for (const auto& e : experts) {
+    if (e.rows != condition.rows)
+      throw shape_error("nn::meta_attention: expert " + shape_string(e.rows, e.cols) + " and condition " +
+                        shape_string(condition.rows, condition.cols) + " differ in rows");
     var<T> in = opt_.context_dim > 0 ? ops::concat_cols(t, {e, context}) : e;
-    var<T> h = ops::leaky_relu(t, score_(t, in, condition), T(opt_.slope));
+    var<T> h = ops::leaky_relu(t, score_.apply(t, in, w, b), T(opt_.slope));
     scores.push_back(ops::matmul(t, h, v));
   }
   return ops::softmax(t, ops::concat_cols(t, std::span<const var<T>>(scores)));

@@ -43,6 +43,10 @@ class meta_linear {
   /// `x W(c) + b(c)`, per sample.
   var<T> operator()(tape<T>& t, const var<T>& x, const var<T>& condition) const;
 
+  /// `x W + b` with weights generated earlier (`weights`, `bias`; pass `var<T>{}` for no bias): apply
+  /// one generated layer to several inputs without running the generators again.
+  var<T> apply(tape<T>& t, const var<T>& x, const var<T>& weights, const var<T>& bias) const;
+
   /// The generated weights `[B, in * out]` (row b = W(c_b) row-major) and bias `[B, out]`.
   var<T> weights(tape<T>& t, const var<T>& condition) const { return weight_gen_(t, check(condition)); }
   var<T> bias(tape<T>& t, const var<T>& condition) const;
@@ -108,8 +112,13 @@ var<T> meta_linear<T>::operator()(tape<T>& t, const var<T>& x, const var<T>& con
   if (x.cols != opt_.in || x.rows != condition.rows)
     throw shape_error("nn::meta_linear: input " + shape_string(x.rows, x.cols) + " and condition " +
                       shape_string(condition.rows, condition.cols) + " do not fit in = " + std::to_string(opt_.in));
-  var<T> y = ops::batched_matmul(t, x, weights(t, condition), opt_.out);
-  return bias_gen_ ? ops::add(t, y, bias(t, condition)) : y;
+  return apply(t, x, weights(t, condition), bias_gen_ ? bias(t, condition) : var<T>{});
+}
+
+template <class T>
+var<T> meta_linear<T>::apply(tape<T>& t, const var<T>& x, const var<T>& weights, const var<T>& bias) const {
+  const var<T> y = ops::batched_matmul(t, x, weights, opt_.out);
+  return bias.data ? ops::add(t, y, bias) : y;
 }
 
 }  // namespace recblocks::nn
