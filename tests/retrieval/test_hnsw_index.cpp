@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -52,8 +53,10 @@ std::vector<index_t> brute(rr::hnsw_metric m, const matrix<float>& x, const Eige
   return ids;
 }
 
+// unique per process, so concurrent test runs (two build trees, ctest -j) never share a file
 std::string temp_file(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("recblocks_test_" + name)).string();
+  static const std::string tag = std::to_string(std::random_device{}());
+  return (std::filesystem::temp_directory_path() / ("recblocks_test_" + tag + "_" + name)).string();
 }
 
 }  // namespace
