@@ -1,6 +1,9 @@
 // train::trainer: learns the synthetic click model, reproducible loss curves, early stopping with
 // best-weight restore, learning-rate schedule, callbacks, evaluation report.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <recblocks/data/movielens.hpp>
 #include <recblocks/data/synthetic.hpp>
 #include <recblocks/eval/bayes_report.hpp>
 #include <recblocks/models.hpp>
@@ -130,4 +133,28 @@ TEST_CASE("trainer: early stopping restores the best epoch; one-row batches are 
   train::trainer_options bad;
   bad.batch_size = 0;
   CHECK_THROWS_AS(train::trainer<models::shared_bottom<float>>(model, bad), value_error);
+}
+
+TEST_CASE("trainer: Shared Bottom on MovieLens-100K (real data; skipped when absent)", "[train][trainer][movielens]") {
+  const char* env = std::getenv("RECBLOCKS_DATA");
+  const std::string dir = std::string(env ? env : RECBLOCKS_TEST_DATA_DIR) + "/movielens-100k";
+  if (!std::filesystem::exists(dir + "/u.data")) {
+    WARN("skipped: MovieLens-100K not found in " << dir << " (set RECBLOCKS_DATA)");
+    return;
+  }
+  data::csv_dataset builder(data::movielens::config());
+  const auto split = data::movielens(dir).load({0.8, 0.1, 0.1}, 2022, &builder);
+  CHECK(split.train.rows() == 80000);
+  CHECK(split.train.get_schema().scenario_count() == 3);
+  rng g(2022);
+  models::shared_bottom<float> model(split.train.get_schema(), {}, g);
+  train::trainer_options o;
+  o.epochs = 2;
+  o.learning_rate = 3e-3;
+  train::trainer<models::shared_bottom<float>> tr(model, o);
+  tr.fit(split.train, split.validation);
+  const auto report = tr.evaluate(split.test);
+  INFO(report.to_json().dump());
+  CHECK(report.overall().auc > 0.6);
+  for (const auto& s : report.per_scenario()) CHECK(s.auc > 0.6);
 }
