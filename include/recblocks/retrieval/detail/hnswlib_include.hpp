@@ -34,6 +34,14 @@
 #include <x86intrin.h>
 #endif
 
+// hnswlib 0.6.2's SSE prefetches in searchBaseLayer/searchBaseLayerST read one link past the end of
+// a full link list (`*(datal + j + 1)`), 4 bytes beyond a malloc'd block: harmless on real
+// allocators but reported by AddressSanitizer. Sanitizer builds compile hnswlib without its manual
+// vectorization, which removes those reads.
+#if (defined(__SANITIZE_ADDRESS__) || defined(RECBLOCKS_HNSWLIB_NO_SIMD)) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
