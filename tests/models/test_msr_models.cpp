@@ -15,6 +15,7 @@
 #include <recblocks/models/m3oe.hpp>
 #include <recblocks/models/ple.hpp>
 #include <recblocks/models/ppnet.hpp>
+#include <recblocks/models/registry.hpp>
 #include <recblocks/models/sarnet.hpp>
 #include <recblocks/models/star.hpp>
 #include <recblocks/optim/adam.hpp>
@@ -333,4 +334,39 @@ TEMPLATE_TEST_CASE("msr model: trains on the synthetic data to above-chance AUC"
   const double auc = synthetic_auc<TestType>();
   INFO(TestType::name << " test AUC " << auc);
   CHECK(auc > 0.55);  // chance is 0.5; the Bayes AUC of this data is ~0.8
+}
+
+TEST_CASE("registry: names, reference spellings, presets, visit, and a scenario without rows", "[msr][models][registry]") {
+  CHECK(models::registry::names().size() == 12);
+  CHECK(models::registry::canonical("SharedBottom") == "shared_bottom");
+  CHECK(models::registry::canonical("MMOE") == "mmoe");
+  CHECK(models::registry::canonical("PLE") == "ple");
+  CHECK_THROWS_AS(models::registry::canonical("dcn"), value_error);
+  CHECK(models::registry::preset_options("ple", models::preset::kuairand)["expert_dims"] == nlohmann::json({64, 32}));
+  CHECK(models::registry::preset_options("star", models::preset::movielens).empty());
+  const auto s = tiny_schema();
+  const auto b = tiny_batch(9, 14);
+  rng g(10);
+  for (const auto& name : models::registry::names()) {
+    const auto [model_name, rows] = models::registry::visit<D>(name, s, nlohmann::json::object(), g, [&](auto& m) {
+      tape<D> t(tape_mode::infer);
+      return std::pair<std::string, index_t>(std::remove_reference_t<decltype(m)>::name, m(t, b).rows);
+    });
+    CHECK(model_name == name);
+    CHECK(rows == 9);
+  }
+  // a dataset in which scenario 1 has no rows: a clear error before any training
+  data::dataset ds(s);
+  for (index_t i = 0; i < 6; ++i) {
+    const std::array<index_t, 3> sp{1, 1, 1};
+    const std::array<double, 2> de{0.0, 0.0};
+    const std::array<double, 1> lab{double(i % 2)};
+    ds.append(sp, de, i % 2 == 0 ? 0 : 2, lab);
+  }
+  CHECK_THROWS_AS(models::registry::check_scenarios(ds, "training"), value_error);
+  try {
+    models::registry::check_scenarios(ds, "training");
+  } catch (const value_error& e) {
+    CHECK(std::string(e.what()).find("scenario 1") != std::string::npos);
+  }
 }
