@@ -520,8 +520,9 @@ inline hnsw_index hnsw_index::load(const std::string& path) {
   o.capacity = 1;
   hnsw_index idx(o);
   try {
+    // capacity = element count: the file's max_elements field is never used to size an allocation
     idx.graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(idx.space_.get(), tmp.string(), false,
-                                                                 std::max<std::size_t>(lh.max_elements, 1));
+                                                                 std::max<std::size_t>(h.count, 1));
   } catch (const std::exception& e) {
     fs::remove(tmp, ec);
     throw fail(std::string("hnswlib rejected the payload: ") + e.what());
