@@ -3,19 +3,23 @@
 //     speedup <case> <libtorch time / recblocks time>
 //
 // cases: infer_b1_t1 infer_b128_t1 train_b512_t1 train_b4096_t1 and the same with _t2.
+// Single-thread cases time each call by the calling thread's CPU time (robust to other load on a
+// shared machine; both sides run entirely on the calling thread), two-thread cases by wall time.
 // Threads are pinned on both sides: at::set_num_threads and openblas_set_num_threads (Debian's
 // libtorch runs its GEMMs in the same OpenBLAS, which ignores at::set_num_threads).
 // The libtorch model computes every gate and tower on every row and selects with torch::where, as
-// Scenario-Wise Rec does; recblocks sorts the batch by scenario inside the timed step and runs each
-// scenario's gate and tower on its rows only. Both optimise with Adam(1e-3); libtorch's embedding
+// Scenario-Wise Rec does; recblocks runs the library's models::mmoe, which sorts the batch by
+// scenario inside the timed step and runs each scenario's gate and tower on its rows only. Both optimise with Adam(1e-3); libtorch's embedding
 // gradients are dense (C++ torch has no SparseAdam), recblocks' are row-sparse (lazy Adam).
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <recblocks/models/mmoe.hpp>
 #include <recblocks/recblocks.hpp>
 #include <string>
 
@@ -30,149 +34,118 @@ namespace {
 using namespace recblocks;
 using namespace mmoe_spec;
 
-struct rb_mmoe {
-  using scalar_type = float;
-  std::vector<nn::embedding<float>> tables;
-  std::vector<nn::mlp<float>> expert_nets, towers;
-  std::vector<nn::linear<float>> gates;
+/// The library's multi-scenario MMoE (models::mmoe) configured to the spec: no batch norm (the
+/// spec has none), 4 experts [256, 128], one gate and one [64] tower per scenario, sorted routing.
+using rb_mmoe = models::mmoe<float>;
 
-  explicit rb_mmoe(rng& gen) {
-    for (int f = 0; f < fields; ++f) tables.emplace_back(vocabulary, dim, gen, nn::init::normal(0, 1));
-    for (int k = 0; k < experts; ++k)
-      expert_nets.emplace_back(nn::mlp_options{.input_dim = input, .hidden = {expert_hidden, expert_out}}, gen);
-    for (int s = 0; s < scenarios; ++s) {
-      gates.emplace_back(input, experts, gen);
-      towers.emplace_back(nn::mlp_options{.input_dim = expert_out, .hidden = {tower_hidden}, .output_layer = true}, gen);
-    }
+data::schema make_schema() {
+  data::schema s;
+  for (int f = 0; f < fields; ++f) s.add({.name = "f" + std::to_string(f), .kind = data::feature_kind::sparse, .vocabulary = vocabulary});
+  s.add({.name = "scenario", .kind = data::feature_kind::scenario, .scenarios = scenarios});
+  s.add({.name = "label", .kind = data::feature_kind::label});
+  return s;
+}
+
+rb_mmoe make_model(rng& gen) {
+  models::mmoe_options opt;
+  opt.n_expert = experts;
+  opt.expert_dims = {expert_hidden, expert_out};
+  opt.tower_dims = {tower_hidden};
+  opt.batch_norm = false;
+  opt.gate_batch_norm = false;
+  return rb_mmoe(make_schema(), opt, gen);
+}
+
+data::batch<float> to_batch(const batch& b) {
+  data::batch<float> out;
+  out.size = b.size;
+  out.sparse = const_map<index_t>(b.ids.data(), fields, b.size);
+  out.dense.resize(b.size, 0);
+  out.scenario.assign(b.scenario.begin(), b.scenario.end());
+  out.labels = const_map<float>(b.labels.data(), b.size, 1);
+  return out;
+}
+
+void enable_bf16(rb_mmoe& m) {
+  // every dense layer of the model: experts, gates and towers
+  m.enable_bf16_inference();
+}
+
+/// Seconds of the calling thread's CPU time (single-thread cases: robust to other load on the
+/// machine) or of wall time (multi-thread cases).
+inline double now_seconds(bool thread_cpu) {
+  if (thread_cpu) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
   }
-
-  /// Logits in scenario-sorted row order; `order` holds the original row of each sorted row and
-  /// `bounds` the first sorted row of each scenario (size scenarios + 1).
-  var<float> operator()(tape<float>& t, const std::int64_t* ids, int n, const std::vector<index_t>& order,
-                        const std::vector<index_t>& bounds) const {
-    std::vector<var<float>> parts;
-    parts.reserve(fields);
-    index_t* sorted_ids = t.scratch<index_t>(std::size_t(n));
-    for (int f = 0; f < fields; ++f) {
-      for (int i = 0; i < n; ++i) sorted_ids[i] = ids[std::size_t(f) * n + std::size_t(order[i])];
-      parts.push_back(tables[f](t, std::span<const index_t>(sorted_ids, std::size_t(n))));
-    }
-    var<float> x = ops::concat_cols<float>(t, parts);
-    std::array<var<float>, experts> e;
-    for (int k = 0; k < experts; ++k) e[k] = expert_nets[k](t, x);
-    std::vector<var<float>> outs;
-    for (int s = 0; s < scenarios; ++s) {
-      const index_t lo = bounds[s], rows = bounds[s + 1] - bounds[s];
-      if (rows == 0) continue;
-      var<float> xs = ops::slice_rows(t, x, lo, rows);
-      std::array<var<float>, experts> es;
-      for (int k = 0; k < experts; ++k) es[k] = ops::slice_rows(t, e[k], lo, rows);
-      var<float> g = ops::softmax(t, gates[s](t, xs));
-      outs.push_back(towers[s](t, ops::mixture<float>(t, g, es)));
-    }
-    return outs.size() == 1 ? outs[0] : ops::concat_rows<float>(t, outs);
-  }
-
-  template <class V>
-  void visit_parameters(V&& v, const std::string& p) {
-    for (int f = 0; f < fields; ++f) tables[f].visit_parameters(v, nn::join_name(p, "emb" + std::to_string(f)));
-    for (int k = 0; k < experts; ++k) expert_nets[k].visit_parameters(v, nn::join_name(p, "expert" + std::to_string(k)));
-    for (int s = 0; s < scenarios; ++s) {
-      gates[s].visit_parameters(v, nn::join_name(p, "gate" + std::to_string(s)));
-      towers[s].visit_parameters(v, nn::join_name(p, "tower" + std::to_string(s)));
-    }
-  }
-};
-
-/// Counting sort of rows by scenario.
-void route(const batch& b, std::vector<index_t>& order, std::vector<index_t>& bounds) {
-  bounds.assign(scenarios + 1, 0);
-  for (int i = 0; i < b.size; ++i) ++bounds[std::size_t(b.scenario[i]) + 1];
-  for (int s = 0; s < scenarios; ++s) bounds[s + 1] += bounds[s];
-  std::vector<index_t> next(bounds.begin(), bounds.end() - 1);
-  order.resize(std::size_t(b.size));
-  for (int i = 0; i < b.size; ++i) order[std::size_t(next[std::size_t(b.scenario[i])]++)] = i;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 template <class F>
-double median_seconds(F&& f, int warmup, int min_calls, double min_seconds) {
+double median_seconds(F&& f, int warmup, int min_calls, double min_seconds, bool thread_cpu) {
   for (int i = 0; i < warmup; ++i) f();
   std::vector<double> t;
-  const auto start = std::chrono::steady_clock::now();
-  while (int(t.size()) < min_calls || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds) {
-    const auto a = std::chrono::steady_clock::now();
+  const double start = now_seconds(false);
+  while (int(t.size()) < min_calls || now_seconds(false) - start < min_seconds) {
+    const double a = now_seconds(thread_cpu);
     f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    t.push_back(now_seconds(thread_cpu) - a);
   }
   std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
   return t[t.size() / 2];
 }
 
-double rb_infer_seconds(int batch_size, bool bf16 = false) {
+double rb_infer_seconds(int batch_size, int threads, bool bf16 = false) {
   rng gen(1);
-  rb_mmoe model(gen);
-  if (bf16) {
-    for (auto& e : model.expert_nets) e.enable_bf16_inference();
-    for (auto& g : model.gates) g.enable_bf16_inference();
-    for (auto& tw : model.towers) tw.enable_bf16_inference();
-  }
+  rb_mmoe model = make_model(gen);
+  if (bf16) enable_bf16(model);
   const rb_mmoe& served = model;
-  std::vector<batch> batches;
-  for (int i = 0; i < 16; ++i) batches.push_back(make_batch(batch_size, 100 + i));
+  std::vector<data::batch<float>> batches;
+  for (int i = 0; i < 16; ++i) batches.push_back(to_batch(make_batch(batch_size, 100 + i)));
   tape<float> t(tape_mode::infer);
-  std::vector<index_t> order, bounds;
   matrix<float> out(batch_size, 1);
   std::size_t k = 0;
   return median_seconds([&] {
-    const batch& b = batches[k++ % 16];
     t.reset();
-    route(b, order, bounds);
-    var<float> y = served(t, b.ids.data(), b.size, order, bounds);
-    for (int i = 0; i < b.size; ++i) out(order[i], 0) = 1.f / (1.f + std::exp(-y.data[i]));  // original order
-  }, 200, batch_size <= 1 ? 2000 : 300, 1.0);
+    var<float> y = served(t, batches[k++ % 16]);
+    out = y.value().array().logistic().matrix();
+  }, 200, batch_size <= 1 ? 2000 : 300, 1.0, threads == 1);
 }
 
 /// Largest |p_bf16 - p_float| of the output probability over 256 batch-1 requests.
 double bf16_max_output_difference() {
-  rng gen(1);
-  rb_mmoe model(gen), model_bf16 = model;
-  for (auto& e : model_bf16.expert_nets) e.enable_bf16_inference();
-  for (auto& g : model_bf16.gates) g.enable_bf16_inference();
-  for (auto& tw : model_bf16.towers) tw.enable_bf16_inference();
+  rng gen(1), gen2(1);
+  rb_mmoe model = make_model(gen), model_bf16 = make_model(gen2);
+  enable_bf16(model_bf16);
   tape<float> t(tape_mode::infer);
-  std::vector<index_t> order, bounds;
   double worst = 0;
   for (int i = 0; i < 256; ++i) {
-    const batch b = make_batch(1, 1000 + i);
-    route(b, order, bounds);
+    const data::batch<float> b = to_batch(make_batch(1, 1000 + i));
     t.reset();
-    const float a = model(t, b.ids.data(), 1, order, bounds).item();
+    const float a = model(t, b).item();
     t.reset();
-    const float c = model_bf16(t, b.ids.data(), 1, order, bounds).item();
+    const float c = model_bf16(t, b).item();
     worst = std::max(worst, double(std::abs(1 / (1 + std::exp(-a)) - 1 / (1 + std::exp(-c)))));
   }
   return worst;
 }
 
-double rb_train_seconds(int batch_size) {
+double rb_train_seconds(int batch_size, int threads) {
   rng gen(1);
-  rb_mmoe model(gen);
+  rb_mmoe model = make_model(gen);
   optim::adam<float> opt(nn::parameters(model), {.learning_rate = 1e-3});
-  std::vector<batch> batches;
-  for (int i = 0; i < 8; ++i) batches.push_back(make_batch(batch_size, 200 + i));
+  std::vector<data::batch<float>> batches;
+  for (int i = 0; i < 8; ++i) batches.push_back(to_batch(make_batch(batch_size, 200 + i)));
   tape<float> t;
-  std::vector<index_t> order, bounds;
-  matrix<float> labels(batch_size, 1);
   std::size_t k = 0;
   return median_seconds([&] {
-    const batch& b = batches[k++ % 8];
+    const data::batch<float>& b = batches[k++ % 8];
     t.reset();
-    route(b, order, bounds);
-    for (int i = 0; i < b.size; ++i) labels(i, 0) = b.labels[std::size_t(order[i])];
-    var<float> logits = model(t, b.ids.data(), b.size, order, bounds);
-    t.backward(loss::bce_with_logits(t, logits, t.view(labels.data(), b.size, 1)));
+    var<float> logits = model(t, b);
+    t.backward(loss::bce_with_logits(t, logits, t.view(b.labels.data(), b.size, 1)));
     opt.step();
-  }, 5, batch_size >= 4096 ? 20 : 60, 2.0);
+  }, 5, batch_size >= 4096 ? 20 : 60, 2.0, threads == 1);
 }
 
 }  // namespace
@@ -194,11 +167,11 @@ int main(int argc, char** argv) {
     Eigen::setNbThreads(c.threads);
     const double theirs = c.train ? torch_train_seconds(c.batch, c.threads) : torch_infer_seconds(c.batch, c.threads);
     openblas_set_num_threads(c.threads);
-    const double ours = c.train ? rb_train_seconds(c.batch) : rb_infer_seconds(c.batch);
+    const double ours = c.train ? rb_train_seconds(c.batch, c.threads) : rb_infer_seconds(c.batch, c.threads);
     std::printf("%-16s libtorch %10.1f us  recblocks %10.1f us\n", c.name.c_str(), theirs * 1e6, ours * 1e6);
     std::printf("speedup %s %.2f\n", c.name.c_str(), theirs / ours);
     if (!c.train && c.batch == 1) {  // the inference-only bf16 weight copy
-      const double ours_bf16 = rb_infer_seconds(c.batch, true);
+      const double ours_bf16 = rb_infer_seconds(c.batch, c.threads, true);
       std::printf("%-16s recblocks bf16 weights %10.1f us\n", c.name.c_str(), ours_bf16 * 1e6);
       std::printf("speedup %s_bf16 %.2f\n", c.name.c_str(), theirs / ours_bf16);
       std::printf("bf16 max output probability difference %.2e\n", bf16_max_output_difference());

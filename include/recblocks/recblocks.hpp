@@ -1,16 +1,12 @@
 #pragma once
 /// \file recblocks.hpp
-/// Everything in recblocks that needs no optional dependency. Optional parts have their own
-/// umbrellas: `recblocks/retrieval.hpp` (hnswlib, Thrust), `recblocks/llm.hpp` (+ libcurl client).
+/// The engine and the basic blocks: tensors, the tape and every op, layers, losses, optimizers and
+/// the gradient check (compiles in a few seconds). The rest has folder umbrellas —
+/// `data.hpp`, `eval.hpp`, `io.hpp`, `train.hpp`, `models.hpp`, `retrieval.hpp`, `quant.hpp`,
+/// `rerank.hpp`, `llm.hpp` — and `all.hpp` includes everything that needs no optional dependency.
+#include "version.hpp"
 #include "core.hpp"
 #include "loss.hpp"
 #include "nn.hpp"
 #include "optim.hpp"
 #include "testing.hpp"
-
-/// Library version.
-#define RECBLOCKS_VERSION_MAJOR 0
-#define RECBLOCKS_VERSION_MINOR 1
-#define RECBLOCKS_VERSION_PATCH 0
-#include "data.hpp"
-#include "eval.hpp"

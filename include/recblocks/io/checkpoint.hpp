@@ -40,8 +40,10 @@
 #include <utility>
 #include <vector>
 
+#include "../core/param.hpp"
+#include "../core/rng.hpp"
 #include "../data/schema.hpp"
-#include "../recblocks.hpp"  // RECBLOCKS_VERSION_*
+#include "../version.hpp"
 #include "detail/atomic_file.hpp"
 #include "safetensors.hpp"
 

@@ -73,6 +73,15 @@ class mmoe {
   index_t scenarios() const { return static_cast<index_t>(towers_.size()); }
   index_t experts() const { return static_cast<index_t>(experts_.size()); }
 
+  /// bf16 copies of every dense layer's weights for inference calls of at most `max_rows` rows
+  /// (batch-1 serving; see `nn::linear::enable_bf16_inference`). Float models only; call again
+  /// after further training.
+  void enable_bf16_inference(index_t max_rows = 4) {
+    for (auto& e : experts_) e.enable_bf16_inference(max_rows);
+    for (auto& g : gates_) g.enable_bf16_inference(max_rows);
+    for (auto& tw : towers_) tw.enable_bf16_inference(max_rows);
+  }
+
   template <class Visitor>
   void visit_parameters(Visitor&& v, const std::string& prefix) {
     embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));

@@ -45,6 +45,9 @@ class moe_gate {
 
   index_t experts() const { return opt_.experts; }
 
+  /// bf16 weight copy for small-batch inference (see `linear::enable_bf16_inference`).
+  void enable_bf16_inference(index_t max_rows = 4) { proj_.enable_bf16_inference(max_rows); }
+
   template <class Visitor>
   void visit_parameters(Visitor&& v, const std::string& prefix) {
     proj_.visit_parameters(v, prefix);
