@@ -166,8 +166,6 @@ run_result train_one(const args& a, const std::string& name, const std::array<da
     to.threads = a.threads;
     train::callbacks cb;
     cb.on_step = [&](const train::step_info& s) {
-      // annealed state advanced once per optimizer step (AdaSparse's pruner alpha)
-      if constexpr (requires { model.on_training_step(); }) model.on_training_step();
       if (!a.quiet && (s.batch == s.batches))
         std::fprintf(stderr, "  %s seed %llu epoch %lld loss %.4f %.1fs\n", M::name, (unsigned long long)seed,
                      (long long)s.epoch + 1, s.loss, s.seconds);

@@ -231,6 +231,8 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
       const var<T> loss = loss::bce_with_logits(t, logits, labels);
       t.backward(loss);
       adam_.step();
+      // state annealed once per optimizer step (AdaSparse's pruner alpha), never by evaluation
+      if constexpr (requires { model_->on_training_step(); }) model_->on_training_step();
       ++result.steps;
       ++counted;
       loss_sum += double(loss.item());
