@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../mmoe_bench_spec.hpp"
+#include "../timing.hpp"
 
 namespace {
 using namespace mmoe_spec;
@@ -48,30 +49,7 @@ struct TorchMMoEImpl : torch::nn::Module {
 };
 TORCH_MODULE(TorchMMoE);
 
-/// Seconds of the calling thread's CPU time (single-thread cases: robust to other load on the
-/// machine) or of wall time (multi-thread cases).
-inline double now_seconds(bool thread_cpu) {
-  if (thread_cpu) {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-template <class F>
-double median_seconds(F&& f, int warmup, int min_calls, double min_seconds, bool thread_cpu) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> t;
-  const double start = now_seconds(false);
-  while (int(t.size()) < min_calls || now_seconds(false) - start < min_seconds) {
-    const double a = now_seconds(thread_cpu);
-    f();
-    t.push_back(now_seconds(thread_cpu) - a);
-  }
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
-}
+using bench_timing::median_seconds;
 
 torch::Tensor ids_tensor(const batch& b) {
   return torch::from_blob(const_cast<std::int64_t*>(b.ids.data()), {fields, b.size}, torch::kLong).clone();
