@@ -21,6 +21,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
+#include "detail/reconstruction.hpp"
 #include "kmeans.hpp"
 
 namespace recblocks::quant {
@@ -181,11 +182,7 @@ template <class T>
 double product_quantizer<T>::reconstruction_error(const Eigen::Ref<const matrix<T>>& data) const {
   check("reconstruction_error", data);
   if (data.rows() == 0) return 0.0;
-  const matrix<T> rec = decode(encode(data));
-  double s = 0.0;
-  for (index_t i = 0; i < data.rows(); ++i)
-    s += (data.row(i).template cast<double>() - rec.row(i).template cast<double>()).squaredNorm();
-  return s / static_cast<double>(data.rows());
+  return detail::mean_squared_error<T>(data, decode(encode(data)));
 }
 
 template <class T>
