@@ -1,0 +1,94 @@
+// Per-model cost of the twelve Scenario-Wise Rec models (models::registry), each with the reference
+// MovieLens hyperparameters (papers.md 2.4) on the schema of the project's synthetic data
+// (data::synthetic defaults: 5 sparse fields + the scenario, 16-d embeddings, 2 dense features,
+// 3 scenarios):
+//
+//   train/<model>/<B>   one full training step on a batch of B rows: forward on a training tape,
+//                       BCE-with-logits, backward, Adam(lr 1e-3, wd 1e-5) with lazy sparse rows,
+//                       then the model's on_training_step() (AdaSparse's alpha annealing) —
+//                       what train::trainer does per batch. Counter `samples/s` = B / step time.
+//   infer/<model>/1     one batch-1 request on an inference tape (the serving path): `latency`
+//                       is the time per request.
+//
+// Batches cycle through 16 pre-gathered batches of real synthetic rows (scenario mix 0.5/0.3/0.2),
+// so routing and sparse updates see realistic ids. Times are CPU time of the benchmark thread.
+//
+// Run: cmake --preset bench && cmake --build --preset bench --target bench_models &&
+//      OPENBLAS_NUM_THREADS=1 build/bench/bench/bench_models [--benchmark_filter=train/]
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include <recblocks/data/batcher.hpp>
+#include <recblocks/data/synthetic.hpp>
+#include <recblocks/loss.hpp>
+#include <recblocks/models/registry.hpp>
+#include <recblocks/optim.hpp>
+
+using namespace recblocks;
+
+namespace {
+
+const data::synthetic& synthetic_data() {
+  static const data::synthetic gen{data::synthetic_config{.rows = 20000}};
+  return gen;
+}
+
+/// 16 consecutive batches of `size` rows in shuffled order.
+std::vector<data::batch<float>> make_batches(index_t size) {
+  data::batcher<float> it(synthetic_data().data(), size, true, 7);
+  std::vector<data::batch<float>> out(16);
+  for (auto& b : out)
+    if (!it.next(b)) it.reset(), it.next(b);
+  return out;
+}
+
+void train_step(benchmark::State& state, const std::string& name) {
+  const auto size = static_cast<index_t>(state.range(0));
+  const auto batches = make_batches(size);
+  rng gen(1);
+  models::registry::visit<float>(name, synthetic_data().data().get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
+    optim::adam<float> adam(nn::parameters(model), {.learning_rate = 1e-3, .weight_decay = 1e-5});
+    tape<float> t;
+    std::size_t k = 0;
+    for (auto _ : state) {
+      const data::batch<float>& b = batches[k++ % batches.size()];
+      t.reset();
+      const var<float> logits = model(t, b);
+      t.backward(loss::bce_with_logits(t, logits, t.view(b.labels.data(), b.size, 1)));
+      adam.step();
+      if constexpr (requires { model.on_training_step(); }) model.on_training_step();
+    }
+    state.counters["samples/s"] = benchmark::Counter(double(size), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["params"] = double(nn::parameter_count(model));
+  });
+}
+
+void infer_one(benchmark::State& state, const std::string& name) {
+  const auto batches = make_batches(1);
+  rng gen(1);
+  models::registry::visit<float>(name, synthetic_data().data().get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
+    const auto& served = model;
+    tape<float> t(tape_mode::infer);
+    std::size_t k = 0;
+    for (auto _ : state) {
+      t.reset();
+      const var<float> logit = served(t, batches[k++ % batches.size()]);
+      benchmark::DoNotOptimize(logit.value().data());
+    }
+    state.counters["latency_us"] = benchmark::Counter(1e-6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  });
+}
+
+const bool registered = [] {
+  for (const std::string& name : models::registry::names()) {
+    benchmark::RegisterBenchmark(("train/" + name).c_str(), train_step, name)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("infer/" + name).c_str(), infer_one, name)->Arg(1)->Unit(benchmark::kMicrosecond);
+  }
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();
