@@ -35,4 +35,15 @@ double median_seconds(F&& f, int warmup, int min_calls, double min_seconds, bool
   return t[t.size() / 2];
 }
 
+/// The call counts of the comparison, the same on both sides: one inference call (`f` runs a batch
+/// of `batch_size` rows) and one training step.
+template <class F>
+double infer_seconds(F&& f, int batch_size, bool thread_cpu) {
+  return median_seconds(f, 200, batch_size <= 1 ? 2000 : 300, 1.0, thread_cpu);
+}
+template <class F>
+double train_seconds(F&& f, int batch_size, bool thread_cpu) {
+  return median_seconds(f, 5, batch_size >= 4096 ? 20 : 60, 2.0, thread_cpu);
+}
+
 }  // namespace bench_timing

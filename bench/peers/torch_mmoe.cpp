@@ -1,18 +1,15 @@
-// libtorch side of bench/compare_libtorch (compiled as C++17, its own translation unit).
+// libtorch side of bench/compare_libtorch, MMoE (compiled as C++17, its own translation unit).
 // The model as Scenario-Wise Rec writes it: every gate and tower on every row, then torch::where
-// selects each row's scenario output.
+// selects each row's scenario output. Shapes: bench/bench_spec.hpp (bench_spec::mmoe).
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <vector>
 
-#include "../mmoe_bench_spec.hpp"
-#include "../timing.hpp"
+#include "torch_common.hpp"
 
 namespace {
-using namespace mmoe_spec;
+using namespace bench_spec;
+using namespace bench_spec::mmoe;
 
 struct TorchMMoEImpl : torch::nn::Module {
   std::vector<torch::nn::Embedding> tables;
@@ -48,56 +45,18 @@ struct TorchMMoEImpl : torch::nn::Module {
   }
 };
 TORCH_MODULE(TorchMMoE);
-
-using bench_timing::median_seconds;
-
-torch::Tensor ids_tensor(const batch& b) {
-  return torch::from_blob(const_cast<std::int64_t*>(b.ids.data()), {fields, b.size}, torch::kLong).clone();
-}
 }  // namespace
 
-double torch_infer_seconds(int batch_size, int threads) {
+double peers::torch_mmoe_infer_seconds(int batch_size, int threads) {
   torch::manual_seed(1);
   at::set_num_threads(threads);
   TorchMMoE model;
-  model->eval();
-  std::vector<batch> batches;
-  for (int i = 0; i < 16; ++i) batches.push_back(make_batch(batch_size, 100 + i));
-  std::vector<torch::Tensor> ids, sc;
-  for (auto& b : batches) {
-    ids.push_back(ids_tensor(b));
-    sc.push_back(torch::from_blob(b.scenario.data(), {b.size}, torch::kLong).clone());
-  }
-  c10::InferenceMode guard;
-  std::size_t k = 0;
-  volatile float sink = 0;
-  return median_seconds([&] {
-    auto y = torch::sigmoid(model->forward(ids[k % 16], sc[k % 16]));
-    sink = sink + y.data_ptr<float>()[0];
-    ++k;
-  }, 200, batch_size <= 1 ? 2000 : 300, 1.0, threads == 1);
+  return torch_peers::infer_seconds(model, batch_size, threads);
 }
 
-double torch_train_seconds(int batch_size, int threads) {
+double peers::torch_mmoe_train_seconds(int batch_size, int threads) {
   torch::manual_seed(1);
   at::set_num_threads(threads);
   TorchMMoE model;
-  torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
-  std::vector<batch> batches;
-  for (int i = 0; i < 8; ++i) batches.push_back(make_batch(batch_size, 200 + i));
-  std::vector<torch::Tensor> ids, sc, lab;
-  for (auto& b : batches) {
-    ids.push_back(ids_tensor(b));
-    sc.push_back(torch::from_blob(b.scenario.data(), {b.size}, torch::kLong).clone());
-    lab.push_back(torch::from_blob(b.labels.data(), {b.size, 1}, torch::kFloat).clone());
-  }
-  std::size_t k = 0;
-  return median_seconds([&] {
-    opt.zero_grad();
-    auto logits = model->forward(ids[k % 8], sc[k % 8]);
-    auto loss = torch::binary_cross_entropy_with_logits(logits, lab[k % 8]);
-    loss.backward();
-    opt.step();
-    ++k;
-  }, 5, batch_size >= 4096 ? 20 : 60, 2.0, threads == 1);
+  return torch_peers::train_seconds(model, batch_size, threads);
 }
