@@ -27,106 +27,44 @@
 #include <string>
 #include <vector>
 
-#include <recblocks/data/movielens.hpp>
-#include <recblocks/data/scenario_datasets.hpp>
-#include <recblocks/data/synthetic.hpp>
 #include <recblocks/eval/bayes_report.hpp>
 #include <recblocks/models/registry.hpp>
 #include <recblocks/train.hpp>
 
+#include "common.hpp"
+
 using namespace recblocks;
+using namespace recblocks_examples;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct args {
+struct args : training_args {
   std::vector<std::string> models;
-  std::string data = "synthetic", data_dir, out;
-  index_t rows = 20000, seeds = 1, epochs = 5, batch_size = 512, patience = 4;
-  double lr = 1e-3, weight_decay = 1e-5;
-  int threads = 1;
-  bool quiet = false;
+  std::string out;
+  index_t seeds = 1;
 };
-
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "scenario_benchmark: " << why << "\n"
-            << "usage: scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
-               "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
-               "                          [--weight-decay X] [--patience P] [--threads T] [--out results.csv] [--quiet]\n";
-  std::exit(2);
-}
 
 args parse(int argc, char** argv) {
   args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--quiet") {
-      a.quiet = true;
-      continue;
-    }
-    if (k == "--help" || k == "-h") usage("help");
-    if (i + 1 >= argc) usage("missing value for " + k);
-    const std::string v = argv[++i];
-    try {
-      if (k == "--models") {
-        std::stringstream ss(v);
-        for (std::string m; std::getline(ss, m, ',');)
-          if (!m.empty()) a.models.push_back(models::registry::canonical(m));
-      } else if (k == "--data") a.data = v;
-      else if (k == "--data-dir") a.data_dir = v;
-      else if (k == "--out") a.out = v;
-      else if (k == "--rows") a.rows = std::stoll(v);
-      else if (k == "--seeds") a.seeds = std::stoll(v);
-      else if (k == "--epochs") a.epochs = std::stoll(v);
-      else if (k == "--batch-size") a.batch_size = std::stoll(v);
-      else if (k == "--patience") a.patience = std::stoll(v);
-      else if (k == "--lr") a.lr = std::stod(v);
-      else if (k == "--weight-decay") a.weight_decay = std::stod(v);
-      else if (k == "--threads") a.threads = std::stoi(v);
-      else usage("unknown option " + k);
-    } catch (const value_error& e) {
-      usage(e.what());
-    } catch (const std::logic_error&) {
-      usage("bad value '" + v + "' for " + k);
-    }
-  }
+  command_line cl("scenario_benchmark",
+                  "scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
+                  "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
+                  "                          [--weight-decay X] [--patience P] [--threads T] [--out results.csv] [--quiet]");
+  a.add_to(cl);
+  cl.option("--seeds", a.seeds);
+  cl.option("--out", a.out);
+  cl.option("--models", [&](const std::string& v) {
+    std::stringstream ss(v);
+    for (std::string m; std::getline(ss, m, ',');)
+      if (!m.empty()) a.models.push_back(models::registry::canonical(m));
+  });
+  cl.parse(argc, argv);
   if (a.models.empty()) a.models = models::registry::names();
-  if (a.seeds < 1 || a.rows < 100 || a.epochs < 1) usage("--seeds and --epochs must be >= 1, --rows >= 100");
-  const std::vector<std::string> known = {"synthetic", "movielens", "douban", "kuairand", "aliccp", "mind"};
-  if (std::find(known.begin(), known.end(), a.data) == known.end()) usage("unknown --data " + a.data);
+  if (a.seeds < 1 || a.rows < 100 || a.epochs < 1) cl.fail("--seeds and --epochs must be >= 1, --rows >= 100");
+  const auto& known = known_datasets();
+  if (std::find(known.begin(), known.end(), a.data) == known.end()) cl.fail("unknown --data " + a.data);
   return a;
-}
-
-/// The three splits of the chosen dataset for one seed; `truth` gets the synthetic data's true
-/// test probabilities. Returns nullopt (with a message) when a real dataset is not available.
-std::optional<std::array<data::dataset, 3>> load(const args& a, std::uint64_t seed, std::vector<double>* truth) {
-  if (a.data == "synthetic") {
-    data::synthetic_config c;
-    c.rows = a.rows;
-    const data::synthetic gen(c);
-    auto split = gen.split({0.8, 0.1, 0.1}, seed);
-    if (truth) *truth = split.probability[2];
-    return std::move(split.parts);
-  }
-  fs::path root = a.data_dir;
-  if (root.empty()) {
-    const char* env = std::getenv("RECBLOCKS_DATA");
-    if (!env) {
-      std::printf("skipped: --data %s needs --data-dir or $RECBLOCKS_DATA\n", a.data.c_str());
-      return std::nullopt;
-    }
-    root = fs::path(env) / (a.data == "movielens" ? "movielens-100k" : "scenario-wise-rec-samples");
-  }
-  if (!fs::exists(root)) {
-    std::printf("skipped: %s not found\n", root.c_str());
-    return std::nullopt;
-  }
-  data::csv_splits s = a.data == "movielens"
-                           ? data::movielens(root.string()).load({0.8, 0.1, 0.1}, seed)
-                           : data::scenario_datasets::load(a.data == "aliccp" ? "ali_ccp" : a.data, root.string(),
-                                                           {0.8, 0.1, 0.1}, seed)
-                                 .splits;
-  return std::array<data::dataset, 3>{std::move(s.train), std::move(s.validation), std::move(s.test)};
 }
 
 struct run_result {
@@ -156,14 +94,7 @@ run_result train_one(const args& a, const std::string& name, const std::array<da
   rng init(seed);
   return models::registry::visit<float>(name, parts[0].get_schema(), options, init, [&](auto& model) {
     using M = std::remove_reference_t<decltype(model)>;
-    train::trainer_options to;
-    to.epochs = a.epochs;
-    to.batch_size = a.batch_size;
-    to.learning_rate = a.lr;
-    to.weight_decay = a.weight_decay;
-    to.patience = a.patience;
-    to.seed = seed;
-    to.threads = a.threads;
+    const train::trainer_options to = a.trainer_options(seed);
     train::callbacks cb;
     cb.on_step = [&](const train::step_info& s) {
       if (!a.quiet && (s.batch == s.batches))
@@ -229,19 +160,20 @@ int main(int argc, char** argv) {
     std::array<index_t, 3> sizes{};
     for (index_t k = 0; k < a.seeds; ++k) {
       const std::uint64_t seed = 2022 + static_cast<std::uint64_t>(k);
-      std::vector<double> truth;
-      auto parts = load(a, seed, &truth);
-      if (!parts) return 0;
+      auto loaded = load_data(a, seed);
+      if (!loaded) return 0;
+      const auto& parts = loaded->parts;
+      const std::vector<double>& truth = loaded->truth[2];
       // bad data gets a clear error before any training: every scenario needs rows in every split
-      models::registry::check_scenarios((*parts)[0], "training");
-      models::registry::check_scenarios((*parts)[1], "validation");
-      models::registry::check_scenarios((*parts)[2], "test");
-      scenarios = (*parts)[0].get_schema().scenario_count();
-      sizes = {(*parts)[0].rows(), (*parts)[1].rows(), (*parts)[2].rows()};
-      if (!truth.empty()) bayes_auc.push_back(eval::bayes_report((*parts)[2], truth).overall().auc);
+      models::registry::check_scenarios(parts[0], "training");
+      models::registry::check_scenarios(parts[1], "validation");
+      models::registry::check_scenarios(parts[2], "test");
+      scenarios = parts[0].get_schema().scenario_count();
+      sizes = {parts[0].rows(), parts[1].rows(), parts[2].rows()};
+      if (!truth.empty()) bayes_auc.push_back(eval::bayes_report(parts[2], truth).overall().auc);
       for (std::size_t m = 0; m < a.models.size(); ++m) {
         if (!a.quiet) std::fprintf(stderr, "%s (seed %llu)\n", a.models[m].c_str(), (unsigned long long)seed);
-        results[m].push_back(train_one(a, a.models[m], *parts, seed));
+        results[m].push_back(train_one(a, a.models[m], parts, seed));
       }
     }
     std::printf("Scenario-Wise Rec benchmark: %s data, %lld scenarios, train/validation/test %lld/%lld/%lld rows, %lld seed(s), "

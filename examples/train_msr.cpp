@@ -1,18 +1,21 @@
-// Trains a multi-scenario CTR model (Shared Bottom or MMoE, Scenario-Wise Rec), reports overall and
-// per-scenario AUC / log loss on the test split, saves a checkpoint, reloads it and checks that the
-// reloaded model scores the test set bit for bit identically (exit 1 otherwise).
+// Trains one multi-scenario CTR model (any of the twelve Scenario-Wise Rec models, with the reference
+// hyperparameters of its dataset), reports overall and per-scenario AUC / log loss on the test split,
+// saves a checkpoint, reloads it and checks that the reloaded model scores the test set bit for bit
+// identically (exit 1 otherwise).
 //
-//   train_msr [--model shared_bottom|mmoe] [--data synthetic|movielens] [--data-dir DIR] [--rows N]
-//             [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P] [--seed S]
-//             [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]
+//   train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]
+//             [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P]
+//             [--seed S] [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]
 //
-// Data: the synthetic multi-scenario generator by default (data/synthetic.hpp, with its Bayes AUC
-// printed for reference); `--data movielens` reads MovieLens-100K from --data-dir or
-// $RECBLOCKS_DATA/movielens-100k (scenario = age group, label = rating > 3, random 8:1:1 split).
+// NAME: shared_bottom, mmoe (default), ple, sarnet, star, m2m, adasparse, adaptdhm, epnet, ppnet, hamur,
+// m3oe (the reference scripts' spellings work too). Data: the synthetic multi-scenario generator by
+// default (data/synthetic.hpp, with its Bayes AUC printed for reference); a real dataset is read from
+// --data-dir or $RECBLOCKS_DATA (see examples/common.hpp), split 8:1:1 with the seed.
 // Progress goes to stderr: a redrawn bar when stderr is a terminal, plain lines otherwise.
 // Results go to stdout.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,66 +25,45 @@
 #include <optional>
 #include <string>
 
-#include <recblocks/data/movielens.hpp>
-#include <recblocks/data/synthetic.hpp>
 #include <recblocks/eval/bayes_report.hpp>
 #include <recblocks/io.hpp>
-#include <recblocks/models.hpp>
+#include <recblocks/models/registry.hpp>
 #include <recblocks/train.hpp>
 
+#include "common.hpp"
+
 using namespace recblocks;
+using namespace recblocks_examples;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct args {
-  std::string model = "mmoe", data = "synthetic", data_dir, out, routing = "sorted";
-  index_t rows = 60000, epochs = 5, batch_size = 4096, patience = 4;
-  double lr = 1e-3, weight_decay = 1e-5;
+struct args : training_args {
+  std::string model = "mmoe", out, routing;
   std::uint64_t seed = 2022;
-  int threads = 1;
-  bool quiet = false;
+  args() {
+    rows = 60000;
+    batch_size = 4096;
+  }
 };
-
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "train_msr: " << why << "\n"
-            << "usage: train_msr [--model shared_bottom|mmoe] [--data synthetic|movielens] [--data-dir DIR] [--rows N]\n"
-               "                 [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P] [--seed S]\n"
-               "                 [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]\n";
-  std::exit(2);
-}
 
 args parse(int argc, char** argv) {
   args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--quiet") {
-      a.quiet = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage("missing value for " + k);
-    const std::string v = argv[++i];
-    try {
-      if (k == "--model") a.model = v;
-      else if (k == "--data") a.data = v;
-      else if (k == "--data-dir") a.data_dir = v;
-      else if (k == "--out") a.out = v;
-      else if (k == "--routing") a.routing = v;
-      else if (k == "--rows") a.rows = std::stoll(v);
-      else if (k == "--epochs") a.epochs = std::stoll(v);
-      else if (k == "--batch-size") a.batch_size = std::stoll(v);
-      else if (k == "--patience") a.patience = std::stoll(v);
-      else if (k == "--lr") a.lr = std::stod(v);
-      else if (k == "--weight-decay") a.weight_decay = std::stod(v);
-      else if (k == "--seed") a.seed = std::stoull(v);
-      else if (k == "--threads") a.threads = std::stoi(v);
-      else usage("unknown option " + k);
-    } catch (const std::logic_error&) {
-      usage("bad value '" + v + "' for " + k);
-    }
-  }
-  if (a.model != "shared_bottom" && a.model != "mmoe") usage("--model must be shared_bottom or mmoe");
-  if (a.data != "synthetic" && a.data != "movielens") usage("--data must be synthetic or movielens");
+  command_line cl("train_msr",
+                  "train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]\n"
+                  "                 [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P]\n"
+                  "                 [--seed S] [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]");
+  a.add_to(cl);
+  cl.option("--model", [&](const std::string& v) { a.model = models::registry::canonical(v); });
+  cl.option("--out", a.out);
+  cl.option("--seed", a.seed);
+  cl.option("--routing", [&](const std::string& v) {
+    nn::routing_mode_from_string(v);  // validates
+    a.routing = v;
+  });
+  cl.parse(argc, argv);
+  const auto& known = known_datasets();
+  if (std::find(known.begin(), known.end(), a.data) == known.end()) cl.fail("unknown --data " + a.data);
   return a;
 }
 
@@ -129,20 +111,9 @@ void print_report(const char* title, const eval::scenario_report& r) {
 }
 
 template <class Model>
-int run(const args& a, const std::array<data::dataset, 3>& parts, const data::synthetic* gen,
-        const std::array<std::vector<double>, 3>* truth, const nlohmann::json& encoders) {
-  typename Model::options_type mo;
-  mo.routing = nn::routing_mode_from_string(a.routing);
-  rng init(a.seed);
-  Model model(parts[0].get_schema(), mo, init);
-  train::trainer_options to;
-  to.epochs = a.epochs;
-  to.batch_size = a.batch_size;
-  to.learning_rate = a.lr;
-  to.weight_decay = a.weight_decay;
-  to.patience = a.patience;
-  to.seed = a.seed;
-  to.threads = a.threads;
+int run(const args& a, Model& model, const loaded_data& d) {
+  const auto& parts = d.parts;
+  const train::trainer_options to = a.trainer_options(a.seed);
   progress bar(a.quiet);
   train::trainer<Model> tr(model, to,
                            {.on_step = [&](const train::step_info& s) { bar.step(s); },
@@ -155,11 +126,11 @@ int run(const args& a, const std::array<data::dataset, 3>& parts, const data::sy
               fit.best_auc, fit.stopped_early ? ", stopped early" : "");
   const auto report = tr.evaluate(parts[2]);
   print_report("test", report);
-  if (gen && truth) print_report("Bayes (true probabilities, test)", eval::bayes_report(parts[2], (*truth)[2]));
+  if (d.generator) print_report("Bayes (true probabilities, test)", eval::bayes_report(parts[2], d.truth[2]));
 
   const bool temporary = a.out.empty();
   const fs::path dir = temporary ? fs::temp_directory_path() / ("recblocks_train_msr_" + std::to_string(::getpid())) : fs::path(a.out);
-  io::checkpoint::save(dir, model, {.seed = a.seed, .encoders = encoders, .metadata = {{"test", report.to_json()}}});
+  io::checkpoint::save(dir, model, {.seed = a.seed, .encoders = d.encoders, .metadata = {{"test", report.to_json()}}});
   const Model reloaded = io::checkpoint::load<Model>(dir);
   Model copy = reloaded;
   train::trainer<Model> check(copy, to);
@@ -175,39 +146,14 @@ int run(const args& a, const std::array<data::dataset, 3>& parts, const data::sy
 int main(int argc, char** argv) {
   const args a = parse(argc, argv);
   try {
-    std::optional<data::synthetic> gen;
-    std::array<data::dataset, 3> parts{data::dataset(data::schema{}), data::dataset(data::schema{}), data::dataset(data::schema{})};
-    std::array<std::vector<double>, 3> truth;
-    nlohmann::json encoders = nullptr;
-    if (a.data == "synthetic") {
-      data::synthetic_config c;
-      c.rows = a.rows;
-      gen.emplace(c);
-      auto split = gen->split({0.8, 0.1, 0.1}, a.seed);
-      parts = std::move(split.parts);
-      truth = std::move(split.probability);
-    } else {
-      fs::path dir = a.data_dir;
-      if (dir.empty()) {
-        const char* root = std::getenv("RECBLOCKS_DATA");
-        if (!root) {
-          std::printf("skipped: --data movielens needs --data-dir or $RECBLOCKS_DATA/movielens-100k\n");
-          return 0;
-        }
-        dir = fs::path(root) / "movielens-100k";
-      }
-      if (!fs::exists(dir / "u.data")) {
-        std::printf("skipped: MovieLens-100K not found in %s\n", dir.c_str());
-        return 0;
-      }
-      data::csv_dataset builder(data::movielens::config());
-      auto split = data::movielens(dir.string()).load({0.8, 0.1, 0.1}, a.seed, &builder);
-      parts = {std::move(split.train), std::move(split.validation), std::move(split.test)};
-      encoders = builder.to_json();
-    }
-    const data::synthetic* g = gen ? &*gen : nullptr;
-    if (a.model == "mmoe") return run<models::mmoe<float>>(a, parts, g, g ? &truth : nullptr, encoders);
-    return run<models::shared_bottom<float>>(a, parts, g, g ? &truth : nullptr, encoders);
+    const auto d = load_data(a, a.seed);
+    if (!d) return 0;
+    models::registry::check_scenarios(d->parts[0], "training");
+    nlohmann::json options = models::registry::preset_options(a.model, models::registry::preset_for_dataset(a.data));
+    if (!a.routing.empty()) options["routing"] = a.routing;  // an error for a model without scenario routing
+    rng init(a.seed);
+    return models::registry::visit<float>(a.model, d->parts[0].get_schema(), options, init,
+                                          [&](auto& model) { return run(a, model, *d); });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_msr: %s\n", e.what());
     return 1;

@@ -370,3 +370,74 @@ TEST_CASE("registry: names, reference spellings, presets, visit, and a scenario 
     CHECK(std::string(e.what()).find("scenario 1") != std::string::npos);
   }
 }
+
+TEST_CASE("hamur: HamurLarge's two adapter cells share one instance matrix", "[msr][models][hamur]") {
+  const auto s = tiny_schema();
+  auto o = tiny_options<models::hamur<D>>();
+  o.fcn_dims = {4, 3, 3};
+  o.adapters = 2;  // cells after hidden layers 2 and 3
+  rng g(21);
+  models::hamur<D> m(s, o, g);
+  std::vector<std::string> names;
+  for (auto& [name, p] : nn::named_parameters(m)) names.push_back(name);
+  auto has = [&](const std::string& prefix) {
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n.starts_with(prefix); });
+  };
+  CHECK(has("adapter.hyper."));     // cell 0 owns the hyper-network
+  CHECK(has("adapter.1.u1"));       // cell 1 has its own U, V, b and domain norm ...
+  CHECK(!has("adapter.1.hyper."));  // ... but no hyper-network
+  CHECK(has("tail.0.1."));          // scenario 0's third hidden layer sits between the two cells
+  CHECK(has("tail.2.1."));
+  // one cell more than the Small variant: 2 * (U1, V1, b1, U2, V2, b2) + one tail layer per scenario
+  auto small = o;
+  small.adapters = 1;
+  rng g2(21);
+  models::hamur<D> small_model(s, small, g2);
+  CHECK(nn::parameter_count(m) > nn::parameter_count(small_model));
+  const auto b = tiny_batch(18, 22);
+  testing::gradcheck_options opt;
+  opt.samples_per_param = 3;
+  opt.abs_tolerance = 1e-8;
+  auto res = testing::gradcheck<D>([&](tape<D>& t) { return bce(t, m, b); }, nn::parameters(m), opt);
+  INFO(res.summary());
+  CHECK(res.passed);
+  CHECK(models::hamur<D>::from_config(s, m.config(), g).options().adapters == 2);
+  o.adapters = 0;
+  CHECK_THROWS_AS(models::hamur<D>(s, o, g), value_error);
+  o.adapters = 4;  // more cells than hidden layers
+  CHECK_THROWS_AS(models::hamur<D>(s, o, g), value_error);
+  // the Ali-CCP preset is HamurLarge
+  const auto large = models::registry::preset_options("hamur", models::preset::aliccp);
+  CHECK(large["adapters"] == 2);
+  CHECK(large["rank"] == 65);
+}
+
+TEST_CASE("registry: an options key the model does not have is an error, not ignored", "[msr][models][registry][errors]") {
+  rng g(23);
+  const auto s = tiny_schema();
+  CHECK_THROWS_AS(models::registry::visit<D>("star", s, {{"fcn_dim", {8}}}, g, [](auto&) { return 0; }), parse_error);
+  try {
+    models::registry::visit<D>("star", s, {{"fcn_dim", {8}}}, g, [](auto&) { return 0; });
+  } catch (const parse_error& e) {
+    CHECK(std::string(e.what()).find("'fcn_dim'") != std::string::npos);
+    CHECK(std::string(e.what()).find("fcn_dims") != std::string::npos);  // lists the real keys
+  }
+  CHECK(models::registry::visit<D>("star", s, {{"fcn_dims", {8}}}, g, [](auto& m) { return m.config().at("fcn_dims").size(); }) == 1);
+}
+
+TEST_CASE("registry: every model builds from every dataset preset", "[msr][models][registry]") {
+  rng g(24);
+  const auto s = tiny_schema();
+  const auto b = tiny_batch(9, 25);
+  for (const auto& name : models::registry::names())
+    for (auto p : {models::preset::movielens, models::preset::kuairand, models::preset::aliccp}) {
+      INFO(name << " preset " << int(p));
+      const auto options = models::registry::preset_options(name, p);
+      const index_t rows = models::registry::visit<D>(name, s, options, g, [&](auto& m) {
+        for (const auto& [key, value] : options.items()) CHECK(m.config().at(key) == value);  // every preset key took effect
+        tape<D> t(tape_mode::infer);
+        return m(t, b).rows;
+      });
+      CHECK(rows == 9);
+    }
+}

@@ -1,20 +1,23 @@
 #pragma once
 /// \file hamur.hpp
-/// HAMUR (Li et al. 2023, "Hyper Adapter for Multi-Domain Recommendation"), the `HamurSmall` variant
-/// of Scenario-Wise Rec (`hamur.py`):
+/// HAMUR (Li et al. 2023, "Hyper Adapter for Multi-Domain Recommendation"), Scenario-Wise Rec's
+/// `HamurSmall` and `HamurLarge` (`hamur.py`) as one model:
 ///
 ///     e     = feature_embedding(x)                                   [B, D]
 ///     Z     = reshape(hyper(e), [k, k])      shared hyper-network Linear(D, 64) -> BN -> ReLU -> Linear(64, k^2) -> BN -> ReLU
-///     h     = MLP_bn(fcn_dims)_{d}(e)        scenario-specific backbone (Linear -> BN -> ReLU per layer)
-///     h'    = h + DomainNorm(sigmoid(h U1 Z V1 + b1) U2 Z V2 + b2)    hyper adapter after the last hidden layer
-///     z_b   = h'_b w_{d(b)} + c_{d(b)}
+///     h_l   = ReLU(BN_{d,l}(h_{l-1} W_{d,l} + b_{d,l}))   scenario-specific backbone, l = 1..L, h_0 = e
+///     after each of the last A hidden layers (A = `adapters`), adapter cell a:
+///     h_l  <- h_l + DomainNorm_a(sigmoid(h_l U1_a Z V1_a + b1_a) U2_a Z V2_a + b2_a)
+///     z_b   = h_L,b w_{d(b)} + c_{d(b)}
 ///
-/// The adapter (`nn::hyper_adapter`: U, V, b and the domain norm) and its hyper-network are shared by all
-/// scenarios; the backbones and output layers are per scenario, routed with `nn::scenario_router`.
-/// The domain norm normalises with batch statistics on training tapes and running statistics on
-/// inference tapes (the reference uses batch statistics always).
-/// `HamurLarge` (Ali-CCP: 7 layers, adapters after layers 6 and 7, k = 65) is not provided as a
-/// separate variant; `fcn_dims`/`rank` configure the backbone and the one adapter.
+/// HamurSmall: fcn [256, 128], one adapter cell (A = 1) after layer 2, k = 35 (the default).
+/// HamurLarge (Ali-CCP preset): fcn [256, 128, 64, 64, 32, 16, 8], A = 2 cells after layers 6 and 7,
+/// k = 65; both cells use the same instance matrix Z, each has its own U, V, b and domain norm.
+/// As in the reference, the adapter cells (`nn::hyper_adapter`: U, V, b, domain norm) and the
+/// hyper-network are shared by all scenarios; the backbones and output layers are per scenario,
+/// routed with `nn::scenario_router`. The domain norm normalises with batch statistics on training
+/// tapes and running statistics on inference tapes (the reference uses batch statistics always); with
+/// sorted routing its batch statistics are those of the scenario's rows (the reference: the whole batch).
 /// Reference hyperparameters (five datasets): fcn [256, 128], hyper [64], k = 35, bottleneck 32.
 /// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
 
@@ -38,6 +41,7 @@ struct hamur_options {
   std::vector<index_t> hyper_dims{64};
   index_t rank = 35;
   index_t bottleneck = 32;
+  index_t adapters = 1;  ///< A adapter cells after the last A hidden layers (HamurSmall 1, HamurLarge 2)
   double dropout = 0.0;
   nn::routing_mode routing = nn::routing_mode::sorted;
 
@@ -65,25 +69,34 @@ class hamur {
   template <class Visitor>
   void visit_parameters(Visitor&& v, const std::string& prefix) {
     embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    adapter_.visit_parameters(v, nn::join_name(prefix, "adapter"));
+    for (std::size_t a = 0; a < adapters_.size(); ++a) adapters_[a].visit_parameters(v, nn::join_name(prefix, adapter_name(a)));
     for (std::size_t d = 0; d < backbones_.size(); ++d) {
       backbones_[d].visit_parameters(v, nn::join_name(prefix, "backbone." + std::to_string(d)));
       outputs_[d].visit_parameters(v, nn::join_name(prefix, "output." + std::to_string(d)));
     }
+    for (std::size_t i = 0; i < tails_.size(); ++i) tails_[i].visit_parameters(v, nn::join_name(prefix, tail_name(i)));
   }
   template <class Visitor>
   void visit_buffers(Visitor&& v, const std::string& prefix) {
-    adapter_.visit_buffers(v, nn::join_name(prefix, "adapter"));
+    for (std::size_t a = 0; a < adapters_.size(); ++a) adapters_[a].visit_buffers(v, nn::join_name(prefix, adapter_name(a)));
     for (std::size_t d = 0; d < backbones_.size(); ++d) backbones_[d].visit_buffers(v, nn::join_name(prefix, "backbone." + std::to_string(d)));
+    for (std::size_t i = 0; i < tails_.size(); ++i) tails_[i].visit_buffers(v, nn::join_name(prefix, tail_name(i)));
   }
 
  private:
   static const hamur_options& checked(const hamur_options& opt, const data::schema& s);
+  // parameter names: the first cell is "adapter" (as with one cell), later ones "adapter.<a>"
+  static std::string adapter_name(std::size_t a) { return a == 0 ? "adapter" : "adapter." + std::to_string(a); }
+  std::string tail_name(std::size_t i) const {
+    const std::size_t per = adapters_.size() - 1;
+    return "tail." + std::to_string(i / per) + "." + std::to_string(i % per + 1);
+  }
 
   options_type opt_;
   nn::feature_embedding<T> embedding_;
-  nn::hyper_adapter<T> adapter_;
-  std::vector<nn::mlp<T>> backbones_;
+  std::vector<nn::hyper_adapter<T>> adapters_;  // cell 0 owns the hyper-network
+  std::vector<nn::mlp<T>> backbones_;           // per scenario: hidden layers 1 .. L - A + 1
+  std::vector<nn::mlp<T>> tails_;               // scenario d, layer L - A + 1 + j at d * (A - 1) + j - 1
   std::vector<nn::linear<T>> outputs_;
 };
 
@@ -93,7 +106,7 @@ class hamur {
 
 inline nlohmann::json hamur_options::to_json() const {
   return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"hyper_dims", hyper_dims}, {"rank", rank},
-          {"bottleneck", bottleneck}, {"dropout", dropout}, {"routing", nn::to_string(routing)}};
+          {"bottleneck", bottleneck}, {"adapters", adapters}, {"dropout", dropout}, {"routing", nn::to_string(routing)}};
 }
 
 inline hamur_options hamur_options::from_json(const nlohmann::json& j) {
@@ -105,6 +118,7 @@ inline hamur_options hamur_options::from_json(const nlohmann::json& j) {
   detail::read_option(j, "hyper_dims", o.hyper_dims, where);
   detail::read_option(j, "rank", o.rank, where);
   detail::read_option(j, "bottleneck", o.bottleneck, where);
+  detail::read_option(j, "adapters", o.adapters, where);
   detail::read_option(j, "dropout", o.dropout, where);
   detail::read_option(j, "routing", o.routing, where);
   return o;
@@ -114,20 +128,29 @@ template <class T>
 const hamur_options& hamur<T>::checked(const hamur_options& opt, const data::schema& s) {
   if (s.scenario_count() < 1) throw value_error("models::hamur: the schema has no scenario feature");
   if (opt.fcn_dims.empty()) throw value_error("models::hamur: fcn_dims must not be empty");
+  if (opt.adapters < 1 || opt.adapters > static_cast<index_t>(opt.fcn_dims.size()))
+    throw value_error("models::hamur: adapters = " + std::to_string(opt.adapters) + " must lie in [1, " +
+                      std::to_string(opt.fcn_dims.size()) + "] (one cell after each of the last hidden layers)");
   return opt;
 }
 
 template <class T>
-hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen)
-    : opt_(checked(opt, s)),
-      embedding_(s, opt.embedding, gen),
-      adapter_({.dim = opt.fcn_dims.back(), .rank = opt.rank, .bottleneck = opt.bottleneck,
-                .condition_dim = embedding_.output_dim(), .hyper_hidden = opt.hyper_dims},
-               gen) {
-  const nn::mlp_options backbone{.input_dim = embedding_.output_dim(), .hidden = opt.fcn_dims, .act = activation::relu,
-                                 .batch_norm = true, .dropout = opt.dropout};
+hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_(checked(opt, s)), embedding_(s, opt.embedding, gen) {
+  const auto L = opt.fcn_dims.size(), A = static_cast<std::size_t>(opt.adapters), first = L - A;  // cell 0 after layer first + 1
+  for (std::size_t a = 0; a < A; ++a)
+    adapters_.emplace_back(nn::hyper_adapter_options{.dim = opt.fcn_dims[first + a], .rank = opt.rank, .bottleneck = opt.bottleneck,
+                                                     .condition_dim = embedding_.output_dim(), .hyper_hidden = opt.hyper_dims,
+                                                     .own_hyper_network = a == 0},
+                           gen);
+  const nn::mlp_options backbone{.input_dim = embedding_.output_dim(),
+                                 .hidden = std::vector<index_t>(opt.fcn_dims.begin(), opt.fcn_dims.begin() + static_cast<std::ptrdiff_t>(first + 1)),
+                                 .act = activation::relu, .batch_norm = true, .dropout = opt.dropout};
   for (index_t d = 0; d < s.scenario_count(); ++d) {
     backbones_.emplace_back(backbone, gen);
+    for (std::size_t l = first + 1; l < L; ++l)
+      tails_.emplace_back(nn::mlp_options{.input_dim = opt.fcn_dims[l - 1], .hidden = {opt.fcn_dims[l]}, .act = activation::relu,
+                                          .batch_norm = true, .dropout = opt.dropout},
+                          gen);
     outputs_.emplace_back(opt.fcn_dims.back(), 1, gen);
   }
 }
@@ -136,11 +159,14 @@ template <class T>
 var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
-  const var<T> z = adapter_.instance_matrix(t, e);
+  const var<T> z = adapters_.front().instance_matrix(t, e);
+  const std::size_t per = adapters_.size() - 1;
   const var<T> y = route.apply(t, [&](index_t d) {
     const auto k = static_cast<std::size_t>(d);
-    const var<T> h = backbones_[k](t, route.rows(t, e, d));
-    return outputs_[k](t, adapter_.apply(t, h, route.rows(t, z, d)));
+    const var<T> zd = route.rows(t, z, d);
+    var<T> h = adapters_.front().apply(t, backbones_[k](t, route.rows(t, e, d)), zd);
+    for (std::size_t a = 1; a < adapters_.size(); ++a) h = adapters_[a].apply(t, tails_[k * per + a - 1](t, h), zd);
+    return outputs_[k](t, h);
   });
   return route.restore(t, y);
 }

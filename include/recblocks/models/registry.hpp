@@ -22,7 +22,7 @@
 /// the schema has no rows in the dataset (checked before training starts).
 ///
 /// Errors: `value_error` for an unknown name (listing the known ones) or preset; `parse_error` for
-/// a malformed options JSON (from the model's `from_json`). Thread-safety: stateless.
+/// a malformed options JSON (from the model's `from_json`) or a key the model does not have. Thread-safety: stateless.
 
 #include <algorithm>
 #include <cctype>
@@ -119,8 +119,8 @@ inline nlohmann::json registry::preset_options(const std::string& name, preset p
   if (n == "adaptdhm") return kr ? J::object() : J{{"fcn_dims", deep}};
   if (n == "epnet" || n == "ppnet") return kr ? J::object() : J{{"fcn_dims", deep}};
   if (n == "m3oe") return kr ? J::object() : J{{"fcn_dims", {512, 256, 256, 64}}};
-  if (n == "hamur")  // HamurLarge's backbone; one adapter after the last layer (see hamur.hpp), k = 65
-    return kr ? J::object() : J{{"fcn_dims", {256, 128, 64, 64, 32, 16, 8}}, {"rank", 65}};
+  if (n == "hamur")  // HamurLarge: 7 layers, adapter cells after layers 6 and 7, k = 65
+    return kr ? J::object() : J{{"fcn_dims", {256, 128, 64, 64, 32, 16, 8}}, {"rank", 65}, {"adapters", 2}};
   return J::object();  // sarnet, m2m: the same on every dataset
 }
 
@@ -129,6 +129,15 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
   const std::string n = canonical(name);
   const nlohmann::json& o = options.is_null() ? nlohmann::json::object() : options;
   auto run = [&]<class M>(std::type_identity<M>) -> decltype(auto) {
+    if (o.is_object()) {  // a misspelt key would otherwise be ignored silently
+      const nlohmann::json known = typename M::options_type{}.to_json();
+      for (const auto& [key, value] : o.items())
+        if (!known.contains(key)) {
+          std::string list;
+          for (const auto& [k, v] : known.items()) list += (list.empty() ? "" : ", ") + k;
+          throw parse_error("models::registry: unknown option '" + key + "' for model " + n + " (its options: " + list + ")");
+        }
+    }
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };

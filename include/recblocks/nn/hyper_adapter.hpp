@@ -17,6 +17,7 @@
 /// Shapes: `h` `[B, m]`, condition `c` `[B, condition_dim]` -> `[B, m]`; `Z` `[B, k * k]` (row-major k x k).
 /// Thread-safety: `const` forward (batch-norm statistics change on training tapes only).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct hyper_adapter_options {
   index_t condition_dim = 0;              ///< width of the hyper-network input
   std::vector<index_t> hyper_hidden{64};  ///< hyper-network hidden widths (its last layer has k^2 units)
   bool hyper_batch_norm = true;
+  /// false: no hyper-network of its own; the adapter is applied with an instance matrix computed by
+  /// another adapter (`apply`), as HamurLarge's second adapter cell shares the first one's `Z`.
+  bool own_hyper_network = true;
 };
 
 template <class T>
@@ -48,6 +52,7 @@ class hyper_adapter {
   var<T> operator()(tape<T>& t, const var<T>& h, const var<T>& condition) const { return apply(t, h, instance_matrix(t, condition)); }
 
   /// `Z` `[B, k * k]` from the conditioning vector (share it between several adapters).
+  /// `state_error` when the adapter was built without its own hyper-network.
   var<T> instance_matrix(tape<T>& t, const var<T>& condition) const;
 
   /// The adapter with a given instance matrix `z` `[B, k * k]`.
@@ -57,7 +62,7 @@ class hyper_adapter {
 
   template <class Visitor>
   void visit_parameters(Visitor&& v, const std::string& prefix) {
-    hyper_.visit_parameters(v, join_name(prefix, "hyper"));
+    if (hyper_) hyper_->visit_parameters(v, join_name(prefix, "hyper"));
     v(join_name(prefix, "u1"), u1_);
     v(join_name(prefix, "v1"), v1_);
     v(join_name(prefix, "b1"), b1_);
@@ -68,15 +73,16 @@ class hyper_adapter {
   }
   template <class Visitor>
   void visit_buffers(Visitor&& v, const std::string& prefix) {
-    hyper_.visit_buffers(v, join_name(prefix, "hyper"));
+    if (hyper_) hyper_->visit_buffers(v, join_name(prefix, "hyper"));
     norm_.visit_buffers(v, join_name(prefix, "norm"));
   }
 
  private:
+  static const hyper_adapter_options& checked(const hyper_adapter_options& opt);
   static mlp_options hyper_options(const hyper_adapter_options& opt);
 
   hyper_adapter_options opt_;
-  mlp<T> hyper_;
+  std::optional<mlp<T>> hyper_;
   param<T> u1_, v1_, b1_, u2_, v2_, b2_;
   batch_norm<T> norm_;
 };
@@ -86,9 +92,14 @@ class hyper_adapter {
 // ---------------------------------------------------------------------------------------------
 
 template <class T>
+const hyper_adapter_options& hyper_adapter<T>::checked(const hyper_adapter_options& opt) {
+  if (opt.dim < 1 || opt.rank < 1 || opt.bottleneck < 1 || (opt.own_hyper_network && opt.condition_dim < 1))
+    throw value_error("nn::hyper_adapter: dim, rank, bottleneck and (with its own hyper-network) condition_dim must be >= 1");
+  return opt;
+}
+
+template <class T>
 mlp_options hyper_adapter<T>::hyper_options(const hyper_adapter_options& opt) {
-  if (opt.dim < 1 || opt.rank < 1 || opt.bottleneck < 1 || opt.condition_dim < 1)
-    throw value_error("nn::hyper_adapter: dim, rank, bottleneck and condition_dim must be >= 1");
   mlp_options m{.input_dim = opt.condition_dim, .hidden = opt.hyper_hidden, .act = activation::relu,
                 .batch_norm = opt.hyper_batch_norm};
   m.hidden.push_back(opt.rank * opt.rank);
@@ -97,8 +108,8 @@ mlp_options hyper_adapter<T>::hyper_options(const hyper_adapter_options& opt) {
 
 template <class T>
 hyper_adapter<T>::hyper_adapter(const hyper_adapter_options& opt, rng& gen)
-    : opt_(opt),
-      hyper_(hyper_options(opt), gen),
+    : opt_(checked(opt)),
+      hyper_(opt.own_hyper_network ? std::optional<mlp<T>>(std::in_place, hyper_options(opt), gen) : std::nullopt),
       u1_("u1", matrix<T>::Ones(opt.dim, opt.rank)),
       v1_("v1", matrix<T>::Ones(opt.rank, opt.bottleneck)),
       b1_("b1", matrix<T>::Zero(1, opt.bottleneck)),
@@ -109,10 +120,11 @@ hyper_adapter<T>::hyper_adapter(const hyper_adapter_options& opt, rng& gen)
 
 template <class T>
 var<T> hyper_adapter<T>::instance_matrix(tape<T>& t, const var<T>& condition) const {
+  if (!hyper_) throw state_error("nn::hyper_adapter: built with own_hyper_network = false; pass an instance matrix to apply()");
   if (condition.cols != opt_.condition_dim)
     throw shape_error("nn::hyper_adapter: condition " + shape_string(condition.rows, condition.cols) +
                       " but condition_dim is " + std::to_string(opt_.condition_dim));
-  return hyper_(t, condition);
+  return (*hyper_)(t, condition);
 }
 
 template <class T>
