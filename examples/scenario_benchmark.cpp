@@ -70,7 +70,8 @@ args parse(int argc, char** argv) {
 struct run_result {
   double auc = 0, log_loss = 0, seconds = 0;
   std::vector<double> scenario_auc, scenario_log_loss;
-  index_t params = 0, epochs = 0;
+  index_t params = 0, epochs = 0, best_epoch = 0;
+  std::uint64_t seed = 0;
 };
 
 struct stats {
@@ -107,6 +108,8 @@ run_result train_one(const args& a, const std::string& name, const std::array<da
     run_result r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.epochs = static_cast<index_t>(fit.history.size());
+    r.best_epoch = fit.best_epoch + 1;
+    r.seed = seed;
     r.params = nn::parameter_count(model);
     const auto report = tr.evaluate(parts[2]);
     r.auc = report.overall().auc;
@@ -183,11 +186,18 @@ int main(int argc, char** argv) {
     if (!bayes_auc.empty()) std::printf("Bayes-optimal test AUC (true click probabilities): %.4f\n", summarize(bayes_auc).mean);
     std::printf("\n%-14s %9s %16s %16s", "model", "params", "AUC", "logloss");
     for (index_t s = 0; s < scenarios; ++s) std::printf("  %13s", ("AUC s" + std::to_string(s)).c_str());
+    // Paired comparison with Shared Bottom: every model of a seed trains on the same split, so the
+    // per-seed difference removes the split's variance from the comparison.
+    const auto sb = std::find(a.models.begin(), a.models.end(), "shared_bottom");
+    const bool paired = sb != a.models.end() && a.seeds > 1;
+    const auto& sb_runs = paired ? results[static_cast<std::size_t>(sb - a.models.begin())] : results.front();
+    if (paired) std::printf(" %16s %5s", "dAUC vs SB", "wins");
     std::printf(" %8s %7s\n", "time s", "epochs");
     std::ostringstream csv;
     csv << "model,params,seeds,auc_mean,auc_std,logloss_mean,logloss_std";
     for (index_t s = 0; s < scenarios; ++s)
       csv << ",s" << s << "_auc_mean,s" << s << "_auc_std,s" << s << "_logloss_mean,s" << s << "_logloss_std";
+    if (paired) csv << ",delta_auc_vs_shared_bottom_mean,delta_auc_vs_shared_bottom_std,wins_vs_shared_bottom";
     csv << ",train_seconds_mean,epochs_mean\n";
     for (std::size_t m = 0; m < a.models.size(); ++m) {
       const auto& rs = results[m];
@@ -210,10 +220,22 @@ int main(int argc, char** argv) {
         std::printf("  %13s", pm(sa).c_str());
         csv << ',' << sa.mean << ',' << sa.std << ',' << sl.mean << ',' << sl.std;
       }
+      if (paired) {
+        std::vector<double> delta;
+        int wins = 0;
+        for (std::size_t k = 0; k < rs.size(); ++k) {
+          delta.push_back(rs[k].auc - sb_runs[k].auc);
+          wins += delta.back() > 0;
+        }
+        const stats d = summarize(delta);
+        std::printf(" %+8.4f±%.4f %2d/%-2zu", d.mean, d.std, wins, rs.size());
+        csv << ',' << d.mean << ',' << d.std << ',' << wins;
+      }
       std::printf(" %8.1f %7.1f\n", secs.mean, epochs.mean);
       csv << ',' << secs.mean << ',' << epochs.mean << '\n';
     }
-    std::printf("(mean±std over seeds; per-scenario log loss in the CSV)\n");
+    std::printf("(mean±std over seeds; per-scenario log loss in the CSV%s)\n",
+                paired ? "; dAUC vs SB: AUC minus Shared Bottom's on the same split, mean±std over seeds, and the seeds it is higher" : "");
     if (!a.out.empty()) {
       const fs::path out(a.out);
       if (out.has_parent_path()) fs::create_directories(out.parent_path());
@@ -222,6 +244,20 @@ int main(int argc, char** argv) {
       f << csv.str();
       f.close();
       std::printf("results: %s\n", out.c_str());
+      // one row per (model, seed), for paired tests of your own
+      const fs::path runs_path = out.parent_path() / (out.stem().string() + "_runs.csv");
+      std::ofstream runs(runs_path);
+      if (!runs) throw io_error("scenario_benchmark: cannot write " + runs_path.string());
+      runs << "model,seed,auc,logloss";
+      for (index_t sc = 0; sc < scenarios; ++sc) runs << ",s" << sc << "_auc,s" << sc << "_logloss";
+      runs << ",epochs,best_epoch,train_seconds\n";
+      for (std::size_t m = 0; m < a.models.size(); ++m)
+        for (const run_result& r : results[m]) {
+          runs << a.models[m] << ',' << r.seed << ',' << r.auc << ',' << r.log_loss;
+          for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) runs << ',' << r.scenario_auc[sc] << ',' << r.scenario_log_loss[sc];
+          runs << ',' << r.epochs << ',' << r.best_epoch << ',' << r.seconds << '\n';
+        }
+      std::printf("runs: %s\n", runs_path.c_str());
       write_plot(out, a.models.size());
     }
     return 0;

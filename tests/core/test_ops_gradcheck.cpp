@@ -104,6 +104,46 @@ TEST_CASE("concat, slice and split", "[ops][gradcheck]") {
   });
 }
 
+TEST_CASE("reshape is a view with the gradient passed through", "[ops][gradcheck]") {
+  check_op("reshape", {{3, 8}}, [](tape<double>& t, const leaves& x) {
+    // used twice, so the gradient of x accumulates from the view and from x itself
+    return ops::add(t, ops::reshape(t, ops::tanh(t, ops::reshape(t, x[0], 6, 4)), 3, 8), ops::mul_scalar(t, x[0], 0.5));
+  });
+  tape<double> t;
+  matrix<double> m = matrix<double>::Random(2, 6);
+  var<double> x = t.view(m.data(), 2, 6);
+  var<double> y = ops::reshape(t, x, 4, 3);
+  CHECK(y.data == x.data);  // no copy
+  CHECK(y.value()(1, 0) == m(0, 3));
+  CHECK_THROWS_AS(ops::reshape(t, x, 5, 3), shape_error);
+}
+
+TEST_CASE("token attention: each sample attends over its own tokens", "[ops][gradcheck]") {
+  // 3 samples of 4 tokens, width 6, 2 heads
+  check_op("token_attention", {{12, 6, -1.5, 1.5}, {12, 6, -1.5, 1.5}, {12, 6}},
+           [](tape<double>& t, const leaves& x) { return ops::token_attention(t, x[0], x[1], x[2], 4, 2); });
+  check_op("token_attention_shared_qkv", {{8, 4, -1.5, 1.5}},  // the same input as q, k and v
+           [](tape<double>& t, const leaves& x) { return ops::token_attention(t, x[0], x[0], x[0], 2, 1); });
+  // against an explicit per-sample, per-head computation
+  rng g(5);
+  matrix<double> q(12, 6), k(12, 6), v(12, 6);
+  g.fill_uniform(q, -1, 1);
+  g.fill_uniform(k, -1, 1);
+  g.fill_uniform(v, -1, 1);
+  tape<double> t(tape_mode::infer);
+  const matrix<double> out = ops::token_attention(t, t.view(q.data(), 12, 6), t.view(k.data(), 12, 6), t.view(v.data(), 12, 6), 4, 2).value();
+  for (int b = 0; b < 3; ++b)
+    for (int h = 0; h < 2; ++h) {
+      matrix<double> s = q.block(4 * b, 3 * h, 4, 3) * k.block(4 * b, 3 * h, 4, 3).transpose() / std::sqrt(3.0);
+      for (int i = 0; i < 4; ++i) s.row(i) = (s.row(i).array() - s.row(i).maxCoeff()).exp() / (s.row(i).array() - s.row(i).maxCoeff()).exp().sum();
+      const matrix<double> expected = s * v.block(4 * b, 3 * h, 4, 3);
+      CHECK(out.block(4 * b, 3 * h, 4, 3).isApprox(expected, 1e-12));
+    }
+  CHECK_THROWS_AS(ops::token_attention(t, t.view(q.data(), 12, 6), t.view(k.data(), 12, 6), t.view(v.data(), 12, 6), 5, 2), shape_error);
+  CHECK_THROWS_AS(ops::token_attention(t, t.view(q.data(), 12, 6), t.view(k.data(), 12, 6), t.view(v.data(), 12, 6), 4, 4), shape_error);
+  CHECK_THROWS_AS(ops::token_attention(t, t.view(q.data(), 12, 6), t.view(k.data(), 12, 5), t.view(v.data(), 12, 6), 4, 2), shape_error);
+}
+
 TEST_CASE("gather rows and segment pooling", "[ops][gradcheck]") {
   const std::vector<index_t> ids = {3, 0, 3, 5, 1};  // a repeated id accumulates
   check_op("gather_rows", {{6, 4}}, [&](tape<double>& t, const leaves& x) { return ops::gather_rows(t, x[0], ids); });
@@ -125,6 +165,32 @@ TEST_CASE("layer norm and batch norm", "[ops][gradcheck]") {
   rv << 0.5, 1.5, 2.0;
   check_op("batch_norm_eval", {{6, 3}, {1, 3, 0.5, 1.5}, {1, 3}},
            [&](tape<double>& t, const leaves& x) { return ops::batch_norm(t, x[0], x[1], x[2], st); }, eval);
+}
+
+TEST_CASE("batch norm values: batch statistics, PyTorch running statistics, eval mode", "[ops]") {
+  // column 0: 1, 2, 3, 6 -> mean 3, biased variance 3.5, unbiased 14/3; column 1 constant 5 -> variance 0
+  matrix<double> x(4, 2);
+  x << 1, 5, 2, 5, 3, 5, 6, 5;
+  matrix<double> gamma(1, 2), beta(1, 2);
+  gamma << 2.0, 1.0;
+  beta << 0.5, -1.0;
+  matrix<double> rm = matrix<double>::Zero(1, 2), rv = matrix<double>::Ones(1, 2);
+  ops::batch_norm_state<double> st{&rm, &rv, 0.1, 1e-5};
+  tape<double> t;
+  const matrix<double> y = ops::batch_norm(t, t.view(x.data(), 4, 2), t.view(gamma.data(), 1, 2), t.view(beta.data(), 1, 2), st).value();
+  const double sd = std::sqrt(3.5 + 1e-5);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(y(i, 0) == Approx(2.0 * (x(i, 0) - 3.0) / sd + 0.5).epsilon(1e-12));
+    CHECK(y(i, 1) == Approx(-1.0).margin(1e-12));  // a constant column normalises to 0
+  }
+  CHECK(rm(0, 0) == Approx(0.3));                             // 0.9 * 0 + 0.1 * 3
+  CHECK(rm(0, 1) == Approx(0.5));
+  CHECK(rv(0, 0) == Approx(0.9 + 0.1 * 14.0 / 3.0));          // unbiased variance, as PyTorch
+  CHECK(rv(0, 1) == Approx(0.9));
+  tape<double> e(tape_mode::infer);
+  const matrix<double> z = ops::batch_norm(e, e.view(x.data(), 4, 2), e.view(gamma.data(), 1, 2), e.view(beta.data(), 1, 2), st).value();
+  CHECK(z(3, 0) == Approx(2.0 * (6.0 - rm(0, 0)) / std::sqrt(rv(0, 0) + 1e-5) + 0.5).epsilon(1e-12));
+  CHECK(rm(0, 0) == Approx(0.3));  // eval leaves the statistics alone
 }
 
 TEST_CASE("dropout, where and stop-gradient", "[ops][gradcheck]") {

@@ -13,6 +13,7 @@
 #include <recblocks/nn/pruner.hpp>
 #include <recblocks/nn/scenario_transfer.hpp>
 #include <recblocks/nn/star_linear.hpp>
+#include <recblocks/nn/transformer_encoder.hpp>
 #include <recblocks/testing/gradcheck.hpp>
 
 using namespace recblocks;
@@ -328,4 +329,28 @@ TEST_CASE("multi_level_experts (M3oE): shared, domain and balanced experts, grad
   }, false);
   nn::layer_norm_mlp<D> ln({.input_dim = 4, .hidden = {5, 2}}, gen);
   check_block(ln, in, [&](tape<D>& t) { return ln(t, in(t, 0)); });
+}
+
+TEST_CASE("transformer_encoder: per-sample attention equals the sequence form on each sample, gradients", "[msr][blocks][m2m]") {
+  rng gen(31);
+  nn::transformer_encoder<D> enc({.d_model = 4, .heads = 2, .ff_dim = 5, .layers = 2}, gen);
+  const index_t B = 5, T = 3, d = 4;
+  inputs in({{B, T * d}}, 32);
+  tape<D> t(tape_mode::infer);
+  const matrix<D> y = enc.encode(t, in(t, 0), T).value();
+  REQUIRE(y.rows() == B);
+  REQUIRE(y.cols() == T * d);
+  // independent path: sequence() attends over the rows of one [T, d] matrix with matmul-based attention
+  for (index_t b = 0; b < B; ++b) {
+    matrix<D> tokens = const_map<D>(in.values[0].value().row(b).data(), T, d);
+    const matrix<D> expected = enc.sequence(t, t.view(tokens.data(), T, d)).value();
+    CHECK(const_map<D>(y.row(b).data(), T, d).isApprox(expected, 1e-12));
+  }
+  // the token-list form agrees
+  std::vector<var<D>> list;
+  for (index_t i = 0; i < T; ++i) list.push_back(ops::slice_cols(t, in(t, 0), i * d, d));
+  const auto out = enc(t, list);
+  for (index_t i = 0; i < T; ++i) CHECK(out[static_cast<std::size_t>(i)].value().isApprox(y.middleCols(i * d, d), 1e-12));
+  CHECK_THROWS_AS(enc.encode(t, in(t, 0), 2), shape_error);
+  check_block(enc, in, [&](tape<D>& t) { return enc.encode(t, in(t, 0), T); });
 }

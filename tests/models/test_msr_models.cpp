@@ -291,17 +291,18 @@ TEST_CASE("msr models: reference_behaviour switches reproduce the reference code
 
 namespace {
 
-/// Trains `M` (reference hyperparameters, float) on synthetic data and returns the test AUC.
+/// Trains `M` (reference hyperparameters, float) on synthetic data from initialisation seed
+/// `init_seed` and returns the test AUC.
 template <class M>
-double synthetic_auc() {
+double synthetic_auc(std::uint64_t init_seed) {
   data::synthetic_config cfg;
-  cfg.rows = 6000;
+  cfg.rows = 12000;
   cfg.seed = 5;
   const data::synthetic syn(cfg);
   const auto parts = syn.split({0.8, 0.1, 0.1}, 1);
-  rng g(3);
+  rng g(init_seed);
   M model(parts.parts[0].get_schema(), typename M::options_type{}, g);
-  optim::adam<float> opt(nn::parameters(model), {.learning_rate = 1e-2});
+  optim::adam<float> opt(nn::parameters(model), {.learning_rate = 3e-3});
   data::batch<float> b;
   tape<float> t;
   for (int epoch = 0; epoch < 2; ++epoch) {
@@ -331,9 +332,17 @@ double synthetic_auc() {
 }  // namespace
 
 TEMPLATE_TEST_CASE("msr model: trains on the synthetic data to above-chance AUC", "[msr][models][train]", RECBLOCKS_MSR_MODELS(float)) {
-  const double auc = synthetic_auc<TestType>();
-  INFO(TestType::name << " test AUC " << auc);
-  CHECK(auc > 0.55);  // chance is 0.5; the Bayes AUC of this data is ~0.8
+  // Two epochs on 9,600 rows without early stopping leave some models far from converged and
+  // sensitive to the initialisation (M2M: 0.51-0.63 test AUC over initialisations 3-7, its batch-normed
+  // scenario networks see three distinct inputs), so the check is on the mean over five.
+  double mean = 0;
+  for (std::uint64_t init_seed : {3, 4, 5, 6, 7}) {
+    const double auc = synthetic_auc<TestType>(init_seed);
+    INFO(TestType::name << " init seed " << init_seed << " test AUC " << auc);
+    mean += auc / 5;
+  }
+  INFO(TestType::name << " mean test AUC " << mean);
+  CHECK(mean > 0.55);  // chance is 0.5; the Bayes AUC of this data is ~0.8
 }
 
 TEST_CASE("registry: names, reference spellings, presets, visit, and a scenario without rows", "[msr][models][registry]") {

@@ -2,6 +2,7 @@
 /// \file ops.hpp
 /// All primitive ops of the tape (each with a hand-written backward, each gradient-checked).
 #include "ops/activation.hpp"
+#include "ops/attention.hpp"
 #include "ops/dropout.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/gather.hpp"

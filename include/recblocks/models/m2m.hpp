@@ -181,12 +181,14 @@ var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   if (opt_.reference_behaviour) {
     backbone = encoder_.sequence(t, e);
   } else {
-    std::vector<var<T>> tokens;
-    for (index_t i = 0; i < tokens_; ++i) tokens.push_back(ops::slice_cols(t, e, i * dim, dim));
-    tokens = encoder_(t, tokens);
+    // the field tokens are e's first tokens_ * dim columns; dense features, if any, follow them
     const index_t dense = e.cols - tokens_ * dim;
-    if (dense > 0) tokens.push_back(ops::slice_cols(t, e, tokens_ * dim, dense));
-    backbone = ops::concat_cols(t, std::span<const var<T>>(tokens));
+    if (dense == 0) {
+      backbone = encoder_.encode(t, e, tokens_);
+    } else {
+      backbone = ops::concat_cols(t, {encoder_.encode(t, ops::slice_cols(t, e, 0, tokens_ * dim), tokens_),
+                                      ops::slice_cols(t, e, tokens_ * dim, dense)});
+    }
   }
   std::vector<var<T>> experts;
   for (const auto& ex : experts_) experts.push_back(ex(t, backbone));

@@ -10,10 +10,12 @@
 ///     x_i  <- LN_2(x_i + ReLU(x_i W_1 + b_1) W_2 + b_2)                        (feed-forward width ff_dim)
 ///
 /// Two ways to lay out the tokens, same weights:
-/// * `operator()(t, tokens)`: T values `[B, d]`, token i of every sample; attention runs within each
-///   sample over its T tokens (e.g. the fields of a CTR sample). Built from column ops
-///   (`row_sums` of products for the scores, `ops::mixture` for the weighted sums), so the cost is
-///   O(B T^2 d) with no per-sample loop.
+/// * `encode(t, x, T)`: `x` `[B, T * d]` holds T tokens of width d per sample (e.g. the field
+///   embeddings of a CTR sample, concatenated); attention runs within each sample over its T tokens.
+///   The batch is read as `[B * T, d]` (`ops::reshape`, no copy), so every projection, feed-forward
+///   layer and layer norm is one op over all tokens, and attention is one `ops::token_attention` per
+///   layer: O(B T^2 d), about 12 tape nodes per layer whatever B and T. `operator()(t, tokens)` is the
+///   same on T values `[B, d]`.
 /// * `sequence(t, x)`: one sequence `[L, d]` whose rows are the positions (`matmul` Q K^T). Scenario-Wise
 ///   Rec's M2M passes its `[B, D]` batch this way, i.e. attention across the samples of a batch
 ///   (reproduced by M2M's `reference_behaviour`).
@@ -26,10 +28,9 @@
 #include <vector>
 
 #include "../core/ops/activation.hpp"
+#include "../core/ops/attention.hpp"
 #include "../core/ops/elementwise.hpp"
 #include "../core/ops/matmul.hpp"
-#include "../core/ops/mixture.hpp"
-#include "../core/ops/reduce.hpp"
 #include "../core/ops/shape.hpp"
 #include "../core/ops/softmax.hpp"
 #include "layer_norm.hpp"
@@ -50,6 +51,9 @@ class transformer_encoder {
   using scalar_type = T;
 
   transformer_encoder(const transformer_encoder_options& opt, rng& gen);
+
+  /// Per-sample attention over the `tokens` tokens of each row of `x` `[B, tokens * d]` -> `[B, tokens * d]`.
+  var<T> encode(tape<T>& t, const var<T>& x, index_t tokens) const;
 
   /// Per-sample attention over `tokens` (T values `[B, d]`) -> T values `[B, d]`.
   std::vector<var<T>> operator()(tape<T>& t, std::span<const var<T>> tokens) const;
@@ -117,38 +121,28 @@ var<T> transformer_encoder<T>::finish(tape<T>& t, const layer& L, const var<T>& 
 }
 
 template <class T>
+var<T> transformer_encoder<T>::encode(tape<T>& t, const var<T>& x, index_t tokens) const {
+  const index_t d = opt_.d_model;
+  if (tokens < 1 || x.cols != tokens * d)
+    throw shape_error("nn::transformer_encoder: input " + shape_string(x.rows, x.cols) + " is not " + std::to_string(tokens) +
+                      " tokens of d_model = " + std::to_string(d));
+  var<T> h = ops::reshape(t, x, x.rows * tokens, d);  // row b * T + i = token i of sample b
+  for (const auto& L : layers_) {
+    const var<T> attended = ops::token_attention(t, L.q(t, h), L.k(t, h), L.v(t, h), tokens, opt_.heads);
+    h = finish(t, L, h, attended);
+  }
+  return ops::reshape(t, h, x.rows, tokens * d);
+}
+
+template <class T>
 std::vector<var<T>> transformer_encoder<T>::operator()(tape<T>& t, std::span<const var<T>> tokens) const {
   if (tokens.empty()) throw shape_error("nn::transformer_encoder: no tokens");
   for (const auto& x : tokens) check(x);
-  const std::size_t n = tokens.size();
-  const index_t dh = opt_.d_model / opt_.heads;
-  const T scale = T(1) / std::sqrt(T(dh));
-  std::vector<var<T>> x(tokens.begin(), tokens.end());
-  for (const auto& L : layers_) {
-    // per head: the head's slice of every token's q, k, v
-    std::vector<std::vector<var<T>>> q(static_cast<std::size_t>(opt_.heads)), k(q.size()), v(q.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      const var<T> qi = L.q(t, x[i]), ki = L.k(t, x[i]), vi = L.v(t, x[i]);
-      for (index_t h = 0; h < opt_.heads; ++h) {
-        const auto hs = static_cast<std::size_t>(h);
-        q[hs].push_back(opt_.heads == 1 ? qi : ops::slice_cols(t, qi, h * dh, dh));
-        k[hs].push_back(opt_.heads == 1 ? ki : ops::slice_cols(t, ki, h * dh, dh));
-        v[hs].push_back(opt_.heads == 1 ? vi : ops::slice_cols(t, vi, h * dh, dh));
-      }
-    }
-    std::vector<var<T>> next;
-    std::vector<var<T>> scores(n), heads(static_cast<std::size_t>(opt_.heads));
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t h = 0; h < heads.size(); ++h) {
-        for (std::size_t j = 0; j < n; ++j) scores[j] = ops::row_sums(t, ops::mul(t, q[h][i], k[h][j]));
-        var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::concat_cols(t, std::span<const var<T>>(scores)), scale));
-        heads[h] = ops::mixture(t, a, std::span<const var<T>>(v[h]));
-      }
-      next.push_back(finish(t, L, x[i], heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads))));
-    }
-    x = std::move(next);
-  }
-  return x;
+  const auto n = static_cast<index_t>(tokens.size());
+  const var<T> y = encode(t, ops::concat_cols(t, tokens), n);
+  std::vector<var<T>> out;
+  for (index_t i = 0; i < n; ++i) out.push_back(ops::slice_cols(t, y, i * opt_.d_model, opt_.d_model));
+  return out;
 }
 
 template <class T>

@@ -55,11 +55,10 @@ var<T> layer_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
         if (t.wants_grad(x)) {
           map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
           const auto gm = const_map<T>(gamma.data, 1, nd.cols).array().row(0);
-          for (index_t i = 0; i < nd.rows; ++i) {
-            const auto dxhat = (g.row(i).array() * gm).eval();
-            const T m1 = dxhat.mean();
-            const T m2 = (dxhat * xh.row(i).array()).mean();
-            dx.row(i) = ((dxhat - m1 - xh.row(i).array() * m2) * inv_std[i]).matrix();
+          for (index_t i = 0; i < nd.rows; ++i) {  // dxhat = g * gamma, never materialised
+            const T m1 = (g.row(i).array() * gm).mean();
+            const T m2 = (g.row(i).array() * gm * xh.row(i).array()).mean();
+            dx.row(i) = ((g.row(i).array() * gm - m1 - xh.row(i).array() * m2) * inv_std[i]).matrix();
           }
           t.accumulate(x, dx);
         }
@@ -90,52 +89,67 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
   if (train && x.rows < 2)
     throw value_error("batch_norm: training needs more than one row per batch (got " + std::to_string(x.rows) +
                       "); evaluate with an inference tape");
-  var<T> y = t.make(x.rows, x.cols);
-  T* saved = t.template scratch<T>(static_cast<std::size_t>(x.size() + x.cols + 1));
-  map<T> xh(saved, x.rows, x.cols);
-  T* inv_std = saved + x.size();
-  const_map<T> xv(x.data, x.rows, x.cols);
-  row_vector<T> mean, var_;
+  // Row passes over the row-major input, vectorised along the columns; statistics and the saved
+  // xhat live in the arena (no heap allocation per call).
+  const index_t R = x.rows, C = x.cols;
+  var<T> y = t.make(R, C);
+  T* saved = t.template scratch<T>(static_cast<std::size_t>(x.size() + 3 * C + 1));  // xhat, inv_std, mean, var, flag
+  map<T> xh(saved, R, C), inv_std(saved + R * C, 1, C), mean(saved + R * C + C, 1, C), var_(saved + R * C + 2 * C, 1, C);
+  const_map<T> xv(x.data, R, C);
   if (train) {
-    mean = xv.colwise().mean();
-    var_ = (xv.rowwise() - mean).array().square().colwise().mean().matrix();
-    const T n = T(x.rows);
+    mean.setZero();
+    for (index_t i = 0; i < R; ++i) mean.noalias() += xv.row(i);
+    mean /= T(R);
+    var_.setZero();
+    for (index_t i = 0; i < R; ++i) var_.array() += (xv.row(i) - mean).array().square();
+    var_ /= T(R);
+    const T n = T(R);
     state.running_mean->row(0) = (T(1) - state.momentum) * state.running_mean->row(0) + state.momentum * mean;
-    state.running_var->row(0) =
-        (T(1) - state.momentum) * state.running_var->row(0) + state.momentum * var_ * (n / (n - T(1)));
+    state.running_var->row(0) = (T(1) - state.momentum) * state.running_var->row(0) + state.momentum * var_ * (n / (n - T(1)));
   } else {
     mean = state.running_mean->row(0);
     var_ = state.running_var->row(0);
   }
-  for (index_t j = 0; j < x.cols; ++j) inv_std[j] = T(1) / std::sqrt(var_(j) + state.eps);
-  saved[x.size() + x.cols] = train ? T(1) : T(0);
-  const auto is = map<T>(inv_std, 1, x.cols).array().row(0);
-  xh = ((xv.rowwise() - mean).array().rowwise() * is).matrix();
-  y.value() = (xh.array().rowwise() * const_map<T>(gamma.data, 1, x.cols).array().row(0)).matrix();
-  y.value().rowwise() += const_map<T>(beta.data, 1, x.cols).row(0);
+  inv_std = (var_.array() + state.eps).rsqrt().matrix();
+  saved[R * C + 3 * C] = train ? T(1) : T(0);
+  const_map<T> gm(gamma.data, 1, C), bt(beta.data, 1, C);
+  map<T> yv = y.value();
+  for (index_t i = 0; i < R; ++i) {
+    xh.row(i) = ((xv.row(i) - mean).array() * inv_std.array()).matrix();
+    yv.row(i) = (xh.row(i).array() * gm.array() + bt.array()).matrix();
+  }
   if (auto* nd = t.record("batch_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const var<T>& gamma = t.input(nd, 1);
         const var<T>& beta = t.input(nd, 2);
         const T* saved = static_cast<const T*>(nd.aux);
         const index_t R = nd.rows, C = nd.cols;
-        const_map<T> g(nd.grad, R, C), xh(saved, R, C);
-        const auto is = const_map<T>(saved + R * C, 1, C).array().row(0);
-        const bool train = saved[R * C + C] != T(0);
-        if (t.wants_grad(beta)) t.accumulate(beta, g.colwise().sum());
-        if (t.wants_grad(gamma)) t.accumulate(gamma, (g.array() * xh.array()).matrix().colwise().sum());
+        const_map<T> g(nd.grad, R, C), xh(saved, R, C), is(saved + R * C, 1, C), gm(gamma.data, 1, C);
+        const bool train = saved[R * C + 3 * C] != T(0);
+        // sum_g = sum_i g_i (d beta), sum_gx = sum_i g_i * xhat_i (d gamma)
+        map<T> sum_g(t.grad_scratch(2 * C), 1, C), sum_gx(sum_g.data() + C, 1, C);
+        sum_g.setZero();
+        sum_gx.setZero();
+        for (index_t i = 0; i < R; ++i) {
+          sum_g.noalias() += g.row(i);
+          sum_gx.array() += g.row(i).array() * xh.row(i).array();
+        }
+        if (t.wants_grad(beta)) t.accumulate(beta, sum_g);
+        if (t.wants_grad(gamma)) t.accumulate(gamma, sum_gx);
         if (t.wants_grad(x)) {
-          const auto gm = const_map<T>(gamma.data, 1, C).array().row(0);
-          map<T> dxhat(t.grad_scratch(R * C), R, C);
-          dxhat = (g.array().rowwise() * gm).matrix();
-          if (train) {
-            const row_vector<T> m1 = dxhat.colwise().mean();
-            const row_vector<T> m2 = (dxhat.array() * xh.array()).matrix().colwise().mean();
-            map<T> dx(t.grad_scratch(R * C), R, C);
-            dx = (((dxhat.rowwise() - m1).array() - xh.array().rowwise() * m2.array()).rowwise() * is).matrix();
-            t.accumulate(x, dx);
-          } else {
-            t.accumulate(x, (dxhat.array().rowwise() * is).matrix());
+          // dxhat = g * gamma; train: dx = (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) * inv_std, where
+          // mean(dxhat) = gamma sum_g / R and mean(dxhat xhat) = gamma sum_gx / R; eval: dx = dxhat * inv_std
+          auto [dx, first] = t.grad_slot(x);
+          map<T> m1(t.grad_scratch(2 * C), 1, C), m2(m1.data() + C, 1, C);
+          m1 = (gm.array() * sum_g.array() / T(R)).matrix();
+          m2 = (gm.array() * sum_gx.array() / T(R)).matrix();
+          auto store = [&, first = first, &dx = dx](index_t i, const auto& row) {
+            if (first) dx.row(i) = row.matrix();
+            else dx.row(i) += row.matrix();
+          };
+          for (index_t i = 0; i < R; ++i) {
+            if (train) store(i, (g.row(i).array() * gm.array() - m1.array() - xh.row(i).array() * m2.array()) * is.array());
+            else store(i, g.row(i).array() * gm.array() * is.array());
           }
         }
       }))

@@ -5,6 +5,7 @@
 ///     concat_cols([B, c1], [B, c2], ...) -> [B, c1 + c2 + ...]      concat_rows: along rows
 ///     slice_cols(x, start, n) -> [R, n]                             slice_rows(x, start, n) -> [n, C] (no copy)
 ///     split_cols(x, {n1, n2, ...}) / split_rows                     stop_gradient(x): same value, no gradient
+///     reshape(x, rows, cols): the same memory as [rows, cols] (no copy)
 
 #include <span>
 #include <string>
@@ -108,6 +109,20 @@ var<T> slice_rows(tape<T>& t, const var<T>& x, index_t start, index_t n) {
         t.grad_buffer(x).middleRows(nd.i0, nd.rows) += const_map<T>(nd.grad, nd.rows, nd.cols);
       }))
     nd->i0 = start;
+  return y;
+}
+
+/// The same row-major memory read as `[rows, cols]` (a view, no copy; `rows * cols` must equal
+/// `x.rows * x.cols`). E.g. `[B, T * d]` (T tokens of width d per sample) as `[B * T, d]`.
+template <class T>
+var<T> reshape(tape<T>& t, const var<T>& x, index_t rows, index_t cols) {
+  if (rows < 0 || cols < 0 || rows * cols != x.rows * x.cols)
+    throw shape_error("reshape: " + shape_string(x.rows, x.cols) + " cannot be read as " + shape_string(rows, cols));
+  var<T> y{x.data, rows, cols, -1};
+  t.record("reshape", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+    const var<T>& x = t.input(nd, 0);
+    t.accumulate(x, const_map<T>(nd.grad, x.rows, x.cols));
+  });
   return y;
 }
 
