@@ -7,8 +7,8 @@
 //                       BCE-with-logits, backward, Adam(lr 1e-3, wd 1e-5) with lazy sparse rows,
 //                       then the model's on_training_step() (AdaSparse's alpha annealing) —
 //                       what train::trainer does per batch. Counter `samples/s` = B / step time.
-//   infer/<model>/1     one batch-1 request on an inference tape (the serving path): `latency`
-//                       is the time per request.
+//   infer/<model>/1     one batch-1 request on an inference tape (the serving path): the time
+//                       column is the latency per request.
 //
 // Batches cycle through 16 pre-gathered batches of real synthetic rows (scenario mix 0.5/0.3/0.2),
 // so routing and sparse updates see realistic ids. Times are CPU time of the benchmark thread.
@@ -77,7 +77,6 @@ void infer_one(benchmark::State& state, const std::string& name) {
       const var<float> logit = served(t, batches[k++ % batches.size()]);
       benchmark::DoNotOptimize(logit.value().data());
     }
-    state.counters["latency_us"] = benchmark::Counter(1e-6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   });
 }
 

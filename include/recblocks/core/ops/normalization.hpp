@@ -9,6 +9,7 @@
 ///     batch_norm (eval):  xhat = (x - running_mean) / sqrt(running_var + eps)
 ///     backward (normalised axis of length n): dx = (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) / sigma
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -89,20 +90,27 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
   if (train && x.rows < 2)
     throw value_error("batch_norm: training needs more than one row per batch (got " + std::to_string(x.rows) +
                       "); evaluate with an inference tape");
-  // Row passes over the row-major input, vectorised along the columns; statistics and the saved
-  // xhat live in the arena (no heap allocation per call).
+  // Statistics and the saved xhat live in the arena (no heap allocation per call).
   const index_t R = x.rows, C = x.cols;
   var<T> y = t.make(R, C);
   T* saved = t.template scratch<T>(static_cast<std::size_t>(x.size() + 3 * C + 1));  // xhat, inv_std, mean, var, flag
   map<T> xh(saved, R, C), inv_std(saved + R * C, 1, C), mean(saved + R * C + C, 1, C), var_(saved + R * C + 2 * C, 1, C);
-  const_map<T> xv(x.data, R, C);
+  // plain loops over rows with the column loop innermost: vectorised by the compiler for any width,
+  // without Eigen's per-row dispatch (which dominates at the widths of CTR towers, 8-64 columns)
+  T *mu = mean.data(), *va = var_.data(), *is = inv_std.data(), *xs = xh.data(), *ys = y.data;
+  const T *xd = x.data, *ga = gamma.data, *be = beta.data;
   if (train) {
-    mean.setZero();
-    for (index_t i = 0; i < R; ++i) mean.noalias() += xv.row(i);
-    mean /= T(R);
-    var_.setZero();
-    for (index_t i = 0; i < R; ++i) var_.array() += (xv.row(i) - mean).array().square();
-    var_ /= T(R);
+    std::fill(mu, mu + C, T(0));
+    std::fill(va, va + C, T(0));
+    for (index_t i = 0; i < R; ++i)
+      for (index_t j = 0; j < C; ++j) mu[j] += xd[i * C + j];
+    for (index_t j = 0; j < C; ++j) mu[j] /= T(R);
+    for (index_t i = 0; i < R; ++i)
+      for (index_t j = 0; j < C; ++j) {
+        const T c = xd[i * C + j] - mu[j];
+        va[j] += c * c;
+      }
+    for (index_t j = 0; j < C; ++j) va[j] /= T(R);
     const T n = T(R);
     state.running_mean->row(0) = (T(1) - state.momentum) * state.running_mean->row(0) + state.momentum * mean;
     state.running_var->row(0) = (T(1) - state.momentum) * state.running_var->row(0) + state.momentum * var_ * (n / (n - T(1)));
@@ -110,14 +118,14 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
     mean = state.running_mean->row(0);
     var_ = state.running_var->row(0);
   }
-  inv_std = (var_.array() + state.eps).rsqrt().matrix();
+  for (index_t j = 0; j < C; ++j) is[j] = T(1) / std::sqrt(va[j] + state.eps);
   saved[R * C + 3 * C] = train ? T(1) : T(0);
-  const_map<T> gm(gamma.data, 1, C), bt(beta.data, 1, C);
-  map<T> yv = y.value();
-  for (index_t i = 0; i < R; ++i) {
-    xh.row(i) = ((xv.row(i) - mean).array() * inv_std.array()).matrix();
-    yv.row(i) = (xh.row(i).array() * gm.array() + bt.array()).matrix();
-  }
+  for (index_t i = 0; i < R; ++i)
+    for (index_t j = 0; j < C; ++j) {
+      const T h = (xd[i * C + j] - mu[j]) * is[j];
+      xs[i * C + j] = h;
+      ys[i * C + j] = h * ga[j] + be[j];
+    }
   if (auto* nd = t.record("batch_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const var<T>& gamma = t.input(nd, 1);
@@ -128,29 +136,34 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
         const bool train = saved[R * C + 3 * C] != T(0);
         // sum_g = sum_i g_i (d beta), sum_gx = sum_i g_i * xhat_i (d gamma)
         map<T> sum_g(t.grad_scratch(2 * C), 1, C), sum_gx(sum_g.data() + C, 1, C);
-        sum_g.setZero();
-        sum_gx.setZero();
-        for (index_t i = 0; i < R; ++i) {
-          sum_g.noalias() += g.row(i);
-          sum_gx.array() += g.row(i).array() * xh.row(i).array();
-        }
+        T *sg = sum_g.data(), *sx = sum_gx.data();
+        const T *gd = g.data(), *xd = xh.data(), *isd = is.data(), *ga = gm.data();
+        std::fill(sg, sg + 2 * C, T(0));
+        for (index_t i = 0; i < R; ++i)
+          for (index_t j = 0; j < C; ++j) {
+            sg[j] += gd[i * C + j];
+            sx[j] += gd[i * C + j] * xd[i * C + j];
+          }
         if (t.wants_grad(beta)) t.accumulate(beta, sum_g);
         if (t.wants_grad(gamma)) t.accumulate(gamma, sum_gx);
         if (t.wants_grad(x)) {
           // dxhat = g * gamma; train: dx = (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) * inv_std, where
           // mean(dxhat) = gamma sum_g / R and mean(dxhat xhat) = gamma sum_gx / R; eval: dx = dxhat * inv_std
           auto [dx, first] = t.grad_slot(x);
-          map<T> m1(t.grad_scratch(2 * C), 1, C), m2(m1.data() + C, 1, C);
-          m1 = (gm.array() * sum_g.array() / T(R)).matrix();
-          m2 = (gm.array() * sum_gx.array() / T(R)).matrix();
-          auto store = [&, first = first, &dx = dx](index_t i, const auto& row) {
-            if (first) dx.row(i) = row.matrix();
-            else dx.row(i) += row.matrix();
-          };
-          for (index_t i = 0; i < R; ++i) {
-            if (train) store(i, (g.row(i).array() * gm.array() - m1.array() - xh.row(i).array() * m2.array()) * is.array());
-            else store(i, g.row(i).array() * gm.array() * is.array());
+          T* m1 = t.grad_scratch(2 * C);
+          T* m2 = m1 + C;
+          for (index_t j = 0; j < C; ++j) {
+            m1[j] = train ? ga[j] * sg[j] / T(R) : T(0);
+            m2[j] = train ? ga[j] * sx[j] / T(R) : T(0);
           }
+          T* dd = dx.data();
+          auto dx_ij = [&](index_t k, index_t j) { return (gd[k] * ga[j] - m1[j] - xd[k] * m2[j]) * isd[j]; };
+          if (first)
+            for (index_t i = 0; i < R; ++i)
+              for (index_t j = 0; j < C; ++j) dd[i * C + j] = dx_ij(i * C + j, j);
+          else
+            for (index_t i = 0; i < R; ++i)
+              for (index_t j = 0; j < C; ++j) dd[i * C + j] += dx_ij(i * C + j, j);
         }
       }))
     nd->aux = saved;
