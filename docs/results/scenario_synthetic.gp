@@ -1,6 +1,6 @@
 # Written by scenario_benchmark: test AUC per model (mean and std over seeds).
 set datafile separator ','
-set terminal pngcairo size 1080,480
+set terminal pngcairo noenhanced size 1080,480
 set output 'docs/results/scenario_synthetic.png'
 set title 'Scenario-Wise Rec models: test AUC (mean ± std over seeds)'
 set style data histograms
