@@ -21,8 +21,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -232,7 +230,8 @@ int main(int argc, char** argv) {
           wins += delta.back() > 0;
         }
         const stats d = summarize(delta);
-        std::printf(" %+8.4f±%.4f %2d/%-2zu", d.mean, d.std, wins, rs.size());
+        if (&rs == &sb_runs) std::printf(" %16s %5s", "(baseline)", "");
+        else std::printf(" %+8.4f±%.4f %2d/%-2zu", d.mean, d.std, wins, rs.size());
         csv << ',' << d.mean << ',' << d.std << ',' << wins;
       }
       std::printf(" %8.1f %7.1f\n", secs.mean, epochs.mean);

@@ -18,11 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
-#include <map>
-#include <optional>
 #include <string>
 
 #include <recblocks/eval/bayes_report.hpp>

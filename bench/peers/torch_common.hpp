@@ -33,10 +33,19 @@ inline std::vector<batch_tensors> batch_pool(int batch_size, std::uint64_t seed,
   return out;
 }
 
-/// Median seconds per inference call: eval mode, InferenceMode, sigmoid of the logits.
-/// `Model` is a module holder with `forward(ids, scenario)` -> logits [B, 1].
+/// A fresh `Model` (module holder) initialised from torch seed 1, with libtorch pinned to `threads`.
 template <class Model>
-double infer_seconds(Model& model, int batch_size, int threads) {
+Model seeded_model(int threads) {
+  torch::manual_seed(1);
+  at::set_num_threads(threads);
+  return Model();
+}
+
+/// Median seconds per inference call of a fresh `Model`: eval mode, InferenceMode, sigmoid of the
+/// logits. `Model` is a module holder with `forward(ids, scenario)` -> logits [B, 1].
+template <class Model>
+double infer_seconds(int batch_size, int threads) {
+  Model model = seeded_model<Model>(threads);
   model->eval();
   const auto batches = batch_pool(batch_size, bench_spec::infer_seed, bench_spec::infer_pool);
   c10::InferenceMode guard;
@@ -49,10 +58,11 @@ double infer_seconds(Model& model, int batch_size, int threads) {
   }, batch_size, threads == 1);
 }
 
-/// Median seconds per training step: forward, BCE with logits, backward, Adam(1e-3) (dense: C++ torch
-/// has no SparseAdam).
+/// Median seconds per training step of a fresh `Model`: forward, BCE with logits, backward, Adam(1e-3)
+/// (dense: C++ torch has no SparseAdam).
 template <class Model>
-double train_seconds(Model& model, int batch_size, int threads) {
+double train_seconds(int batch_size, int threads) {
+  Model model = seeded_model<Model>(threads);
   model->train();
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(1e-3));
   const auto batches = batch_pool(batch_size, bench_spec::train_seed, bench_spec::train_pool);
@@ -160,12 +170,13 @@ class state_loader {
   std::map<std::string, target> targets_;
 };
 
-/// Loads `s` into `model` (through `map`, which fills a state_loader) and returns its inference
-/// logits on `b`, eval mode.
-template <class Model, class Map>
-std::vector<float> logits_after_load(Model& model, Map&& map, const peers::state& s, const batch& b) {
+/// Loads `s` into a fresh `Model` (through its `map(state_loader&)`, which names every tensor) and
+/// returns its inference logits on `b`, eval mode.
+template <class Model>
+std::vector<float> logits_after_load(const peers::state& s, const batch& b) {
+  Model model;
   state_loader loader;
-  map(loader);
+  model->map(loader);
   loader.load(s, *model);
   model->eval();
   c10::InferenceMode guard;

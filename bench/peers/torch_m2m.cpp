@@ -119,20 +119,13 @@ TORCH_MODULE(TorchM2M);
 }  // namespace
 
 double peers::torch_m2m_infer_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchM2M model;
-  return torch_peers::infer_seconds(model, batch_size, threads);
+  return torch_peers::infer_seconds<TorchM2M>(batch_size, threads);
 }
 
 double peers::torch_m2m_train_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchM2M model;
-  return torch_peers::train_seconds(model, batch_size, threads);
+  return torch_peers::train_seconds<TorchM2M>(batch_size, threads);
 }
 
 std::vector<float> peers::torch_m2m_logits(const state& s, const bench_spec::batch& b) {
-  TorchM2M model;
-  return torch_peers::logits_after_load(model, [&](torch_peers::state_loader& l) { model->map(l); }, s, b);
+  return torch_peers::logits_after_load<TorchM2M>(s, b);
 }

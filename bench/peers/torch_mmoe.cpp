@@ -48,15 +48,9 @@ TORCH_MODULE(TorchMMoE);
 }  // namespace
 
 double peers::torch_mmoe_infer_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchMMoE model;
-  return torch_peers::infer_seconds(model, batch_size, threads);
+  return torch_peers::infer_seconds<TorchMMoE>(batch_size, threads);
 }
 
 double peers::torch_mmoe_train_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchMMoE model;
-  return torch_peers::train_seconds(model, batch_size, threads);
+  return torch_peers::train_seconds<TorchMMoE>(batch_size, threads);
 }

@@ -111,20 +111,13 @@ TORCH_MODULE(TorchSTAR);
 }  // namespace
 
 double peers::torch_star_infer_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchSTAR model;
-  return torch_peers::infer_seconds(model, batch_size, threads);
+  return torch_peers::infer_seconds<TorchSTAR>(batch_size, threads);
 }
 
 double peers::torch_star_train_seconds(int batch_size, int threads) {
-  torch::manual_seed(1);
-  at::set_num_threads(threads);
-  TorchSTAR model;
-  return torch_peers::train_seconds(model, batch_size, threads);
+  return torch_peers::train_seconds<TorchSTAR>(batch_size, threads);
 }
 
 std::vector<float> peers::torch_star_logits(const state& s, const bench_spec::batch& b) {
-  TorchSTAR model;
-  return torch_peers::logits_after_load(model, [&](torch_peers::state_loader& l) { model->map(l); }, s, b);
+  return torch_peers::logits_after_load<TorchSTAR>(s, b);
 }

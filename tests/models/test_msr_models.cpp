@@ -121,15 +121,24 @@ var<D> bce(tape<D>& t, const Model& m, const data::batch<D>& b) {
   return loss::bce_with_logits(t, m(t, b), t.view(b.labels.data(), b.size, 1));
 }
 
+/// End-to-end gradient check of the BCE of `m` on `b` over `params`, in double.
+template <class Model>
+testing::gradcheck_result model_gradcheck(const Model& m, const data::batch<D>& b, const std::vector<param<D>*>& params) {
+  testing::gradcheck_options opt;
+  opt.samples_per_param = 3;
+  opt.abs_tolerance = 1e-8;
+  auto res = testing::gradcheck<D>([&](tape<D>& t) { return bce(t, m, b); }, params, opt);
+  INFO(res.summary());
+  CHECK(res.passed);
+  return res;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("msr model: end-to-end gradient check in double", "[msr][models][gradcheck]", RECBLOCKS_MSR_MODELS(D)) {
   rng g(7);
   TestType m(tiny_schema(), tiny_options<TestType>(), g);
   const auto b = tiny_batch(18, 11);
-  testing::gradcheck_options opt;
-  opt.samples_per_param = 3;
-  opt.abs_tolerance = 1e-8;
   // Parameters upstream of a deliberate stop-gradient (the gate inputs of EPNet, PPNet and M3oE) get
   // a tape gradient that omits the gate path, so finite differences cannot match them; they are
   // checked for a non-zero gradient below instead.
@@ -142,10 +151,8 @@ TEMPLATE_TEST_CASE("msr model: end-to-end gradient check in double", "[msr][mode
     for (const auto& prefix : detached) skip = skip || name.starts_with(prefix);
     if (!skip) checked.push_back(p);
   }
-  auto res = testing::gradcheck<D>([&](tape<D>& t) { return bce(t, m, b); }, checked, opt);
-  INFO(TestType::name << ": " << res.summary());
-  CHECK(res.passed);
-  CHECK(res.checked >= 20);
+  INFO(TestType::name);
+  CHECK(model_gradcheck(m, b, checked).checked >= 20);
   // every parameter receives a gradient from a training step
   nn::zero_grad(m);
   tape<D> t;
@@ -410,12 +417,7 @@ TEST_CASE("hamur: HamurLarge's two adapter cells share one instance matrix", "[m
   models::hamur<D> small_model(s, small, g2);
   CHECK(nn::parameter_count(m) > nn::parameter_count(small_model));
   const auto b = tiny_batch(18, 22);
-  testing::gradcheck_options opt;
-  opt.samples_per_param = 3;
-  opt.abs_tolerance = 1e-8;
-  auto res = testing::gradcheck<D>([&](tape<D>& t) { return bce(t, m, b); }, nn::parameters(m), opt);
-  INFO(res.summary());
-  CHECK(res.passed);
+  CHECK(model_gradcheck(m, b, nn::parameters(m)).checked >= 20);
   CHECK(models::hamur<D>::from_config(s, m.config(), g).options().adapters == 2);
   o.adapters = 0;
   CHECK_THROWS_AS(models::hamur<D>(s, o, g), value_error);
