@@ -10,7 +10,8 @@
 ///
 /// `encode` sorts the texts by token count and runs batches of `batch_size` packed sequences (no
 /// padding computed), on an inference tape (nothing recorded); results come back in input order.
-/// `forward` runs the same on a caller's tape for fine-tuning (the returned `[S, d]` embeddings are
+/// With `threads > 1`, `encode(texts)` spreads the batches over that many threads, each with its own
+/// tape (link OpenBLAS single-threaded then: OPENBLAS_NUM_THREADS=1). `forward` runs the same on a caller's tape for fine-tuning (the returned `[S, d]` embeddings are
 /// tracked; backward reaches every BERT parameter). `embed` satisfies `llm::embedding_client`, so the
 /// encoder drops in wherever an embedding server is accepted.
 ///
@@ -21,7 +22,11 @@
 /// with one tape per thread; the convenience `encode(texts)` makes its own tape.
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -41,6 +46,7 @@ enum class pooling { mean, cls, max };
 struct sentence_encoder_options {
   index_t max_length = 0;    ///< 0: from sentence_bert_config.json (else the model's max positions)
   index_t batch_size = 32;   ///< texts per forward in `encode`
+  index_t threads = 1;       ///< `encode(texts)`: batches spread over this many threads, one tape each
   overflow on_long = overflow::truncate;
   invalid_utf8 invalid = invalid_utf8::error;
 };
@@ -62,6 +68,9 @@ class sentence_encoder {
   matrix<T> encode(tape<T>& t, std::span<const std::string> texts) const;
   /// `llm::embedding_client`: one vector per text.
   std::vector<std::vector<float>> embed(std::span<const std::string> texts) const;
+  /// Checked options.
+  const sentence_encoder_options& options() const { return opt_; }
+  void set_threads(index_t threads) { opt_.threads = std::max<index_t>(threads, 1); }
 
   /// Tokenises `texts` (truncated as configured) into packed ids, type ids and offsets.
   struct packed {
@@ -87,6 +96,8 @@ class sentence_encoder {
   }
 
  private:
+  matrix<T> encode_impl(tape<T>* caller, std::span<const std::string> texts) const;
+
   wordpiece_tokenizer tok_;
   nn::bert_encoder<T> bert_;
   pooling pool_;
@@ -192,40 +203,74 @@ var<T> sentence_encoder<T>::forward(tape<T>& t, const packed& batch) const {
 
 template <class T>
 matrix<T> sentence_encoder<T>::encode(tape<T>& t, std::span<const std::string> texts) const {
+  return encode_impl(&t, texts);
+}
+
+template <class T>
+matrix<T> sentence_encoder<T>::encode(std::span<const std::string> texts) const {
+  return encode_impl(nullptr, texts);
+}
+
+template <class T>
+matrix<T> sentence_encoder<T>::encode_impl(tape<T>* caller, std::span<const std::string> texts) const {
   const auto n = static_cast<index_t>(texts.size());
   matrix<T> out(n, dim());
   if (n == 0) return out;
   std::vector<encoding> encs;
   encs.reserve(texts.size());
   for (const auto& s : texts) encs.push_back(tok_.encode(s, max_length_, opt_.on_long));
+  // longest first, so that batches hold sequences of similar length and the costly ones start early
   std::vector<index_t> order(texts.size());
   std::iota(order.begin(), order.end(), index_t{0});
   std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return encs[a].size() > encs[b].size(); });
-  no_grad<T> ng(t);
-  packed p;
-  for (index_t b = 0; b < n; b += opt_.batch_size) {
-    const index_t end = std::min(n, b + opt_.batch_size);
-    p.ids.clear();
-    p.type_ids.clear();
-    p.offsets.assign(1, 0);
-    for (index_t k = b; k < end; ++k) {
-      const auto& e = encs[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
-      p.ids.insert(p.ids.end(), e.ids.begin(), e.ids.end());
-      p.type_ids.insert(p.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
-      p.offsets.push_back(static_cast<index_t>(p.ids.size()));
+  const index_t batches = (n + opt_.batch_size - 1) / opt_.batch_size;
+  std::atomic<index_t> next{0};
+  auto work = [&](tape<T>& t) {
+    no_grad<T> ng(t);
+    packed p;
+    for (index_t bi = next++; bi < batches; bi = next++) {
+      const index_t b = bi * opt_.batch_size, end = std::min(n, b + opt_.batch_size);
+      p.ids.clear();
+      p.type_ids.clear();
+      p.offsets.assign(1, 0);
+      for (index_t k = b; k < end; ++k) {
+        const auto& e = encs[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+        p.ids.insert(p.ids.end(), e.ids.begin(), e.ids.end());
+        p.type_ids.insert(p.type_ids.end(), e.type_ids.begin(), e.type_ids.end());
+        p.offsets.push_back(static_cast<index_t>(p.ids.size()));
+      }
+      t.reset();
+      const var<T> e = forward(t, p);
+      for (index_t k = b; k < end; ++k) out.row(order[static_cast<std::size_t>(k)]) = e.value().row(k - b);  // distinct rows per thread
     }
     t.reset();
-    const var<T> e = forward(t, p);
-    for (index_t k = b; k < end; ++k) out.row(order[static_cast<std::size_t>(k)]) = e.value().row(k - b);
+  };
+  const index_t threads = caller ? 1 : std::min(std::max<index_t>(opt_.threads, 1), batches);
+  if (threads == 1) {
+    if (caller) work(*caller);
+    else {
+      tape<T> t(tape_mode::infer);
+      work(t);
+    }
+    return out;
   }
-  t.reset();
+  std::exception_ptr failure;
+  std::mutex m;
+  std::vector<std::thread> pool;
+  for (index_t k = 0; k < threads; ++k)
+    pool.emplace_back([&] {
+      try {
+        tape<T> t(tape_mode::infer);
+        work(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!failure) failure = std::current_exception();
+        next = batches;
+      }
+    });
+  for (auto& th : pool) th.join();
+  if (failure) std::rethrow_exception(failure);
   return out;
-}
-
-template <class T>
-matrix<T> sentence_encoder<T>::encode(std::span<const std::string> texts) const {
-  tape<T> t(tape_mode::infer);
-  return encode(t, texts);
 }
 
 template <class T>
