@@ -85,6 +85,11 @@ int main(int argc, char** argv) {
   const double lat = bench_timing::median_seconds([&] { (void)enc.encode(qt, one); }, 20, 200, 2.0, true);
   std::printf("recblocks encode_b1_t1 %.4f\n", lat * 1e3);
 
+  {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("recblocks peak_rss_mb_encode %.1f\n", double(ru.ru_maxrss) / 1024.0);
+  }
   // fine-tuning step: 16 claims against 16 abstracts, max 128 tokens
   text::sentence_encoder_options o;
   o.max_length = 128;

@@ -61,6 +61,7 @@ with torch.inference_mode():
         lat.append(time.thread_time() - t0)
     print(f"pytorch encode_b1_t1 {statistics.median(lat) * 1e3:.4f}", flush=True)
 
+print(f"pytorch peak_rss_mb_encode {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 # fine-tuning step: 16 claims vs 16 abstracts, max 128 tokens, in-batch softmax (scale 20), AdamW
 ft = SentenceTransformer(model_dir, device="cpu")
 ft.max_seq_length = 128
