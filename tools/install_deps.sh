@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libxtensor-dev libxsimd-dev nlohmann-json3-dev catch2
   libopenblas-dev libhnswlib-dev libthrust-dev libcub-dev libcurl4-openssl-dev
   libbenchmark-dev
+  zlib1g-dev                    # recblocks::llm_records: gzip record files of recorded LLM answers
   clang-14 libclang-rt-14-dev   # libFuzzer targets in fuzz/
   gnuplot-nox                   # charts of the scenario benchmark (optional at run time)
 )
