@@ -15,14 +15,15 @@
 // Environment for --live: RECBLOCKS_LLM_URL, RECBLOCKS_LLM_MODEL, RECBLOCKS_LLM_MODEL_SHA256,
 // RECBLOCKS_LLM_SERVER_VERSION, RECBLOCKS_LLM_DIALECT (all printed by tools/llm_server.sh env).
 // Exit status: 0 done, 1 an LLM error (a replay miss names the request), 2 bad usage.
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <recblocks/llm.hpp>
 #include <recblocks/llm/http_client.hpp>
-
-#include "common.hpp"
 
 namespace llm = recblocks::llm;
 
@@ -51,11 +52,17 @@ static llm::chat_request few_shot(const std::string& liked) {
 int main(int argc, char** argv) {
   bool live = false, allow_other_model = false;
   std::string records = RECBLOCKS_LLM_CHAT_RECORDS;
-  recblocks_examples::command_line cl("llm_chat", "llm_chat [--live] [--records FILE] [--allow-other-model]");
-  cl.flag("--live", live);
-  cl.flag("--allow-other-model", allow_other_model);
-  cl.option("--records", records);
-  cl.parse(argc, argv);
+  auto usage = [](const std::string& why) {
+    std::cerr << "llm_chat: " << why << "\nusage: llm_chat [--live] [--records FILE] [--allow-other-model]\n";
+    std::exit(2);
+  };
+  for (int i = 1; i < argc; ++i) {  // the LLM layer alone: no dependency on the training examples' parser
+    const std::string a = argv[i];
+    if (a == "--live") live = true;
+    else if (a == "--allow-other-model") allow_other_model = true;
+    else if (a == "--records" && i + 1 < argc) records = argv[++i];
+    else usage(a == "--help" || a == "-h" ? "help" : "unknown or incomplete option " + a);
+  }
 
   llm::record_meta meta = llm::record_meta::from_env(prompt_version);
   if (!live && meta.model.empty()) meta.model = "gemma-3-270m-q4_k_m";  // what the shipped file holds
@@ -66,7 +73,7 @@ int main(int argc, char** argv) {
     llm::any_client upstream;
     if (live) {
       if (!std::getenv("RECBLOCKS_LLM_URL"))
-        cl.fail("--live needs RECBLOCKS_LLM_URL (tools/llm_server.sh start; eval \"$(tools/llm_server.sh env)\")");
+        usage("--live needs RECBLOCKS_LLM_URL (tools/llm_server.sh start; eval \"$(tools/llm_server.sh env)\")");
       llm::http_client_options o;  // URL, model, key and dialect from the environment
       o.retry.max_attempts = 3;
       o.total_timeout = std::chrono::seconds(120);
