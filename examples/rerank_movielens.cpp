@@ -27,7 +27,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rr = recblocks::rerank;
 
 namespace {
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
 
   // item-item cosine on the implicit matrix
   matrix<float> sim = r.transpose() * r;
-  vector<float> norm = sim.diagonal().cwiseSqrt();
+  col_vector<float> norm = sim.diagonal().cwiseSqrt();
   for (index_t a = 0; a < n_items; ++a)
     for (index_t b = 0; b < n_items; ++b)
       sim(a, b) = (norm(a) > 0 && norm(b) > 0 && a != b) ? sim(a, b) / (norm(a) * norm(b)) : 0.0f;
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     std::partial_sort(scored.begin(), scored.begin() + N, scored.end(),
                       [](auto a, auto b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     std::vector<index_t> cand(static_cast<std::size_t>(N));
-    vector<double> rel(N);
+    col_vector<double> rel(N);
     for (index_t c = 0; c < N; ++c) {
       cand[static_cast<std::size_t>(c)] = scored[static_cast<std::size_t>(c)].second;
       rel(c) = scored[static_cast<std::size_t>(c)].first / scored[0].first;

@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/activation.hpp"
-#include "../core/ops/mixture.hpp"
-#include "../core/ops/shape.hpp"
-#include "../core/ops/softmax.hpp"
+#include "../../core/ops/activation.hpp"
+#include "../../core/ops/mixture.hpp"
+#include "../../core/ops/shape.hpp"
+#include "../../core/ops/softmax.hpp"
 #include "meta_linear.hpp"
 
 namespace recblocks::nn {

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/activation.hpp"
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/mixture.hpp"
-#include "../core/ops/shape.hpp"
-#include "../core/ops/softmax.hpp"
-#include "layer_norm_mlp.hpp"
+#include "../../core/ops/activation.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/mixture.hpp"
+#include "../../core/ops/shape.hpp"
+#include "../../core/ops/softmax.hpp"
+#include "../layer_norm_mlp.hpp"
 
 namespace recblocks::nn {
 

@@ -20,14 +20,14 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/gather.hpp"
-#include "../core/ops/mixture.hpp"
-#include "../core/ops/softmax.hpp"
-#include "../core/ops/where.hpp"
-#include "batch_norm.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/gather.hpp"
+#include "../../core/ops/mixture.hpp"
+#include "../../core/ops/softmax.hpp"
+#include "../../core/ops/where.hpp"
+#include "../batch_norm.hpp"
 #include "detail/scenario_ids.hpp"
-#include "linear.hpp"
+#include "../linear.hpp"
 
 namespace recblocks::nn {
 
