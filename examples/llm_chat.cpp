@@ -31,17 +31,17 @@ namespace llm = recblocks::llm;
 #define RECBLOCKS_LLM_CHAT_RECORDS "examples/data/llm_chat.records.jsonl.gz"
 #endif
 
+#include <vector>
+
 // Bump when a prompt below changes: old records are then refused instead of silently missing.
 static constexpr const char* prompt_version = "llm_chat/1";
 
+// Few-shot as chat turns: the answers of the examples are the assistant's earlier turns.
 static llm::chat_request few_shot(const std::string& liked) {
   llm::chat_request r;
-  r.messages = {llm::message::user(
-      "Recommend one film for each fan.\n"
-      "Fan of: The Godfather\nRecommendation: Goodfellas\n\n"
-      "Fan of: Toy Story\nRecommendation: Finding Nemo\n\n"
-      "Fan of: The Matrix\nRecommendation: Inception\n\n"
-      "Fan of: " + liked + "\nRecommendation:")};
+  r.messages = {llm::message::user("Fan of: The Godfather. Recommend one film."), llm::message::assistant("Goodfellas"),
+                llm::message::user("Fan of: Toy Story. Recommend one film."), llm::message::assistant("Finding Nemo"),
+                llm::message::user("Fan of: " + liked + ". Recommend one film.")};
   r.options.temperature = 0.0;
   r.options.seed = 42;
   r.options.max_tokens = 12;
@@ -89,33 +89,35 @@ int main(int argc, char** argv) {
     std::cout << "\n\n";
 
     llm::usage used;
+    std::cout << "free text, few-shot (a 270M base model: expect weak answers):\n";
     for (const char* liked : {"Alien", "Paddington", "Mamma Mia!"}) {
       const auto answer = model.chat(few_shot(liked));
       used += answer.usage;
       std::string text = answer.text;
       while (!text.empty() && (text.front() == ' ')) text.erase(text.begin());
-      std::cout << "fan of " << liked << " -> " << text << "   [" << answer.finish_reason << "]\n";
+      std::cout << "fan of " << liked << " -> \"" << text << "\"   [" << answer.finish_reason << ", "
+                << answer.usage.completion_tokens << " tokens]\n";
     }
 
     const llm::prompt_template rank(
-        "A viewer loved {{liked}}. Rank these films for them, best first: {{films:list}}. Answer in JSON.");
-    llm::chat_request ranking;
-    ranking.messages = {llm::message::user(
-        rank.render({{"liked", "Alien"}, {"films", {"Paddington 2", "The Thing", "Event Horizon", "Mamma Mia!"}}}))};
-    ranking.options.temperature = 0.0;
-    ranking.options.seed = 42;
-    ranking.options.max_tokens = 80;
-    const nlohmann::json schema = nlohmann::json::parse(R"({
-      "type": "object",
-      "properties": {
-        "ranking": {"type": "array", "minItems": 4, "maxItems": 4,
-                    "items": {"type": "string", "enum": ["Paddington 2", "The Thing", "Event Horizon", "Mamma Mia!"]}},
-        "scary": {"type": "boolean"}},
-      "required": ["ranking", "scary"],
-      "additionalProperties": false})");
+        "A viewer loved {{liked}}. Of these films: {{films:list}}\nwhich should they watch first, and is it scary? "
+        "Answer in JSON.");
+    const std::vector<std::string> films{"Paddington 2", "The Thing", "Event Horizon", "Mamma Mia!"};
+    const nlohmann::json schema = {
+        {"type", "object"},
+        {"properties", {{"film", {{"type", "string"}, {"enum", films}}}, {"scary", {{"type", "boolean"}}}}},
+        {"required", {"film", "scary"}},
+        {"additionalProperties", false}};
     llm::structured_client structured(model, {.max_attempts = 2});
-    const auto value = structured.ask_json(ranking, schema);
-    std::cout << "\nconstrained ranking for a fan of Alien: " << value.dump() << "\n";
+    std::cout << "\nconstrained decoding (a JSON schema with an enum):\n";
+    for (const char* liked : {"Alien", "Paddington"}) {
+      llm::chat_request pick;
+      pick.messages = {llm::message::user(rank.render({{"liked", liked}, {"films", films}}))};
+      pick.options.temperature = 0.0;
+      pick.options.seed = 42;
+      pick.options.max_tokens = 40;
+      std::cout << "fan of " << liked << " -> " << structured.ask_json(pick, schema).dump() << "\n";
+    }
 
     if (live) {
       model.save();
