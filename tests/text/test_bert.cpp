@@ -162,11 +162,11 @@ TEST_CASE("bert_encoder: config and weight errors name the field or tensor", "[t
   auto cfg = nn::bert_config::from_json(j);
   nn::bert_encoder<float> bert(cfg, gen);
   io::safetensors st;
-  bert.visit_parameters([&](const std::string& name, param<float>& p) {
+  nn::visit_parameters(bert, [&](const std::string& name, param<float>& p) {
     const bool lin = name.find("embeddings") == std::string::npos && name.find("LayerNorm") == std::string::npos &&
                      name.substr(name.size() - 7) == ".weight";
     st.add<float>(name, lin ? matrix<float>(p.value().transpose()) : p.value());
-  }, "");
+  });
   // a round trip through Hugging Face's layout ([out, in] linear weights; vectors written [1, n])
   rng gen2(2);
   nn::bert_encoder<float> other(cfg, gen2);

@@ -88,17 +88,17 @@ class bert_encoder {
   const bert_config& config() const { return cfg_; }
   param<T>& word_embeddings() { return word_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    const std::string e = join_name(prefix, "embeddings");
-    v(join_name(e, "word_embeddings.weight"), word_);
-    v(join_name(e, "position_embeddings.weight"), position_);
-    v(join_name(e, "token_type_embeddings.weight"), type_);
-    v(join_name(e, "LayerNorm.weight"), emb_ln_g_);
-    v(join_name(e, "LayerNorm.bias"), emb_ln_b_);
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      auto& L = layers_[l];
-      const std::string p = join_name(prefix, "encoder.layer." + std::to_string(l));
+  /// The member list (see nn/module.hpp), with Hugging Face's tensor names.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embeddings.word_embeddings.weight", self.word_);
+    v("embeddings.position_embeddings.weight", self.position_);
+    v("embeddings.token_type_embeddings.weight", self.type_);
+    v("embeddings.LayerNorm.weight", self.emb_ln_g_);
+    v("embeddings.LayerNorm.bias", self.emb_ln_b_);
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      auto& L = self.layers_[l];
+      const std::string p = "encoder.layer." + std::to_string(l);
       v(p + ".attention.self.query.weight", L.wq);
       v(p + ".attention.self.query.bias", L.bq);
       v(p + ".attention.self.key.weight", L.wk);
@@ -241,7 +241,8 @@ void bert_encoder<T>::load_weights(const io::safetensors& st, const std::string&
   const std::string prefix = st.contains("embeddings.word_embeddings.weight") ? ""
                              : st.contains("bert.embeddings.word_embeddings.weight") ? "bert."
                                                                                       : "";
-  visit_parameters(
+  nn::visit_parameters(
+      *this,
       [&](const std::string& name, param<T>& p) {
         const std::string full = prefix + name;
         if (!st.contains(full)) throw io_error("nn::bert_encoder: " + source + ": missing tensor '" + full + "'");
@@ -268,8 +269,7 @@ void bert_encoder<T>::load_weights(const io::safetensors& st, const std::string&
         if (is_linear) p.value() = m.transpose().template cast<T>();
         else p.value() = Eigen::Map<const matrix<float>>(m.data(), p.rows(), p.cols()).template cast<T>();
         if (!p.value().allFinite()) throw io_error("nn::bert_encoder: " + source + ": tensor '" + full + "' holds NaN or Inf");
-      },
-      "");
+      });
 }
 
 template <class T>
@@ -410,7 +410,7 @@ var<T> bert_encoder<T>::infer(tape<T>& t, const index_t* word_ids, const index_t
   const index_t d = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, dh = d / H;
   const T eps = T(cfg_.layer_norm_eps), scale = T(1) / std::sqrt(T(dh));
   var<T> out = t.make(n, d);
-  T* h = out.data;
+  T* h = t.out_data(out);
   T* qkv = t.template scratch<T>(static_cast<std::size_t>(n * 3 * d));  // [n, 3d]: q | k | v
   T* a = t.template scratch<T>(static_cast<std::size_t>(n * d));        // attention output, then residual branch
   T* f = t.template scratch<T>(static_cast<std::size_t>(n * I));        // feed-forward hidden
