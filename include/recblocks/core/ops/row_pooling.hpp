@@ -25,6 +25,7 @@ var<T> segment_max(tape<T>& t, const var<T>& x, std::span<const index_t> offsets
   const index_t S = static_cast<index_t>(offsets.size()) - 1, d = x.cols;
   var<T> y = t.make(S, d);
   index_t* arg = t.template scratch<index_t>(static_cast<std::size_t>(S * d));
+  T* yd = t.out_data(y);
   for (index_t s = 0; s < S; ++s) {
     const index_t b = offsets[static_cast<std::size_t>(s)], e = offsets[static_cast<std::size_t>(s + 1)];
     for (index_t j = 0; j < d; ++j) {
