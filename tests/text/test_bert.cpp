@@ -115,6 +115,31 @@ TEST_CASE("bert_encoder: tiny random BERT (2 layers, width 16) gradient check en
   }
 }
 
+TEST_CASE("bert_encoder: the inference path equals the recorded forward", "[text][bert]") {
+  auto cfg = tiny_config();
+  rng gen(12);
+  nn::bert_encoder<double> bert(cfg, gen);
+  const std::vector<std::int32_t> ids{1, 5, 7, 2, 1, 9, 2, 1, 3, 4, 8, 30, 2}, types{0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+  const std::vector<index_t> offsets{0, 4, 4, 7, 13};
+  tape<double> rec(tape_mode::train);
+  rec.set_training(false);
+  const var<double> a = bert(rec, ids, types, offsets);
+  CHECK(a.tracked());
+  tape<double> inf(tape_mode::infer);
+  const var<double> b = bert(inf, ids, types, offsets);
+  CHECK_FALSE(b.tracked());
+  CHECK((a.value() - b.value()).cwiseAbs().maxCoeff() < 1e-12);
+  // a warm infer tape allocates no new arena blocks for the same batch
+  inf.reset();
+  (void)bert(inf, ids, types, offsets);
+  const auto bytes = inf.arena_bytes();
+  for (int r = 0; r < 3; ++r) {
+    inf.reset();
+    (void)bert(inf, ids, types, offsets);
+  }
+  CHECK(inf.arena_bytes() == bytes);
+}
+
 TEST_CASE("bert_encoder: config and weight errors name the field or tensor", "[text][bert]") {
   nlohmann::json j = {{"model_type", "bert"}, {"hidden_size", 16}, {"num_attention_heads", 2}, {"num_hidden_layers", 1},
                       {"intermediate_size", 8}, {"vocab_size", 10}, {"max_position_embeddings", 8}, {"hidden_act", "gelu"}};

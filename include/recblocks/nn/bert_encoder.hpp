@@ -78,6 +78,13 @@ class bert_encoder {
   var<T> operator()(tape<T>& t, std::span<const std::int32_t> ids, std::span<const std::int32_t> type_ids,
                     std::span<const index_t> offsets) const;
 
+  /// The inference path (taken by `operator()` on a tape that neither records nor trains): the same
+  /// arithmetic without tape nodes, on six reused `[N, *]` work buffers from the tape's arena (about
+  /// 15 KB per token for MiniLM, against ~130 KB when every op output is kept), every product a BLAS
+  /// GEMM, residual add fused into the layer norm. Allocation-free after warm-up.
+  var<T> infer(tape<T>& t, const index_t* word_ids, const index_t* pos_ids, const index_t* type_ids, index_t n,
+               std::span<const index_t> offsets) const;
+
   const bert_config& config() const { return cfg_; }
   param<T>& word_embeddings() { return word_; }
 
@@ -295,6 +302,7 @@ var<T> bert_encoder<T>::operator()(tape<T>& t, std::span<const std::int32_t> ids
     word_ids[r] = id;
     typ_ids[r] = ty;
   }
+  if (!t.recording() && !t.training()) return infer(t, word_ids, pos_ids, typ_ids, N, offsets);
   const T eps = T(cfg_.layer_norm_eps), p_hidden = T(cfg_.hidden_dropout), p_attn = T(cfg_.attention_dropout);
   const std::span<const index_t> w(word_ids, static_cast<std::size_t>(N)), pp(pos_ids, static_cast<std::size_t>(N)),
       ty(typ_ids, static_cast<std::size_t>(N));
@@ -313,6 +321,90 @@ var<T> bert_encoder<T>::operator()(tape<T>& t, std::span<const std::int32_t> ids
     h = ops::layer_norm(t, ops::add(t, h, f2), t.leaf(L.ln2_g), t.leaf(L.ln2_b), eps);
   }
   return h;
+}
+
+namespace detail {
+
+/// `h_i = LN(h_i + r_i) * gamma + beta` for every row, in place (`r` may be null: no residual).
+template <class T>
+void add_layer_norm_rows(T* h, const T* r, index_t n, index_t d, const T* gamma, const T* beta, T eps) {
+  for (index_t i = 0; i < n; ++i) {
+    T* x = h + i * d;
+    if (r) {
+      const T* y = r + i * d;
+      for (index_t j = 0; j < d; ++j) x[j] += y[j];
+    }
+    T mean = T(0);
+    for (index_t j = 0; j < d; ++j) mean += x[j];
+    mean /= T(d);
+    T var = T(0);
+    for (index_t j = 0; j < d; ++j) var += (x[j] - mean) * (x[j] - mean);
+    const T inv = T(1) / std::sqrt(var / T(d) + eps);
+    for (index_t j = 0; j < d; ++j) x[j] = (x[j] - mean) * inv * gamma[j] + beta[j];
+  }
+}
+
+/// `y = x W + b` for `x` `[n, in]` (row stride `ldx`) into `y` (row stride `ldy`).
+template <class T>
+void dense(const T* x, index_t ldx, index_t n, const matrix<T>& w, const matrix<T>& b, T* y, index_t ldy) {
+  const index_t out = w.cols();
+  for (index_t i = 0; i < n; ++i) std::copy(b.data(), b.data() + out, y + i * ldy);
+  ops::detail::strided_gemm<T>(false, false, n, out, w.rows(), T(1), x, ldx, w.data(), out, T(1), y, ldy);
+}
+
+}  // namespace detail
+
+template <class T>
+var<T> bert_encoder<T>::infer(tape<T>& t, const index_t* word_ids, const index_t* pos_ids, const index_t* type_ids, index_t n,
+                              std::span<const index_t> offsets) const {
+  const index_t d = cfg_.hidden, I = cfg_.intermediate, H = cfg_.heads, dh = d / H;
+  const T eps = T(cfg_.layer_norm_eps), scale = T(1) / std::sqrt(T(dh));
+  var<T> out = t.make(n, d);
+  T* h = out.data;
+  T* qkv = t.template scratch<T>(static_cast<std::size_t>(n * 3 * d));  // [n, 3d]: q | k | v
+  T* a = t.template scratch<T>(static_cast<std::size_t>(n * d));        // attention output, then residual branch
+  T* f = t.template scratch<T>(static_cast<std::size_t>(n * I));        // feed-forward hidden
+  index_t max_len = 0;
+  for (std::size_t s = 0; s + 1 < offsets.size(); ++s) max_len = std::max(max_len, offsets[s + 1] - offsets[s]);
+  T* p = t.template scratch<T>(static_cast<std::size_t>(std::max<index_t>(max_len * max_len, 1)));
+  T* erf_row = t.template scratch<T>(static_cast<std::size_t>(2 * I));
+  // embeddings
+  const matrix<T>&W = word_.value(), &P = position_.value(), &Y = type_.value();
+  for (index_t r = 0; r < n; ++r) {
+    const T *w = W.data() + word_ids[r] * d, *pp = P.data() + pos_ids[r] * d, *y = Y.data() + type_ids[r] * d;
+    T* x = h + r * d;
+    for (index_t j = 0; j < d; ++j) x[j] = w[j] + pp[j] + y[j];
+  }
+  detail::add_layer_norm_rows<T>(h, nullptr, n, d, emb_ln_g_.value().data(), emb_ln_b_.value().data(), eps);
+  const T r2 = T(0.70710678118654752440);
+  for (const auto& L : layers_) {
+    detail::dense<T>(h, d, n, L.wq.value(), L.bq.value(), qkv, 3 * d);
+    detail::dense<T>(h, d, n, L.wk.value(), L.bk.value(), qkv + d, 3 * d);
+    detail::dense<T>(h, d, n, L.wv.value(), L.bv.value(), qkv + 2 * d, 3 * d);
+    for (std::size_t s = 0; s + 1 < offsets.size(); ++s) {
+      const index_t row0 = offsets[s], len = offsets[s + 1] - offsets[s];
+      if (len == 0) continue;
+      for (index_t hh = 0; hh < H; ++hh) {
+        const T* q = qkv + row0 * 3 * d + hh * dh;
+        ops::detail::strided_gemm<T>(false, true, len, len, dh, scale, q, 3 * d, q + d, 3 * d, T(0), p, len);
+        ops::detail::softmax_rows_inplace(p, len);
+        ops::detail::strided_gemm<T>(false, false, len, dh, len, T(1), p, len, q + 2 * d, 3 * d, T(0), a + row0 * d + hh * dh, d);
+      }
+    }
+    // o = a W_o + b_o into the q block of qkv (free now), then h = LN(h + o)
+    detail::dense<T>(a, d, n, L.wo.value(), L.bo.value(), qkv, d);
+    detail::add_layer_norm_rows<T>(h, qkv, n, d, L.ln1_g.value().data(), L.ln1_b.value().data(), eps);
+    detail::dense<T>(h, d, n, L.w1.value(), L.b1.value(), f, I);
+    for (index_t i = 0; i < n; ++i) {
+      T* fi = f + i * I;
+      for (index_t j = 0; j < I; ++j) erf_row[j] = fi[j] * r2;
+      ops::detail::erf_n(erf_row, erf_row + I, I);
+      for (index_t j = 0; j < I; ++j) fi[j] = T(0.5) * fi[j] * (T(1) + erf_row[I + j]);
+    }
+    detail::dense<T>(f, I, n, L.w2.value(), L.b2.value(), a, d);
+    detail::add_layer_norm_rows<T>(h, a, n, d, L.ln2_g.value().data(), L.ln2_b.value().data(), eps);
+  }
+  return out;
 }
 
 }  // namespace recblocks::nn
