@@ -43,7 +43,12 @@
 /// renumbered in depth-first order (node ids are not stable across a save/load); each node stores its
 /// item count so that a truncated item list is detected. Loading validates the
 /// format, version, shapes, ids, tree links and values and throws `io_error` (structure) or
-/// `parse_error` (not JSON) with the offending field. `save` writes a temporary file and renames it.
+/// `parse_error` (not JSON) with the offending field. Sizes are checked before anything is allocated
+/// from them: `dim` must be in [1, `max_loaded_dim`] and equal every item vector's length, `dim` x
+/// nodes at most `max_loaded_dim` x max(1, items) (nodes without items cannot ask for more than the
+/// vectors hold), so an edited file cannot make the loader allocate more than the file itself
+/// carries; an allocation failure is an `io_error`, never `std::bad_alloc`. `save` writes a temporary
+/// file and renames it.
 ///
 /// Requires: item ids unique (any int64); vectors `[dim]` finite; path segments non-empty.
 /// Errors: `value_error` (unknown or duplicate id, NaN, bad options, empty segment), `shape_error`
@@ -54,6 +59,8 @@
 /// rows); build O(n d k iterations * depth); beam search O(beam * depth * c d + leaf items * d).
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -185,6 +192,8 @@ class item_tree {
 
   nlohmann::json to_json() const;
   static item_tree from_json(const nlohmann::json& j);
+  /// The largest `dim` `from_json` / `load` accept (see Serialization).
+  static constexpr index_t max_loaded_dim = index_t{1} << 16;
   void save(const std::string& file) const;
   static item_tree load(const std::string& file);
 
@@ -968,7 +977,22 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     opt.branching = o.at("branching").get<index_t>();
     opt.kmeans_iterations = o.at("kmeans_iterations").get<int>();
     opt.seed = o.at("seed").get<std::uint64_t>();
+    if (!j.at("dim").is_number_integer()) throw bad("\"dim\" must be an integer");
     const index_t dim = j.at("dim").get<index_t>();
+    // sizes before allocations: dim against the vectors the file actually holds
+    if (dim < 1 || dim > max_loaded_dim)
+      throw bad("dim " + std::to_string(dim) + " is outside [1, " + std::to_string(max_loaded_dim) + "]");
+    if (!j.at("nodes").is_array() || !j.at("items").is_array()) throw bad("\"nodes\" and \"items\" must be arrays");
+    for (std::size_t k = 0; k < j.at("items").size(); ++k) {
+      const auto& ji = j.at("items")[k];
+      if (!ji.is_object() || !ji.contains("vector") || !ji.at("vector").is_array() ||
+          static_cast<index_t>(ji.at("vector").size()) != dim)
+        throw bad("items[" + std::to_string(k) + "].vector must hold dim = " + std::to_string(dim) + " values");
+    }
+    if (static_cast<double>(dim) * static_cast<double>(j.at("nodes").size()) >
+        static_cast<double>(max_loaded_dim) * static_cast<double>(std::max<std::size_t>(1, j.at("items").size())))
+      throw bad("dim " + std::to_string(dim) + " x " + std::to_string(j.at("nodes").size()) + " nodes is more than " +
+                std::to_string(j.at("items").size()) + " items can justify");
     item_tree t = [&] {
       try {
         return item_tree(dim, opt);
@@ -1050,6 +1074,10 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     return t;
   } catch (const nlohmann::json::exception& e) {
     throw io_error(std::string("retrieval::item_tree::from_json: corrupted tree: missing or mistyped field (") + e.what() + ")");
+  } catch (const std::bad_alloc&) {
+    throw io_error("retrieval::item_tree::from_json: the tree does not fit in memory");
+  } catch (const std::length_error&) {
+    throw io_error("retrieval::item_tree::from_json: corrupted tree: impossible size");
   }
 }
 
@@ -1078,6 +1106,8 @@ item_tree<T> item_tree<T>::load(const std::string& file) {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw parse_error("retrieval::item_tree::load: '" + file + "' is not valid JSON: " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw io_error("retrieval::item_tree::load: '" + file + "' does not fit in memory");
   }
   try {
     return from_json(j);

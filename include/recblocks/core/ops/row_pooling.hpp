@@ -25,18 +25,19 @@ var<T> segment_max(tape<T>& t, const var<T>& x, std::span<const index_t> offsets
   const index_t S = static_cast<index_t>(offsets.size()) - 1, d = x.cols;
   var<T> y = t.make(S, d);
   index_t* arg = t.template scratch<index_t>(static_cast<std::size_t>(S * d));
+  T* yd = t.out_data(y);
   for (index_t s = 0; s < S; ++s) {
     const index_t b = offsets[static_cast<std::size_t>(s)], e = offsets[static_cast<std::size_t>(s + 1)];
     for (index_t j = 0; j < d; ++j) {
       if (b == e) {
-        t.out_data(y)[s * d + j] = T(0);
+        yd[s * d + j] = T(0);
         arg[s * d + j] = -1;
         continue;
       }
       index_t best = b;
       for (index_t r = b + 1; r < e; ++r)
         if (x.data[r * d + j] > x.data[best * d + j]) best = r;
-      t.out_data(y)[s * d + j] = x.data[best * d + j];
+      yd[s * d + j] = x.data[best * d + j];
       arg[s * d + j] = best;
     }
   }
