@@ -6,7 +6,7 @@
 #include <recblocks/core/ops.hpp>
 #include <recblocks/io/npy.hpp>
 #include <recblocks/llm/client.hpp>
-#include <recblocks/nn/bert_encoder.hpp>
+#include <recblocks/text/bert_encoder.hpp>
 #include <recblocks/text/sentence_encoder.hpp>
 
 #include "../core/gradcheck_helpers.hpp"

@@ -36,7 +36,7 @@
 
 #include "../core/ops/gather.hpp"
 #include "../core/ops/row_pooling.hpp"
-#include "../nn/bert_encoder.hpp"
+#include "bert_encoder.hpp"
 #include "wordpiece_tokenizer.hpp"
 
 namespace recblocks::text {
@@ -90,7 +90,7 @@ class sentence_encoder {
   pooling pooling_mode() const { return pool_; }
   bool normalizes() const { return normalize_; }
 
-  /// The member list (see nn/module.hpp): the BERT parameters, with Hugging Face's names.
+  /// The member list (see nn/module.hpp): the encoder's parameters, unprefixed.
   template <class Self, class V>
   static void visit(Self& self, V& v) {
     v("", self.bert_);

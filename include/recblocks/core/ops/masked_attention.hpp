@@ -101,8 +101,7 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
   const bool drop = dropout > T(0) && t.training();
   const bool keep = t.recording() && (q.tracked() || k.tracked() || v.tracked());
   var<T> out = t.make(q.rows, d);
-  T* od = t.out_data(out);
-  std::fill(od, od + out.size(), T(0));  // rows outside every sequence (padding) stay 0
+  t.out(out).setZero();  // rows outside every sequence (padding) stay 0
   index_t max_len = 0, total = 0;
   for (index_t s = 0; s < segments; ++s) {
     max_len = std::max(max_len, lens_in[s]);
@@ -140,7 +139,7 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
         }
         pv = dropped;
       }
-      strided_gemm<T>(false, false, L, dh, L, T(1), pv, L, vb, d, T(0), od + row0 * d + h * dh, d);  // O = P' V
+      strided_gemm<T>(false, false, L, dh, L, T(1), pv, L, vb, d, T(0), t.out_data(out) + row0 * d + h * dh, d);  // O = P' V
       off += L * L;
     }
   }

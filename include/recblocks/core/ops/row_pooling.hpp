@@ -68,7 +68,7 @@ var<T> l2_normalize_rows(tape<T>& t, const var<T>& x, T eps = T(1e-12)) {
         const T* norms = static_cast<const T*>(nd.aux);
         const T eps = nd.s0;
         const_map<T> g(nd.grad, nd.rows, nd.cols), yv(nd.value, nd.rows, nd.cols);
-        map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
+        mutable_map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
         for (index_t i = 0; i < nd.rows; ++i) {
           if (norms[i] <= eps) dx.row(i) = g.row(i) / eps;  // the clamp is active: y = x / eps
           else dx.row(i) = (g.row(i) - yv.row(i) * g.row(i).dot(yv.row(i))) / norms[i];
