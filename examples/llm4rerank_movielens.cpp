@@ -10,7 +10,8 @@
 // (tools/llm_server.sh start; eval "$(tools/llm_server.sh env)") and rewrites both files.
 //
 // Usage: llm4rerank_movielens [--data DIR] [--epochs N] [--live] [--sample N] [--max-count MC]
-//                             [--records FILE] [--sample-file FILE] [--no-llm]
+//                             [--records FILE] [--sample-file FILE] [--no-llm] [--got-llm]
+// (--resume: with --live, reuse the answers already in the records file; --got-llm: with --live, also record the fixed path A-D-F with LLM nodes; replay reads it from the sample file)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -53,7 +54,7 @@ namespace llm = recblocks::llm;
 
 namespace {
 
-constexpr const char* prompt_version = "llm4rerank_movielens/1";
+constexpr const char* prompt_version = "llm4rerank_movielens/2";
 constexpr const char* recorded_model = "gemma-3-270m-q4_k_m";
 constexpr index_t n_cand = 20, top_k = 10, n_genres = 19;
 
@@ -85,10 +86,11 @@ const std::vector<goal> goals = {
 struct metrics {
   double hr = 0, ndcg = 0, andcg = 0, mad = 0;
   index_t users = 0, mad_users = 0;
+  /// `positive`: the held-out item's candidate position, or -1 when it is not a candidate.
   void add(const rr::rerank_case& c, const std::vector<index_t>& order, index_t positive) {
     const matrix<double> j = rr::scorer_node_policy::subtopics(c);
     for (index_t p = 0; p < top_k; ++p)
-      if (c.candidates[static_cast<std::size_t>(order[static_cast<std::size_t>(p)])].id == positive) {
+      if (order[static_cast<std::size_t>(p)] == positive) {
         hr += 1;
         ndcg += 1.0 / std::log2(static_cast<double>(p) + 2.0);
       }
@@ -162,12 +164,12 @@ int main(int argc, char** argv) try {
   std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "";
   std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/llm4rerank_movielens_records.jsonl.gz";
   std::string sample_file = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/llm4rerank_movielens_sample.json";
-  index_t epochs = 20, sample_size = 30, max_count = 4;
-  bool live = false, no_llm = false;
+  index_t epochs = 20, sample_size = 20, max_count = 3;
+  bool live = false, no_llm = false, with_got_llm = false, resume = false;
   recblocks_examples::command_line cl(
       "llm4rerank_movielens",
       "llm4rerank_movielens [--data DIR] [--epochs N] [--live] [--sample N] [--max-count MC] [--records FILE] "
-      "[--sample-file FILE] [--no-llm]");
+      "[--sample-file FILE] [--no-llm] [--got-llm] [--resume]");
   cl.option("--data", data);
   cl.option("--epochs", epochs);
   cl.option("--sample", sample_size);
@@ -176,6 +178,8 @@ int main(int argc, char** argv) try {
   cl.option("--sample-file", sample_file);
   cl.flag("--live", live);
   cl.flag("--no-llm", no_llm);
+  cl.flag("--got-llm", with_got_llm);
+  cl.flag("--resume", resume);
   cl.parse(argc, argv);
   if (epochs < 1 || sample_size < 1 || max_count < 1) cl.fail("--epochs, --sample and --max-count must be >= 1");
 
@@ -252,7 +256,9 @@ int main(int argc, char** argv) try {
     for (const auto& [item, score] : cands) {
       const movie& m = movies[static_cast<std::size_t>(item)];
       rr::rerank_item it;
-      it.id = item + 1;  // MovieLens movie id
+      // The LLM sees candidate labels 1..20 (GMF order), not MovieLens ids: gemma's tokenizer spends a
+      // token per digit, and the labels halve the answer length; titles identify the movies.
+      it.id = static_cast<index_t>(c.candidates.size()) + 1;
       it.score = score;
       it.features = {{"title", m.title}, {"genre", m.genres}, {"year", m.year ? std::to_string(m.year) : "unknown"}};
       it.subtopics = m.flags;
@@ -276,8 +282,10 @@ int main(int argc, char** argv) try {
       out.push_back({scored[static_cast<std::size_t>(k)].second, std::round(scored[static_cast<std::size_t>(k)].first * 1000.0) / 1000.0});
     return out;
   };
-  auto holds_positive = [&](index_t u, const std::vector<std::pair<index_t, double>>& cands) {
-    return std::any_of(cands.begin(), cands.end(), [&](auto x) { return x.first == held[static_cast<std::size_t>(u)]; });
+  auto positive_position = [&](index_t u, const std::vector<std::pair<index_t, double>>& cands) {
+    for (std::size_t k = 0; k < cands.size(); ++k)
+      if (cands[k].first == held[static_cast<std::size_t>(u)]) return static_cast<index_t>(k);
+    return index_t{-1};
   };
 
   // ---- the classical methods ----------------------------------------------------------------------
@@ -337,12 +345,12 @@ int main(int argc, char** argv) try {
   for (index_t u = 0; u < n_users; ++u) {
     const auto cands = candidates_of(u);
     rr::rerank_case c = make_case(u, cands);
-    const bool has = holds_positive(u, cands);
-    if (has) positive_users.push_back(u);
+    const index_t pos = positive_position(u, cands);
+    if (pos >= 0) positive_users.push_back(u);
     for (std::size_t m = 0; m < n_classical; ++m) {
       const std::vector<index_t> order = run_classical(c, m, true);
-      all[m].add(c, order, held[static_cast<std::size_t>(u)] + 1);
-      if (has) with_positive[m].add(c, order, held[static_cast<std::size_t>(u)] + 1);
+      all[m].add(c, order, pos);
+      if (pos >= 0) with_positive[m].add(c, order, pos);
     }
   }
   const index_t positive_in_top20 = static_cast<index_t>(positive_users.size());
@@ -375,7 +383,7 @@ int main(int argc, char** argv) try {
     const index_t np = static_cast<index_t>(positive_users.size());
     const index_t stride = std::max<index_t>(1, np / sample_size);
     sample = {{"format", "llm4rerank_movielens.sample"}, {"version", 1}, {"prompt_version", prompt_version},
-              {"max_count", max_count}, {"users", nlohmann::json::array()}};
+              {"max_count", max_count}, {"got_llm", with_got_llm}, {"users", nlohmann::json::array()}};
     for (index_t k = 0; k < sample_size && k * stride < np; ++k) {
       const index_t u = positive_users[static_cast<std::size_t>(k * stride)];
       nlohmann::json cj = nlohmann::json::array();
@@ -393,19 +401,44 @@ int main(int argc, char** argv) try {
       throw recblocks::value_error("llm4rerank_movielens: " + sample_file + " is for prompt version " +
                                    sample.value("prompt_version", "") + ", this program asks " + prompt_version);
     max_count = sample.at("max_count").get<index_t>();
+    with_got_llm = sample.value("got_llm", false);
   }
   const rr::aspect_graph llm_graph({.aspects = graph.options().aspects, .max_count = max_count});
   const rr::aspect_graph got_graph({.aspects = graph.options().aspects, .max_count = std::max<index_t>(max_count, 3)});
 
+  // --live --resume: answers already in the records file are reused (so an interrupted recording
+  // goes on where it stopped); the rest go to the server. Either way the new file holds every answer.
+  struct resume_client {
+    std::optional<llm::recorded_client> old;
+    llm::any_client live;
+    long live_calls = 0;
+    llm::chat_response chat(const llm::chat_request& r) {
+      if (old) try {
+          return old->chat(r);
+        } catch (const llm::llm_error& e) {
+          if (e.kind() != llm::llm_error_kind::replay_miss) throw;
+        }
+      ++live_calls;
+      return live.chat(r);
+    }
+  };
+  resume_client source;
+  nlohmann::json old_sample;
 #if defined(RECBLOCKS_HAVE_CURL)
   std::optional<llm::http_client> http;
-  if (live) http.emplace();
 #endif
   std::optional<llm::recorded_client> book;
   if (live) {
 #if defined(RECBLOCKS_HAVE_CURL)
+    http.emplace();
+    source.live = llm::any_client(std::ref(*http));
+    if (resume && std::filesystem::exists(records)) {
+      source.old.emplace(records, llm::record_meta::from_env(prompt_version));
+      std::ifstream in(sample_file);
+      if (in) old_sample = nlohmann::json::parse(in);
+    }
     book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                 llm::any_client(std::ref(*http)));
+                 llm::any_client(std::ref(source)));
 #else
     throw recblocks::value_error("llm4rerank_movielens: --live needs recblocks built with libcurl (recblocks::llm_http)");
 #endif
@@ -420,54 +453,66 @@ int main(int argc, char** argv) try {
       return 0;
     }
   }
-  rr::llm_node_policy policy(*book);
+  rr::llm_node_policy policy(*book, {.max_attempts = 2});  // one re-ask: a bounded recording budget
   rr::fixed_path_policy<rr::llm_node_policy<llm::recorded_client>&> got_llm(policy, {"accuracy", "diversity", "fairness", "stop"});
 
-  const std::size_t n_llm = goals.size() + 1;  // four goals, then the fixed path with LLM nodes (goal ADF)
+  // The LLM runs goals A, D and F (the recording budget); ADF is measured with the scorer policy only.
+  const std::size_t n_llm_goals = 3;
+  const std::size_t n_llm = n_llm_goals + (with_got_llm ? 1 : 0);  // then the fixed path with LLM nodes (goal ADF)
   std::vector<metrics> on_sample(n_classical), llm_rows(n_llm);
   std::vector<usage_stats> llm_usage(goals.size()), sample_scorer_usage(goals.size());
   std::vector<rr::llm_node_stats> llm_stats(n_llm);
-  std::vector<double> live_seconds(n_llm, 0.0);
-  if (!live)
-    for (std::size_t g = 0; g < n_llm; ++g) live_seconds[g] = sample.value("live_seconds", nlohmann::json::array()).size() == n_llm
-                                                                  ? sample["live_seconds"][g].get<double>() : 0.0;
-  const std::size_t sample_users = sample.at("users").size();
+  std::vector<double> live_seconds(n_llm, 0.0);  // summed over the users timed live
+  index_t timed_users = 0;
+  const nlohmann::json planned = sample.at("users");
+  sample["users"] = nlohmann::json::array();  // the users done (live: written after each one)
+  const std::size_t sample_users = planned.size();
   for (std::size_t s = 0; s < sample_users; ++s) {
-    const auto& uj = sample["users"][s];
+    nlohmann::json uj = planned[s];
     const index_t u = uj.at("user").get<index_t>();
     std::vector<std::pair<index_t, double>> cands;
     for (const auto& x : uj.at("candidates")) cands.push_back({x[0].get<index_t>(), x[1].get<double>()});
     rr::rerank_case c = make_case(u, cands);
-    const index_t positive = held[static_cast<std::size_t>(u)] + 1;
+    const index_t positive = positive_position(u, cands);
     for (std::size_t m = 0; m < n_classical; ++m) on_sample[m].add(c, run_classical(c, m, false), positive);
     for (std::size_t g = 0; g < goals.size(); ++g) {
       c.goal = goals[g].text;
       const rr::walk_result sw = graph.run(scorer[g], c);
       sample_scorer_usage[g].add(sw);
     }
+    const long live_before = source.live_calls;
+    nlohmann::json seconds = nlohmann::json::array();
     for (std::size_t g = 0; g < n_llm; ++g) {
-      c.goal = goals[std::min(g, goals.size() - 1)].text;
+      c.goal = goals[g < n_llm_goals ? g : goals.size() - 1].text;
       policy.reset_stats();
       const auto t0 = std::chrono::steady_clock::now();
-      const rr::walk_result w = g < goals.size() ? llm_graph.run(policy, c) : got_graph.run(got_llm, c);
-      if (live) live_seconds[g] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const rr::walk_result w = g < n_llm_goals ? llm_graph.run(policy, c) : got_graph.run(got_llm, c);
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       llm_stats[g] += policy.stats();
       llm_rows[g].add(c, w.order, positive);
-      if (g < goals.size()) llm_usage[g].add(w);
+      if (g < n_llm_goals) llm_usage[g].add(w);
     }
-    if (live) {
-      std::fprintf(stderr, "\r[live] user %zu/%zu recorded (%ld answers)   ", s + 1, sample_users, book->recorded());
-      book->save();  // keep what is recorded so far
+    if (live) {  // time measured now, or (answers reused by --resume) the earlier recording's time
+      uj["seconds"] = source.live_calls > live_before ? seconds : nlohmann::json();
+      if (uj["seconds"].is_null() && old_sample.contains("users"))
+        for (const auto& o : old_sample["users"])
+          if (o.value("user", index_t{-1}) == u && o.contains("seconds")) uj["seconds"] = o["seconds"];
+    }
+    if (uj.contains("seconds") && uj["seconds"].is_array() && uj["seconds"].size() == n_llm) {
+      for (std::size_t g = 0; g < n_llm; ++g) live_seconds[g] += uj["seconds"][g].get<double>();
+      ++timed_users;
+    }
+    sample["users"].push_back(uj);
+    if (live) {  // keep a consistent pair of files after every user
+      book->save();
+      sample["model"] = book->meta().model;
+      sample["recorded_at"] = book->meta().recorded_at;
+      std::ofstream(sample_file) << sample.dump(1) << "\n";
+      std::fprintf(stderr, "\r[live] user %zu/%zu recorded (%ld answers, %ld asked live)   ", s + 1, sample_users,
+                   book->recorded(), source.live_calls);
     }
   }
-  if (live) {
-    std::fprintf(stderr, "\n");
-    book->save();
-    sample["live_seconds"] = live_seconds;
-    sample["model"] = book->meta().model;
-    sample["recorded_at"] = book->meta().recorded_at;
-    std::ofstream(sample_file) << sample.dump(1) << "\n";
-  }
+  if (live) std::fprintf(stderr, "\n");
   std::vector<index_t> sample_ids;
   for (const auto& uj : sample["users"]) sample_ids.push_back(uj["user"].get<index_t>() + 1);
   std::string ids;
@@ -477,14 +522,15 @@ int main(int argc, char** argv) try {
                    .c_str());
   for (std::size_t m = 0; m < n_classical; ++m) print_row(names[m], on_sample[m]);
   for (std::size_t g = 0; g < n_llm; ++g)
-    print_row(g < goals.size() ? "graph, LLM policy, goal " + goals[g].key : "fixed path A-D-F (LLM nodes)", llm_rows[g]);
+    print_row(g < n_llm_goals ? "graph, LLM policy, goal " + goals[g].key : "fixed path A-D-F (LLM nodes, goal ADF)", llm_rows[g]);
   std::printf("\nNode usage on the sample (share of node visits | mean visits per walk, walks the MC cap stopped | top paths):\n");
   for (std::size_t g = 0; g < goals.size(); ++g) {
-    std::printf("  LLM    goal %-3s: %s\n", goals[g].key.c_str(), llm_usage[g].summary().c_str());
+    if (g < n_llm_goals) std::printf("  LLM    goal %-3s: %s\n", goals[g].key.c_str(), llm_usage[g].summary().c_str());
     std::printf("  scorer goal %-3s: %s\n", goals[g].key.c_str(), sample_scorer_usage[g].summary().c_str());
   }
-  std::printf("\nLLM answers per run (%zu users each): decisions, valid first answers, re-asks, fallbacks, tokens and time per user\n",
-              sample_users);
+  std::printf("\nLLM answers per run (%zu users each): decisions, valid first answers, re-asks, fallbacks, tokens per user, "
+              "live time per user (over the %lld users timed when recorded)\n",
+              sample_users, static_cast<long long>(timed_users));
   for (std::size_t g = 0; g < n_llm; ++g) {
     const auto& st = llm_stats[g];
     std::string why;
@@ -492,11 +538,11 @@ int main(int argc, char** argv) try {
     const double nu = static_cast<double>(std::max<std::size_t>(1, sample_users));
     std::printf("  %-10s decisions %ld, first valid %ld (%.0f%%), re-asks %ld, fallbacks %ld (%.0f%%), prompt %.0f + "
                 "completion %.0f tokens/user, %.1f s/user live%s%s\n",
-                g < goals.size() ? ("goal " + goals[g].key).c_str() : "GoT (LLM)", st.decisions, st.first_valid,
+                g < n_llm_goals ? ("goal " + goals[g].key).c_str() : "GoT (LLM)", st.decisions, st.first_valid,
                 100.0 * static_cast<double>(st.first_valid) / static_cast<double>(std::max(1L, st.decisions)), st.retries,
                 st.fallbacks, 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(std::max(1L, st.decisions)),
                 static_cast<double>(st.prompt_tokens) / nu, static_cast<double>(st.completion_tokens) / nu,
-                live_seconds[g] / nu, why.empty() ? "" : "; invalid answers: ", why.c_str());
+                live_seconds[g] / static_cast<double>(std::max<index_t>(1, timed_users)), why.empty() ? "" : "; invalid answers: ", why.c_str());
   }
   std::printf("\nelapsed %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
   return 0;

@@ -8,7 +8,8 @@
 ///     {"ranking": [id, id, ...], "next": "<node>"}       (at `backward`: {"next": "<node>"})
 ///
 /// constrained by a tight JSON schema (`ranking`: exactly n items, each one of the candidate ids;
-/// `next`: one of the offered nodes). The answer is validated (JSON present; every id a candidate;
+/// `next`: one of the offered nodes). The format example in the prompt is the reference code's fixed
+/// id list (not the candidates, so copying it is no answer). The answer is validated (JSON present; every id a candidate;
 /// each exactly once; the right length; a known next node) and, on a violation, the model is asked
 /// again with its answer and a corrective message in the reference code's wording ("Reranking id
 /// '17' in your reply does not appear in the candidates provided. ..."). After `max_attempts`
@@ -134,6 +135,15 @@ inline std::string id_list(const rerank_case& c, const std::vector<index_t>& ord
   return s + "]";
 }
 
+/// The reference code's format example ("[16, 1246, 536, ...]; stop"), cut or extended to `n` ids:
+/// a format illustration that is not a permutation of the candidates, so copying it is no answer.
+inline std::string format_example(std::size_t n) {
+  static constexpr long ids[] = {16, 1246, 536, 15, 748, 1135, 1636, 1, 47, 8, 2478, 899, 151, 1032, 165, 363, 527, 2168, 37, 62};
+  std::string s = "[";
+  for (std::size_t p = 0; p < n; ++p) s += (p ? ", " : "") + std::to_string(p < 20 ? ids[p] : 2500 + static_cast<long>(p));
+  return s + "]";
+}
+
 inline std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -197,8 +207,8 @@ std::string llm_node_policy<Client>::prompt(const node_context& ctx) const {
        "the final goal of the reranking: {" + c.goal + "}.\n"
        "For your response format, give the list of all " + std::to_string(c.candidates.size()) +
        " candidate item_id values, each once, in order of recommendation priority, and the next operation name, in "
-       "JSON. Example answer format: {\"ranking\": " +
-       detail::id_list(c, ctx.current()) + ", \"next\": \"" + ctx.options.back() + "\"}\n";
+       "JSON. Example answer format for " + std::to_string(c.candidates.size()) + " candidates: {\"ranking\": " +
+       detail::format_example(c.candidates.size()) + ", \"next\": \"stop\"}\n";
   return s;
 }
 
