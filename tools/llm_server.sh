@@ -221,7 +221,7 @@ case "$cmd" in
   start)
     install_all
     for s in $(servers_from_args "$@"); do start_one "$s"; done
-    "$0" env
+    bash "$0" env
     ;;
   stop) for s in $(servers_from_args "$@"); do stop_one "$s"; done ;;
   status)
@@ -234,6 +234,9 @@ case "$cmd" in
     if is_running chat; then
       echo "export RECBLOCKS_LLM_URL=$(state_get chat url)"
       echo "export RECBLOCKS_LLM_MODEL=$MODEL_NAME"
+      echo "export RECBLOCKS_LLM_MODEL_SHA256=$MODEL_SHA256"
+      version=$("$SERVER_BIN" --version 2>&1 | sed -n 's/^version: //p' | head -n 1)
+      echo "export RECBLOCKS_LLM_SERVER_VERSION='llama.cpp llama-server ${version:-unknown} (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist)'"
     fi
     is_running hidden && echo "export RECBLOCKS_LLM_HIDDEN_URL=$(state_get hidden url)"
     if is_running e5; then

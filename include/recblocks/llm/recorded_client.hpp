@@ -24,7 +24,7 @@
 ///   a hash collision is a miss.
 /// - `live`: every `chat(r)` goes to the live client (any `llm_client`, usually `http_client`);
 ///   each answer is kept, and `save()` writes the file (atomically: a temporary file renamed over
-///   it) with `expected` as the header and `recorded_at` set to now (UTC). A live book starts
+///   it; missing parent directories are created) with `expected` as the header and `recorded_at` set to now (UTC). A live book starts
 ///   empty, so the file holds exactly the prompt set of the last recording.
 ///
 /// `record_meta::from_env(prompt_version)` fills the model from `RECBLOCKS_LLM_MODEL`, its checksum
@@ -185,6 +185,10 @@ inline std::string recorded_client::read_bytes(const std::filesystem::path& file
 }
 
 inline void recorded_client::write_bytes(const std::filesystem::path& file, const std::string& bytes) {
+  if (file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);  // a failure shows up as the write error below
+  }
   auto tmp = file;
   tmp += ".tmp." + to_hex(std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32));
   bool ok = false;
