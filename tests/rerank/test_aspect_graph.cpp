@@ -331,3 +331,33 @@ TEST_CASE("llm_node_policy: an LLM that always says backward, never stops, or fa
   CHECK_THROWS_AS(g.run(pd, c), llm::llm_error);
   CHECK_THROWS_WITH(llm_node_policy(down, {.max_attempts = 0}), Catch::Contains("max_attempts = 0"));
 }
+
+TEST_CASE("llm_node_policy: the repair option keeps first occurrences, appends the missing ids, and counts it",
+          "[rerank][aspect_graph][llm]") {
+  const rerank_case c = six();
+  const aspect_graph g({.max_count = 3});
+  llm::scripted_client model;
+  model.then_answer(answer({104, 104, 101, 104, 101, 101}, "fairness"))  // repaired: 104, 101, then 102 103 105 106
+      .then_answer(answer({106, 105, 104, 103, 102, 101}, "stop"))      // valid
+      ;
+  llm_node_policy policy(model, {.repair = true});
+  const walk_result w = g.run(policy, c);
+  CHECK(w.path == std::vector<std::string>{"accuracy", "fairness", "stop"});
+  REQUIRE(w.pool.size() == 2);
+  CHECK(w.pool[0].order == std::vector<index_t>{3, 0, 1, 2, 4, 5});
+  CHECK(w.order == std::vector<index_t>{5, 4, 3, 2, 1, 0});
+  CHECK(policy.stats().repaired == 1);
+  CHECK(policy.stats().first_valid == 1);
+  CHECK(policy.stats().retries == 0);
+  CHECK(policy.stats().failures.at("duplicate_id") == 1);
+  // an unknown next node is not repaired: it is re-asked, then falls back
+  llm::scripted_client bad_next;
+  bad_next.otherwise([](const llm::chat_request& r) {
+    return llm::scripted_client::make_response(r, answer({101, 101, 101, 101, 101, 101}, "novelty"));
+  });
+  llm_node_policy pb(bad_next, {.max_attempts = 2, .repair = true});
+  const walk_result wb = aspect_graph({.max_count = 2}).run(pb, c);
+  CHECK(pb.stats().repaired == 0);
+  CHECK(pb.stats().fallbacks == 2);
+  CHECK(wb.order == std::vector<index_t>{0, 1, 2, 3, 4, 5});
+}

@@ -17,8 +17,11 @@
 /// `stop` (or, on the first step where `stop` is not offered, the current node again, which the
 /// graph's max node count bounds).
 ///
+/// Option `repair` (off by default) accepts a first answer that is not a permutation by repairing it
+/// (first occurrences in order, then the missing candidates in the current order; counted).
+///
 /// Accounting (`stats()`): node decisions, requests, first answers that were valid, re-asks,
-/// fallbacks, failure reasons, prompt and completion tokens (the server's `usage`, or
+/// fallbacks, repairs, failure reasons, prompt and completion tokens (the server's `usage`, or
 /// `llm::estimate_tokens` when it reports none) and wall time spent in the client.
 /// Transport errors and replay misses (`llm::llm_error`) propagate: they are never a silent fallback.
 ///
@@ -55,6 +58,11 @@ struct llm_node_policy_options {
   std::int64_t seed = 42;
   int max_tokens = 0;             ///< 0: 8 per candidate + 48
   bool show_scores = true;        ///< show the generator's score "for your reference"
+  /// Accept a ranking that is not a permutation (and a valid next node) by repairing it: the first
+  /// occurrence of each candidate id in the answer's order, then the missing candidates in the current
+  /// list's order (unknown ids dropped). Counted in `stats().repaired`, not as valid. Off by default
+  /// (the reference code re-asks); it lets a model too small to write permutations still steer the path.
+  bool repair = false;
 };
 
 /// What the LLM policy did (summed over its decisions until `reset_stats`).
@@ -64,6 +72,7 @@ struct llm_node_stats {
   long first_valid = 0;        ///< decisions whose first answer was valid
   long retries = 0;            ///< re-asks after an invalid answer
   long fallbacks = 0;          ///< decisions that fell back after max_attempts invalid answers
+  long repaired = 0;           ///< decisions whose first answer was repaired (`repair` option)
   long prompt_tokens = 0;
   long completion_tokens = 0;
   double seconds = 0.0;        ///< wall time inside the client
@@ -90,6 +99,10 @@ class llm_node_policy {
   static std::optional<std::string> validate(const node_context& ctx, const std::string& text, node_decision& out,
                                              std::string& reason);
 
+  /// The `repair` reading of an answer (see the option), or nothing when its JSON, ranking list or
+  /// next node is unusable.
+  static std::optional<node_decision> repaired(const node_context& ctx, const std::string& text);
+
   const llm_node_stats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
   const llm_node_policy_options& options() const { return options_; }
@@ -108,6 +121,7 @@ inline llm_node_stats& llm_node_stats::operator+=(const llm_node_stats& o) {
   first_valid += o.first_valid;
   retries += o.retries;
   fallbacks += o.fallbacks;
+  repaired += o.repaired;
   prompt_tokens += o.prompt_tokens;
   completion_tokens += o.completion_tokens;
   seconds += o.seconds;
@@ -298,6 +312,34 @@ std::optional<std::string> llm_node_policy<Client>::validate(const node_context&
 }
 
 template <llm::llm_client Client>
+std::optional<node_decision> llm_node_policy<Client>::repaired(const node_context& ctx, const std::string& text) {
+  const auto j = llm::extract_json(text);
+  if (!j || !j->is_object() || ctx.node == aspect_graph::backward) return std::nullopt;
+  const auto r = j->find("ranking");
+  const auto nx = j->find("next");
+  if (r == j->end() || !r->is_array() || nx == j->end() || !nx->is_string()) return std::nullopt;
+  std::string name = nx->get<std::string>();
+  for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (std::find(ctx.options.begin(), ctx.options.end(), name) == ctx.options.end()) return std::nullopt;
+  const auto& cands = ctx.input.candidates;
+  std::vector<char> used(cands.size(), 0);
+  node_decision d;
+  for (const auto& v : *r) {
+    if (!v.is_number_integer()) continue;
+    const auto id = v.get<long long>();
+    for (std::size_t i = 0; i < cands.size(); ++i)
+      if (cands[i].id == id && !used[i]) {
+        used[i] = 1;
+        d.order.push_back(static_cast<index_t>(i));
+      }
+  }
+  for (index_t p : ctx.current())
+    if (!used[static_cast<std::size_t>(p)]) d.order.push_back(p);
+  d.next = std::move(name);
+  return d;
+}
+
+template <llm::llm_client Client>
 node_decision llm_node_policy<Client>::decide(const node_context& ctx) {
   ++stats_.decisions;
   llm::chat_request r;
@@ -324,6 +366,12 @@ node_decision llm_node_policy<Client>::decide(const node_context& ctx) {
       return d;
     }
     ++stats_.failures[reason];
+    if (options_.repair && attempt == 0 && (reason == "duplicate_id" || reason == "missing_id" || reason == "unknown_id")) {
+      if (auto fixed = repaired(ctx, resp.text)) {
+        ++stats_.repaired;
+        return *fixed;
+      }
+    }
     r.messages.push_back(llm::message::assistant(resp.text));
     r.messages.push_back(llm::message::user(*fix));
   }
