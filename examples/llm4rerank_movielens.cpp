@@ -11,6 +11,9 @@
 //
 // Usage: llm4rerank_movielens [--data DIR] [--epochs N] [--live] [--sample N] [--max-count MC]
 //                             [--records FILE] [--sample-file FILE] [--no-llm] [--got-llm]
+// Two LLM variants: strict (the reference code: re-ask, then a counted fallback) and repair (a first answer
+// that is not a permutation is repaired and counted; files *_repair_*); replay runs both, --live --repair
+// records the repair one.
 // (--resume: with --live, reuse the answers already in the records file; --got-llm: with --live, also record the fixed path A-D-F with LLM nodes; replay reads it from the sample file)
 #include <algorithm>
 #include <chrono>
@@ -165,11 +168,11 @@ int main(int argc, char** argv) try {
   std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/llm4rerank_movielens_records.jsonl.gz";
   std::string sample_file = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/llm4rerank_movielens_sample.json";
   index_t epochs = 20, sample_size = 20, max_count = 3;
-  bool live = false, no_llm = false, with_got_llm = false, resume = false;
+  bool live = false, no_llm = false, with_got_llm = false, resume = false, repair = false;
   recblocks_examples::command_line cl(
       "llm4rerank_movielens",
       "llm4rerank_movielens [--data DIR] [--epochs N] [--live] [--sample N] [--max-count MC] [--records FILE] "
-      "[--sample-file FILE] [--no-llm] [--got-llm] [--resume]");
+      "[--sample-file FILE] [--no-llm] [--got-llm] [--resume] [--repair]");
   cl.option("--data", data);
   cl.option("--epochs", epochs);
   cl.option("--sample", sample_size);
@@ -180,6 +183,7 @@ int main(int argc, char** argv) try {
   cl.flag("--no-llm", no_llm);
   cl.flag("--got-llm", with_got_llm);
   cl.flag("--resume", resume);
+  cl.flag("--repair", repair);
   cl.parse(argc, argv);
   if (epochs < 1 || sample_size < 1 || max_count < 1) cl.fail("--epochs, --sample and --max-count must be >= 1");
 
@@ -376,173 +380,188 @@ int main(int argc, char** argv) try {
   std::printf("(%.1f s so far)\n", t_all);
   if (no_llm) return 0;
 
-  // ---- the LLM sample -----------------------------------------------------------------------------
-  nlohmann::json sample;
-  if (live) {
-    // every stride-th of the users whose held-out item is among the candidates
-    const index_t np = static_cast<index_t>(positive_users.size());
-    const index_t stride = std::max<index_t>(1, np / sample_size);
-    sample = {{"format", "llm4rerank_movielens.sample"}, {"version", 1}, {"prompt_version", prompt_version},
-              {"max_count", max_count}, {"got_llm", with_got_llm}, {"users", nlohmann::json::array()}};
-    for (index_t k = 0; k < sample_size && k * stride < np; ++k) {
-      const index_t u = positive_users[static_cast<std::size_t>(k * stride)];
-      nlohmann::json cj = nlohmann::json::array();
-      for (auto [i, s] : candidates_of(u)) cj.push_back({i, s});
-      sample["users"].push_back({{"user", u}, {"candidates", cj}});
+  // ---- the LLM sample: strict (the reference code: re-ask, then fall back) and repair variants --------
+  auto llm_variant = [&](bool repair, const std::string& records, const std::string& sample_file) {
+    const std::string variant = repair ? "repair" : "strict";
+    nlohmann::json sample;
+    if (live) {
+      // every stride-th of the users whose held-out item is among the candidates
+      const index_t np = static_cast<index_t>(positive_users.size());
+      const index_t stride = std::max<index_t>(1, np / sample_size);
+      sample = {{"format", "llm4rerank_movielens.sample"}, {"version", 1}, {"prompt_version", prompt_version},
+                {"max_count", max_count}, {"got_llm", with_got_llm}, {"users", nlohmann::json::array()}};
+      for (index_t k = 0; k < sample_size && k * stride < np; ++k) {
+        const index_t u = positive_users[static_cast<std::size_t>(k * stride)];
+        nlohmann::json cj = nlohmann::json::array();
+        for (auto [i, s] : candidates_of(u)) cj.push_back({i, s});
+        sample["users"].push_back({{"user", u}, {"candidates", cj}});
+      }
+    } else {
+      std::ifstream in(sample_file);
+      if (!in) {
+        std::printf("\nLLM rows skipped: no sample file %s (record it with --live).\n", sample_file.c_str());
+        return;
+      }
+      sample = nlohmann::json::parse(in);
+      if (sample.value("prompt_version", "") != prompt_version)
+        throw recblocks::value_error("llm4rerank_movielens: " + sample_file + " is for prompt version " +
+                                     sample.value("prompt_version", "") + ", this program asks " + prompt_version);
+      max_count = sample.at("max_count").get<index_t>();
+      with_got_llm = sample.value("got_llm", false);
     }
-  } else {
-    std::ifstream in(sample_file);
-    if (!in) {
-      std::printf("\nLLM rows skipped: no sample file %s (record it with --live).\n", sample_file.c_str());
-      return 0;
-    }
-    sample = nlohmann::json::parse(in);
-    if (sample.value("prompt_version", "") != prompt_version)
-      throw recblocks::value_error("llm4rerank_movielens: " + sample_file + " is for prompt version " +
-                                   sample.value("prompt_version", "") + ", this program asks " + prompt_version);
-    max_count = sample.at("max_count").get<index_t>();
-    with_got_llm = sample.value("got_llm", false);
-  }
-  const rr::aspect_graph llm_graph({.aspects = graph.options().aspects, .max_count = max_count});
-  const rr::aspect_graph got_graph({.aspects = graph.options().aspects, .max_count = std::max<index_t>(max_count, 3)});
+    const rr::aspect_graph llm_graph({.aspects = graph.options().aspects, .max_count = max_count});
+    const rr::aspect_graph got_graph({.aspects = graph.options().aspects, .max_count = std::max<index_t>(max_count, 3)});
 
-  // --live --resume: answers already in the records file are reused (so an interrupted recording
-  // goes on where it stopped); the rest go to the server. Either way the new file holds every answer.
-  struct resume_client {
-    std::optional<llm::recorded_client> old;
-    llm::any_client live;
-    long live_calls = 0;
-    llm::chat_response chat(const llm::chat_request& r) {
-      if (old) try {
-          return old->chat(r);
-        } catch (const llm::llm_error& e) {
-          if (e.kind() != llm::llm_error_kind::replay_miss) throw;
-        }
-      ++live_calls;
-      return live.chat(r);
+    // --live --resume: answers already in the records file are reused (so an interrupted recording
+    // goes on where it stopped); the rest go to the server. Either way the new file holds every answer.
+    struct resume_client {
+      std::optional<llm::recorded_client> old;
+      llm::any_client live;
+      long live_calls = 0;
+      llm::chat_response chat(const llm::chat_request& r) {
+        if (old) try {
+            return old->chat(r);
+          } catch (const llm::llm_error& e) {
+            if (e.kind() != llm::llm_error_kind::replay_miss) throw;
+          }
+        ++live_calls;
+        return live.chat(r);
+      }
+    };
+    resume_client source;
+    nlohmann::json old_sample;
+  #if defined(RECBLOCKS_HAVE_CURL)
+    std::optional<llm::http_client> http;
+  #endif
+    std::optional<llm::recorded_client> book;
+    if (live) {
+  #if defined(RECBLOCKS_HAVE_CURL)
+      http.emplace();
+      source.live = llm::any_client(std::ref(*http));
+      if (resume && std::filesystem::exists(records)) {
+        source.old.emplace(records, llm::record_meta::from_env(prompt_version));
+        std::ifstream in(sample_file);
+        if (in) old_sample = nlohmann::json::parse(in);
+      }
+      book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
+                   llm::any_client(std::ref(source)));
+  #else
+      throw recblocks::value_error("llm4rerank_movielens: --live needs recblocks built with libcurl (recblocks::llm_http)");
+  #endif
+    } else {
+      try {
+        llm::record_meta expected;
+        expected.model = recorded_model;
+        expected.prompt_version = prompt_version;
+        book.emplace(records, expected);
+      } catch (const llm::llm_error& e) {
+        std::printf("\nLLM rows skipped: %s\n", e.what());
+        return;
+      }
+    }
+    rr::llm_node_policy policy(*book, {.max_attempts = 2, .repair = repair});  // one re-ask: a bounded recording budget
+    rr::fixed_path_policy<rr::llm_node_policy<llm::recorded_client>&> got_llm(policy, {"accuracy", "diversity", "fairness", "stop"});
+
+    // The LLM runs goals A, D and F (the recording budget); ADF is measured with the scorer policy only.
+    const std::size_t n_llm_goals = 3;
+    const std::size_t n_llm = n_llm_goals + (with_got_llm ? 1 : 0);  // then the fixed path with LLM nodes (goal ADF)
+    std::vector<metrics> on_sample(n_classical), llm_rows(n_llm);
+    std::vector<usage_stats> llm_usage(goals.size()), sample_scorer_usage(goals.size());
+    std::vector<rr::llm_node_stats> llm_stats(n_llm);
+    std::vector<double> live_seconds(n_llm, 0.0);  // summed over the users timed live
+    index_t timed_users = 0;
+    const nlohmann::json planned = sample.at("users");
+    sample["users"] = nlohmann::json::array();  // the users done (live: written after each one)
+    const std::size_t sample_users = planned.size();
+    for (std::size_t s = 0; s < sample_users; ++s) {
+      nlohmann::json uj = planned[s];
+      const index_t u = uj.at("user").get<index_t>();
+      std::vector<std::pair<index_t, double>> cands;
+      for (const auto& x : uj.at("candidates")) cands.push_back({x[0].get<index_t>(), x[1].get<double>()});
+      rr::rerank_case c = make_case(u, cands);
+      const index_t positive = positive_position(u, cands);
+      for (std::size_t m = 0; m < n_classical; ++m) on_sample[m].add(c, run_classical(c, m, false), positive);
+      for (std::size_t g = 0; g < goals.size(); ++g) {
+        c.goal = goals[g].text;
+        const rr::walk_result sw = graph.run(scorer[g], c);
+        sample_scorer_usage[g].add(sw);
+      }
+      const long live_before = source.live_calls;
+      nlohmann::json seconds = nlohmann::json::array();
+      for (std::size_t g = 0; g < n_llm; ++g) {
+        c.goal = goals[g < n_llm_goals ? g : goals.size() - 1].text;
+        policy.reset_stats();
+        const auto t0 = std::chrono::steady_clock::now();
+        const rr::walk_result w = g < n_llm_goals ? llm_graph.run(policy, c) : got_graph.run(got_llm, c);
+        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        llm_stats[g] += policy.stats();
+        llm_rows[g].add(c, w.order, positive);
+        if (g < n_llm_goals) llm_usage[g].add(w);
+      }
+      if (live) {  // time measured now, or (answers reused by --resume) the earlier recording's time
+        uj["seconds"] = source.live_calls > live_before ? seconds : nlohmann::json();
+        if (uj["seconds"].is_null() && old_sample.contains("users"))
+          for (const auto& o : old_sample["users"])
+            if (o.value("user", index_t{-1}) == u && o.contains("seconds")) uj["seconds"] = o["seconds"];
+      }
+      if (uj.contains("seconds") && uj["seconds"].is_array() && uj["seconds"].size() == n_llm) {
+        for (std::size_t g = 0; g < n_llm; ++g) live_seconds[g] += uj["seconds"][g].get<double>();
+        ++timed_users;
+      }
+      sample["users"].push_back(uj);
+      if (live) {  // keep a consistent pair of files after every user
+        book->save();
+        sample["model"] = book->meta().model;
+        sample["recorded_at"] = book->meta().recorded_at;
+        std::ofstream(sample_file) << sample.dump(1) << "\n";
+        std::fprintf(stderr, "\r[live] user %zu/%zu recorded (%ld answers, %ld asked live)   ", s + 1, sample_users,
+                     book->recorded(), source.live_calls);
+      }
+    }
+    if (live) std::fprintf(stderr, "\n");
+    std::vector<index_t> sample_ids;
+    for (const auto& uj : sample["users"]) sample_ids.push_back(uj["user"].get<index_t>() + 1);
+    std::string ids;
+    for (index_t x : sample_ids) ids += (ids.empty() ? "" : ",") + std::to_string(x);
+    print_header(("Sample: " + std::to_string(sample_users) + " users at a fixed stride among those whose held-out item is a candidate (ids " + ids + "), shipped candidates, LLM: " +
+                  book->meta().model + " (recorded " + book->meta().recorded_at + ", " + (live ? "live" : "replayed") + "):")
+                     .c_str());
+    for (std::size_t m = 0; m < n_classical; ++m) print_row(names[m], on_sample[m]);
+    for (std::size_t g = 0; g < n_llm; ++g)
+      print_row(g < n_llm_goals ? "graph, LLM (" + variant + "), goal " + goals[g].key : "fixed path A-D-F (LLM nodes, goal ADF)", llm_rows[g]);
+    std::printf("\nNode usage on the sample (share of node visits | mean visits per walk, walks the MC cap stopped | top paths):\n");
+    for (std::size_t g = 0; g < goals.size(); ++g) {
+      if (g < n_llm_goals) std::printf("  LLM (%s) goal %-3s: %s\n", variant.c_str(), goals[g].key.c_str(), llm_usage[g].summary().c_str());
+      std::printf("  scorer        goal %-3s: %s\n", goals[g].key.c_str(), sample_scorer_usage[g].summary().c_str());
+    }
+    std::printf("\nLLM (%s) answers per run (%zu users each): decisions, valid first answers, repaired, re-asks, fallbacks, "
+                "tokens per user, live time per user (over the %lld users timed when recorded)\n",
+                variant.c_str(), sample_users, static_cast<long long>(timed_users));
+    for (std::size_t g = 0; g < n_llm; ++g) {
+      const auto& st = llm_stats[g];
+      std::string why;
+      for (const auto& [k, v] : st.failures) why += (why.empty() ? "" : ", ") + k + " " + std::to_string(v);
+      const double nu = static_cast<double>(std::max<std::size_t>(1, sample_users));
+      std::printf("  %-10s decisions %ld, first valid %ld (%.0f%%), repaired %ld, re-asks %ld, fallbacks %ld (%.0f%%), "
+                  "prompt %.0f + completion %.0f tokens/user, %.1f s/user live%s%s\n",
+                  g < n_llm_goals ? ("goal " + goals[g].key).c_str() : "GoT (LLM)", st.decisions, st.first_valid,
+                  100.0 * static_cast<double>(st.first_valid) / static_cast<double>(std::max(1L, st.decisions)), st.repaired, st.retries,
+                  st.fallbacks, 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(std::max(1L, st.decisions)),
+                  static_cast<double>(st.prompt_tokens) / nu, static_cast<double>(st.completion_tokens) / nu,
+                  live_seconds[g] / static_cast<double>(std::max<index_t>(1, timed_users)), why.empty() ? "" : "; invalid answers: ", why.c_str());
     }
   };
-  resume_client source;
-  nlohmann::json old_sample;
-#if defined(RECBLOCKS_HAVE_CURL)
-  std::optional<llm::http_client> http;
-#endif
-  std::optional<llm::recorded_client> book;
+  auto repair_name = [](std::string f) {
+    const auto p = f.rfind("_records");
+    if (p != std::string::npos) return f.replace(p, 8, "_repair_records");
+    const auto q = f.rfind("_sample");
+    return q != std::string::npos ? f.replace(q, 7, "_repair_sample") : f + ".repair";
+  };
   if (live) {
-#if defined(RECBLOCKS_HAVE_CURL)
-    http.emplace();
-    source.live = llm::any_client(std::ref(*http));
-    if (resume && std::filesystem::exists(records)) {
-      source.old.emplace(records, llm::record_meta::from_env(prompt_version));
-      std::ifstream in(sample_file);
-      if (in) old_sample = nlohmann::json::parse(in);
-    }
-    book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                 llm::any_client(std::ref(source)));
-#else
-    throw recblocks::value_error("llm4rerank_movielens: --live needs recblocks built with libcurl (recblocks::llm_http)");
-#endif
+    llm_variant(repair, records, sample_file);
   } else {
-    try {
-      llm::record_meta expected;
-      expected.model = recorded_model;
-      expected.prompt_version = prompt_version;
-      book.emplace(records, expected);
-    } catch (const llm::llm_error& e) {
-      std::printf("\nLLM rows skipped: %s\n", e.what());
-      return 0;
-    }
-  }
-  rr::llm_node_policy policy(*book, {.max_attempts = 2});  // one re-ask: a bounded recording budget
-  rr::fixed_path_policy<rr::llm_node_policy<llm::recorded_client>&> got_llm(policy, {"accuracy", "diversity", "fairness", "stop"});
-
-  // The LLM runs goals A, D and F (the recording budget); ADF is measured with the scorer policy only.
-  const std::size_t n_llm_goals = 3;
-  const std::size_t n_llm = n_llm_goals + (with_got_llm ? 1 : 0);  // then the fixed path with LLM nodes (goal ADF)
-  std::vector<metrics> on_sample(n_classical), llm_rows(n_llm);
-  std::vector<usage_stats> llm_usage(goals.size()), sample_scorer_usage(goals.size());
-  std::vector<rr::llm_node_stats> llm_stats(n_llm);
-  std::vector<double> live_seconds(n_llm, 0.0);  // summed over the users timed live
-  index_t timed_users = 0;
-  const nlohmann::json planned = sample.at("users");
-  sample["users"] = nlohmann::json::array();  // the users done (live: written after each one)
-  const std::size_t sample_users = planned.size();
-  for (std::size_t s = 0; s < sample_users; ++s) {
-    nlohmann::json uj = planned[s];
-    const index_t u = uj.at("user").get<index_t>();
-    std::vector<std::pair<index_t, double>> cands;
-    for (const auto& x : uj.at("candidates")) cands.push_back({x[0].get<index_t>(), x[1].get<double>()});
-    rr::rerank_case c = make_case(u, cands);
-    const index_t positive = positive_position(u, cands);
-    for (std::size_t m = 0; m < n_classical; ++m) on_sample[m].add(c, run_classical(c, m, false), positive);
-    for (std::size_t g = 0; g < goals.size(); ++g) {
-      c.goal = goals[g].text;
-      const rr::walk_result sw = graph.run(scorer[g], c);
-      sample_scorer_usage[g].add(sw);
-    }
-    const long live_before = source.live_calls;
-    nlohmann::json seconds = nlohmann::json::array();
-    for (std::size_t g = 0; g < n_llm; ++g) {
-      c.goal = goals[g < n_llm_goals ? g : goals.size() - 1].text;
-      policy.reset_stats();
-      const auto t0 = std::chrono::steady_clock::now();
-      const rr::walk_result w = g < n_llm_goals ? llm_graph.run(policy, c) : got_graph.run(got_llm, c);
-      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      llm_stats[g] += policy.stats();
-      llm_rows[g].add(c, w.order, positive);
-      if (g < n_llm_goals) llm_usage[g].add(w);
-    }
-    if (live) {  // time measured now, or (answers reused by --resume) the earlier recording's time
-      uj["seconds"] = source.live_calls > live_before ? seconds : nlohmann::json();
-      if (uj["seconds"].is_null() && old_sample.contains("users"))
-        for (const auto& o : old_sample["users"])
-          if (o.value("user", index_t{-1}) == u && o.contains("seconds")) uj["seconds"] = o["seconds"];
-    }
-    if (uj.contains("seconds") && uj["seconds"].is_array() && uj["seconds"].size() == n_llm) {
-      for (std::size_t g = 0; g < n_llm; ++g) live_seconds[g] += uj["seconds"][g].get<double>();
-      ++timed_users;
-    }
-    sample["users"].push_back(uj);
-    if (live) {  // keep a consistent pair of files after every user
-      book->save();
-      sample["model"] = book->meta().model;
-      sample["recorded_at"] = book->meta().recorded_at;
-      std::ofstream(sample_file) << sample.dump(1) << "\n";
-      std::fprintf(stderr, "\r[live] user %zu/%zu recorded (%ld answers, %ld asked live)   ", s + 1, sample_users,
-                   book->recorded(), source.live_calls);
-    }
-  }
-  if (live) std::fprintf(stderr, "\n");
-  std::vector<index_t> sample_ids;
-  for (const auto& uj : sample["users"]) sample_ids.push_back(uj["user"].get<index_t>() + 1);
-  std::string ids;
-  for (index_t x : sample_ids) ids += (ids.empty() ? "" : ",") + std::to_string(x);
-  print_header(("Sample: " + std::to_string(sample_users) + " users at a fixed stride among those whose held-out item is a candidate (ids " + ids + "), shipped candidates, LLM: " +
-                book->meta().model + " (recorded " + book->meta().recorded_at + ", " + (live ? "live" : "replayed") + "):")
-                   .c_str());
-  for (std::size_t m = 0; m < n_classical; ++m) print_row(names[m], on_sample[m]);
-  for (std::size_t g = 0; g < n_llm; ++g)
-    print_row(g < n_llm_goals ? "graph, LLM policy, goal " + goals[g].key : "fixed path A-D-F (LLM nodes, goal ADF)", llm_rows[g]);
-  std::printf("\nNode usage on the sample (share of node visits | mean visits per walk, walks the MC cap stopped | top paths):\n");
-  for (std::size_t g = 0; g < goals.size(); ++g) {
-    if (g < n_llm_goals) std::printf("  LLM    goal %-3s: %s\n", goals[g].key.c_str(), llm_usage[g].summary().c_str());
-    std::printf("  scorer goal %-3s: %s\n", goals[g].key.c_str(), sample_scorer_usage[g].summary().c_str());
-  }
-  std::printf("\nLLM answers per run (%zu users each): decisions, valid first answers, re-asks, fallbacks, tokens per user, "
-              "live time per user (over the %lld users timed when recorded)\n",
-              sample_users, static_cast<long long>(timed_users));
-  for (std::size_t g = 0; g < n_llm; ++g) {
-    const auto& st = llm_stats[g];
-    std::string why;
-    for (const auto& [k, v] : st.failures) why += (why.empty() ? "" : ", ") + k + " " + std::to_string(v);
-    const double nu = static_cast<double>(std::max<std::size_t>(1, sample_users));
-    std::printf("  %-10s decisions %ld, first valid %ld (%.0f%%), re-asks %ld, fallbacks %ld (%.0f%%), prompt %.0f + "
-                "completion %.0f tokens/user, %.1f s/user live%s%s\n",
-                g < n_llm_goals ? ("goal " + goals[g].key).c_str() : "GoT (LLM)", st.decisions, st.first_valid,
-                100.0 * static_cast<double>(st.first_valid) / static_cast<double>(std::max(1L, st.decisions)), st.retries,
-                st.fallbacks, 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(std::max(1L, st.decisions)),
-                static_cast<double>(st.prompt_tokens) / nu, static_cast<double>(st.completion_tokens) / nu,
-                live_seconds[g] / static_cast<double>(std::max<index_t>(1, timed_users)), why.empty() ? "" : "; invalid answers: ", why.c_str());
+    llm_variant(false, records, sample_file);
+    llm_variant(true, repair_name(records), repair_name(sample_file));
   }
   std::printf("\nelapsed %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count());
   return 0;
