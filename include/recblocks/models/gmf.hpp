@@ -72,11 +72,12 @@ class gmf {
 
   const gmf_options& options() const { return options_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    user_.visit_parameters(v, nn::join_name(prefix, "user"));
-    item_.visit_parameters(v, nn::join_name(prefix, "item"));
-    v(nn::join_name(prefix, "h"), h_);
+  /// The member list (see nn/module.hpp).
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("user", self.user_);
+    v("item", self.item_);
+    v("h", self.h_);
   }
 
  private:
