@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "feature_embedding.hpp"
-#include "../nn/meta_attention.hpp"
-#include "../nn/meta_tower.hpp"
+#include "../nn/scenario/meta_attention.hpp"
+#include "../nn/scenario/meta_tower.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/transformer_encoder.hpp"
 #include "detail/options_json.hpp"

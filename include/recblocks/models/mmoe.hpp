@@ -32,8 +32,8 @@
 #include "../core/ops/activation.hpp"
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/moe_gate.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/moe_gate.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -143,7 +143,7 @@ mmoe<T>::mmoe(const data::schema& s, const options_type& opt, rng& gen) : opt_(o
 
 template <class T>
 var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
+  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   std::vector<var<T>> expert_out;
   expert_out.reserve(experts_.size());
