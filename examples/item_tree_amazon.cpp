@@ -37,7 +37,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
 
 namespace {
@@ -194,7 +194,7 @@ int run(index_t n_users, index_t efc, const std::string& data_flag) {
   matrix<float> q(nu, x.cols());
   for (index_t u = 0; u < nu; ++u) {
     const auto& h = users[static_cast<std::size_t>(u)].history;
-    vector<float> m = vector<float>::Zero(x.cols());
+    col_vector<float> m = col_vector<float>::Zero(x.cols());
     const std::size_t from = h.size() > 5 ? h.size() - 5 : 0;
     for (std::size_t p = from; p < h.size(); ++p) m += x.row(h[p]).transpose();
     if (m.norm() > 0) m /= m.norm();
@@ -308,7 +308,7 @@ int run(index_t n_users, index_t efc, const std::string& data_flag) {
     for (index_t u = 0; u < nu; ++u) {
       const auto& ur = users[static_cast<std::size_t>(u)];
       std::set<index_t> hist(ur.history.begin(), ur.history.end());
-      const vector<float> qq = q.row(u).transpose();
+      const col_vector<float> qq = q.row(u).transpose();
       const auto found = index.search(std::span<const float>(qq.data(), static_cast<std::size_t>(qq.size())),
                                       std::min<index_t>(n_items, 20 + static_cast<index_t>(hist.size())), ef);
       std::vector<std::pair<float, index_t>> res;

@@ -33,7 +33,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rr = recblocks::rerank;
 
 namespace {
@@ -132,7 +132,7 @@ int run(const std::string& data_flag) {
 
   // item-item cosine on the implicit matrix
   matrix<float> sim = r.transpose() * r;
-  vector<float> norm = sim.diagonal().cwiseSqrt();
+  col_vector<float> norm = sim.diagonal().cwiseSqrt();
   for (index_t a = 0; a < n_items; ++a)
     for (index_t b = 0; b < n_items; ++b)
       sim(a, b) = (norm(a) > 0 && norm(b) > 0 && a != b) ? sim(a, b) / (norm(a) * norm(b)) : 0.0f;
@@ -171,7 +171,7 @@ int run(const std::string& data_flag) {
       continue;
     }
     std::vector<index_t> cand(static_cast<std::size_t>(N));
-    vector<double> rel(N);
+    col_vector<double> rel(N);
     for (index_t c = 0; c < N; ++c) {
       cand[static_cast<std::size_t>(c)] = scored[static_cast<std::size_t>(c)].second;
       rel(c) = scored[static_cast<std::size_t>(c)].first / scored[0].first;

@@ -2,7 +2,7 @@
 /// \file bce.hpp
 /// Binary cross-entropy on probabilities (for models whose output is already a sigmoid):
 ///
-///     L = -mean(y log(p) + (1 - y) log(1 - p)),   p clamped to [eps, 1 - eps]
+///     L = -mean(y log(p) + (1 - y) log1p(-p)),    p clamped to [eps, 1 - eps]
 ///     dL/dp = (p - y) / (p (1 - p)) / n   (zero where the clamp is active)
 ///
 /// Prefer `bce_with_logits` when the logit is available: it is exact where p saturates.
@@ -28,7 +28,7 @@ var<T> bce(tape<T>& t, const var<T>& probs, const var<T>& labels, T eps = T(1e-7
   auto p = const_map<T>(probs.data, probs.rows, probs.cols).array().max(eps).min(T(1) - eps);
   auto y = const_map<T>(labels.data, labels.rows, labels.cols).array();
   var<T> out = t.make(1, 1);
-  t.out_data(out)[0] = -(y * p.log() + (T(1) - y) * (T(1) - p).log()).sum() / T(probs.size());
+  t.out_data(out)[0] = -(y * p.log() + (T(1) - y) * (-p).log1p()).sum() / T(probs.size());  // log1p(-p) = log(1 - p), exact for small p
   var<T> labels_const{labels.data, labels.rows, labels.cols, -1, labels.epoch};
   if (auto nd = t.record("bce", out, {probs, labels_const}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& probs = t.input(nd, 0);

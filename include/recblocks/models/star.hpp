@@ -28,9 +28,9 @@
 #include "../nn/batch_norm.hpp"
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/partitioned_norm.hpp"
-#include "../nn/scenario_router.hpp"
-#include "../nn/star_linear.hpp"
+#include "../nn/scenario/partitioned_norm.hpp"
+#include "../nn/scenario/scenario_router.hpp"
+#include "../nn/scenario/star_linear.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -135,9 +135,9 @@ star<T>::star(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
-  std::vector<index_t> ids(static_cast<std::size_t>(b.size));
+  const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));
   for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
   const var<T> x = norm_(t, e, ids);
   const std::size_t L = layers_.size(), normed = bns_.size() / static_cast<std::size_t>(scenarios());

@@ -134,7 +134,7 @@ class item_tree {
     std::vector<index_t> children;
     std::vector<index_t> items;  ///< item ids (leaves only)
     index_t count = 0;           ///< items in the subtree
-    vector<T> centroid;          ///< mean embedding of the subtree `[dim]`
+    col_vector<T> centroid;          ///< mean embedding of the subtree `[dim]`
     bool is_leaf() const { return children.empty(); }
   };
 
@@ -148,13 +148,13 @@ class item_tree {
              const std::vector<path_type>& paths = {});
 
   /// Inserts item `id` with embedding `x` `[dim]` at category `path`.
-  void insert(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path = {});
+  void insert(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path = {});
   /// Removes item `id`.
   void remove(index_t id);
   /// Moves item `id` to category `path` (same embedding).
   void move(index_t id, const path_type& path);
   /// Moves item `id` to category `path` with the new embedding `x`.
-  void move(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path);
+  void move(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path);
 
   bool contains(index_t id) const { return items_.count(id) != 0; }
   index_t size() const { return static_cast<index_t>(items_.size()); }
@@ -173,7 +173,7 @@ class item_tree {
   /// The category path item `id` was inserted with.
   const path_type& path_of(index_t id) const { return record(id).path; }
   /// The embedding of item `id`.
-  vector<T> vector_of(index_t id) const { return stored(record(id).slot); }
+  col_vector<T> vector_of(index_t id) const { return stored(record(id).slot); }
   /// Sets the label a policy reads for node `id` (e.g. keywords of a cluster's titles).
   void relabel(index_t id, std::string label);
 
@@ -211,15 +211,15 @@ class item_tree {
   const item_rec& record(index_t id) const;
   node_rec& nd(index_t id) { return nodes_[static_cast<std::size_t>(id)]; }
   const node_rec& nd(index_t id) const { return nodes_[static_cast<std::size_t>(id)]; }
-  Eigen::Map<vector<T>> stored(index_t slot) { return {storage_.data() + slot * dim_, dim_}; }
-  Eigen::Map<const vector<T>> stored(index_t slot) const { return {storage_.data() + slot * dim_, dim_}; }
+  Eigen::Map<col_vector<T>> stored(index_t slot) { return {storage_.data() + slot * dim_, dim_}; }
+  Eigen::Map<const col_vector<T>> stored(index_t slot) const { return {storage_.data() + slot * dim_, dim_}; }
   index_t min_leaf() const { return options_.min_leaf_size > 0 ? options_.min_leaf_size : options_.max_leaf_size / 4; }
 
-  void check_vector(const char* where, index_t id, const Eigen::Ref<const vector<T>>& x) const;
+  void check_vector(const char* where, index_t id, const Eigen::Ref<const col_vector<T>>& x) const;
   void check_path(const char* where, const path_type& path) const;
   index_t new_node(index_t parent, node_kind kind, std::string label);
   void free_node(index_t id);
-  index_t new_slot(const Eigen::Ref<const vector<T>>& x);
+  index_t new_slot(const Eigen::Ref<const col_vector<T>>& x);
   void add_along(index_t from, index_t slot, double sign);
   void recompute(index_t id);
   bool children_are_clusters(index_t id) const;
@@ -315,7 +315,7 @@ void item_tree<T>::relabel(index_t id, std::string label) {
 }
 
 template <class T>
-void item_tree<T>::check_vector(const char* where, index_t id, const Eigen::Ref<const vector<T>>& x) const {
+void item_tree<T>::check_vector(const char* where, index_t id, const Eigen::Ref<const col_vector<T>>& x) const {
   if (x.size() != dim_)
     throw shape_error(std::string("retrieval::item_tree::") + where + ": item " + std::to_string(id) + " has a vector of " +
                       std::to_string(x.size()) + " dims, the tree has " + std::to_string(dim_));
@@ -348,7 +348,7 @@ index_t item_tree<T>::new_node(index_t parent, node_kind kind, std::string label
   n.kind = kind;
   n.label = std::move(label);
   n.sum = Eigen::VectorXd::Zero(dim_);
-  n.centroid = vector<T>::Zero(dim_);
+  n.centroid = col_vector<T>::Zero(dim_);
   n.alive = true;
   if (parent >= 0) nd(parent).children.push_back(id);
   return id;
@@ -366,7 +366,7 @@ void item_tree<T>::free_node(index_t id) {
 }
 
 template <class T>
-index_t item_tree<T>::new_slot(const Eigen::Ref<const vector<T>>& x) {
+index_t item_tree<T>::new_slot(const Eigen::Ref<const col_vector<T>>& x) {
   index_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -386,7 +386,7 @@ void item_tree<T>::add_along(index_t from, index_t slot, double sign) {
     n.count += sign > 0 ? 1 : -1;
     if (dim_ > 0) {
       n.sum += sign * stored(slot).template cast<double>();
-      n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : vector<T>::Zero(dim_).eval();
+      n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : col_vector<T>::Zero(dim_).eval();
     }
   }
 }
@@ -408,7 +408,7 @@ void item_tree<T>::recompute(index_t id) {
       n.sum += nd(c).sum;
     }
   }
-  n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : vector<T>::Zero(dim_).eval();
+  n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : col_vector<T>::Zero(dim_).eval();
 }
 
 template <class T>
@@ -592,7 +592,7 @@ void item_tree<T>::build(const Eigen::Ref<const matrix<T>>& vectors, const std::
 }
 
 template <class T>
-void item_tree<T>::insert(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path) {
+void item_tree<T>::insert(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path) {
   if (items_.count(id)) throw value_error("retrieval::item_tree::insert: item id " + std::to_string(id) + " already exists");
   check_vector("insert", id, x);
   check_path("insert", path);
@@ -618,16 +618,16 @@ void item_tree<T>::remove(index_t id) {
 
 template <class T>
 void item_tree<T>::move(index_t id, const path_type& path) {
-  const vector<T> x = vector_of(id);
+  const col_vector<T> x = vector_of(id);
   move(id, x, path);
 }
 
 template <class T>
-void item_tree<T>::move(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path) {
+void item_tree<T>::move(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path) {
   record(id);
   check_vector("move", id, x);
   check_path("move", path);
-  const vector<T> copy = x;  // x may alias the stored row
+  const col_vector<T> copy = x;  // x may alias the stored row
   remove(id);
   insert(id, copy, path);
 }
@@ -1024,7 +1024,7 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
       n.label = jn.at("label").get<std::string>();
       n.children = jn.at("children").get<std::vector<index_t>>();
       n.sum = Eigen::VectorXd::Zero(dim);
-      n.centroid = vector<T>::Zero(dim);
+      n.centroid = col_vector<T>::Zero(dim);
       n.alive = true;
     }
     std::vector<char> has_parent(static_cast<std::size_t>(n_nodes), 0);
@@ -1038,7 +1038,7 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
       if (!has_parent[static_cast<std::size_t>(k)]) throw bad("nodes[" + std::to_string(k) + "] is not listed by its parent");
     const auto& items = j.at("items");
     if (!items.is_array()) throw bad("\"items\" must be an array");
-    vector<T> x(dim);
+    col_vector<T> x(dim);
     for (std::size_t k = 0; k < items.size(); ++k) {
       const auto& ji = items[k];
       const index_t id = ji.at("id").get<index_t>();

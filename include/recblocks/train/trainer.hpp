@@ -329,7 +329,7 @@ std::vector<typename Model::scalar_type> trainer<Model>::predict(const data::dat
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(d.rows()));
   while (batches.next(b)) {
-    t.reset();
+    step_scope<T> step(t);  // one inference step per batch, reset when done
     const var<T> logits = (*model_)(t, b);
     for (index_t i = 0; i < logits.rows; ++i) {
       if (opt_.check_finite && !std::isfinite(double(logits.data[i])))

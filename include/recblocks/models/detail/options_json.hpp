@@ -24,8 +24,8 @@
 
 #include "../../core/error.hpp"
 #include "../../core/ops/activation.hpp"
-#include "../../nn/pruner.hpp"
-#include "../../nn/scenario_router.hpp"
+#include "../../nn/scenario/pruner.hpp"
+#include "../../nn/scenario/scenario_router.hpp"
 
 namespace recblocks::models::detail {
 

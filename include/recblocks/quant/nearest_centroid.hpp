@@ -1,7 +1,8 @@
 #pragma once
 /// \file nearest_centroid.hpp
-/// Internal: the GEMM-based nearest-centroid kernel shared by k-means, residual and product
-/// quantization.
+/// The GEMM-based nearest-centroid kernel shared by k-means, residual and product quantization and
+/// by `retrieval/` (public: `quant::nearest_centroid`, `quant::all_finite`; the block helpers stay in
+/// `quant::detail`).
 ///
 ///     dist(i, j) = ||x_i||^2 - 2 x_i . c_j + ||c_j||^2,      label_i = argmin_j dist(i, j)
 ///
@@ -16,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "../../core/tensor.hpp"
+#include "../core/tensor.hpp"
 
 #if defined(RECBLOCKS_USE_CBLAS)
 #include <cblas.h>
@@ -81,7 +82,7 @@ void nearest_centroid(const Eigen::Ref<const matrix<T>>& data, const matrix<T>& 
                       T* dist) {
   const index_t n = data.rows(), k = centroids.rows(), d = data.cols();
   if (n == 0 || k == 0) return;
-  const vector<T> cnorm = centroids.rowwise().squaredNorm();
+  const col_vector<T> cnorm = centroids.rowwise().squaredNorm();
   const index_t block = nearest_block_rows(k);
   matrix<T> g(std::min(block, n), k);
   const index_t ld = data.outerStride();
@@ -111,3 +112,10 @@ bool all_finite(const Eigen::Ref<const matrix<T>>& m) {
 }
 
 }  // namespace recblocks::quant::detail
+
+namespace recblocks::quant {
+/// `labels[i] = argmin_j ||data_i - centroids_j||^2` (see file docs).
+using detail::nearest_centroid;
+/// Whether every entry of `m` is finite.
+using detail::all_finite;
+}  // namespace recblocks::quant

@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/activation.hpp"
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/matmul.hpp"
-#include "batch_norm.hpp"
-#include "mlp.hpp"
+#include "../../core/ops/activation.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/matmul.hpp"
+#include "../batch_norm.hpp"
+#include "../mlp.hpp"
 
 namespace recblocks::nn {
 

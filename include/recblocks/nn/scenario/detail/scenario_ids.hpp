@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "../../core/tape.hpp"
+#include "../../../core/tape.hpp"
 
 namespace recblocks::nn::detail {
 

@@ -12,9 +12,9 @@
 
 #include <string>
 
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/shape.hpp"
-#include "linear.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/shape.hpp"
+#include "../linear.hpp"
 
 namespace recblocks::nn {
 

@@ -15,9 +15,9 @@
 #include <span>
 #include <string>
 
-#include "../core/ops/mixture.hpp"
-#include "../core/ops/softmax.hpp"
-#include "mlp.hpp"
+#include "../../core/ops/mixture.hpp"
+#include "../../core/ops/softmax.hpp"
+#include "../mlp.hpp"
 
 namespace recblocks::nn {
 

@@ -17,11 +17,12 @@
 
 #include <cmath>
 #include <string>
+#include <span>
 #include <vector>
 
-#include "../core/rng.hpp"
-#include "../core/tape.hpp"
-#include "module.hpp"
+#include "../../core/rng.hpp"
+#include "../../core/tape.hpp"
+#include "../module.hpp"
 
 namespace recblocks::nn {
 
@@ -40,7 +41,7 @@ class cluster_router {
   cluster_router(const cluster_router_options& opt, rng& gen);
 
   /// Cluster ids of the rows of `x` (updating the centres first on a training tape).
-  std::vector<index_t> operator()(tape<T>& t, const var<T>& x) const;
+  std::span<const index_t> operator()(tape<T>& t, const var<T>& x) const;
 
   /// Routes with the current centres, no update.
   std::vector<index_t> route(const var<T>& x) const;
@@ -59,6 +60,8 @@ class cluster_router {
 
  private:
   void check(const var<T>& x) const;
+  void update_in(const var<T>& x, T* r_mem, T* c_mem) const;
+  void route_into(const var<T>& x, T* s_mem, index_t* out) const;
   cluster_router_options opt_;
   mutable matrix<T> centres_;
 };
@@ -85,14 +88,22 @@ void cluster_router<T>::check(const var<T>& x) const {
 template <class T>
 void cluster_router<T>::update(const var<T>& x) const {
   check(x);
+  std::vector<T> r(static_cast<std::size_t>(x.rows * opt_.clusters)), c(static_cast<std::size_t>(opt_.clusters * opt_.dim));
+  update_in(x, r.data(), c.data());
+}
+
+template <class T>
+void cluster_router<T>::update_in(const var<T>& x, T* r_mem, T* c_mem) const {
   const_map<T> xv(x.data, x.rows, x.cols);
-  matrix<T> r = xv * centres_.transpose();  // [B, K]
+  mutable_map<T> r(r_mem, x.rows, opt_.clusters);
+  r.noalias() = xv * centres_.transpose();  // [B, K]
   for (index_t b = 0; b < r.rows(); ++b) {
     const T m = r.row(b).maxCoeff();
     r.row(b) = (r.row(b).array() - m).exp().matrix();
     r.row(b) /= r.row(b).sum();
   }
-  const matrix<T> c = r.transpose() * xv;  // [K, dim]
+  mutable_map<T> c(c_mem, opt_.clusters, opt_.dim);
+  c.noalias() = r.transpose() * xv;  // [K, dim]
   centres_ = T(opt_.beta) * centres_ + T(1 - opt_.beta) * c;
   for (index_t k = 0; k < centres_.rows(); ++k) {
     const T n = centres_.row(k).norm();
@@ -101,23 +112,35 @@ void cluster_router<T>::update(const var<T>& x) const {
 }
 
 template <class T>
-std::vector<index_t> cluster_router<T>::route(const var<T>& x) const {
-  check(x);
-  const matrix<T> s = const_map<T>(x.data, x.rows, x.cols) * centres_.transpose();
-  std::vector<index_t> out(static_cast<std::size_t>(x.rows));
+void cluster_router<T>::route_into(const var<T>& x, T* s_mem, index_t* out) const {
+  mutable_map<T> s(s_mem, x.rows, opt_.clusters);
+  s.noalias() = const_map<T>(x.data, x.rows, x.cols) * centres_.transpose();
   for (index_t b = 0; b < x.rows; ++b) {
     Eigen::Index k;
     s.row(b).maxCoeff(&k);
-    out[static_cast<std::size_t>(b)] = k;
+    out[b] = k;
   }
+}
+
+template <class T>
+std::vector<index_t> cluster_router<T>::route(const var<T>& x) const {
+  check(x);
+  std::vector<T> s(static_cast<std::size_t>(x.rows * opt_.clusters));
+  std::vector<index_t> out(static_cast<std::size_t>(x.rows));
+  route_into(x, s.data(), out.data());
   return out;
 }
 
 template <class T>
-std::vector<index_t> cluster_router<T>::operator()(tape<T>& t, const var<T>& x) const {
+std::span<const index_t> cluster_router<T>::operator()(tape<T>& t, const var<T>& x) const {
+  check(x);
+  const std::size_t B = static_cast<std::size_t>(x.rows), K = static_cast<std::size_t>(opt_.clusters);
+  T* scratch = t.template scratch<T>(B * K + K * static_cast<std::size_t>(opt_.dim));  // arena: no heap allocation
   if (t.training() && t.recording())
-    for (int i = 0; i < opt_.iterations; ++i) update(x);
-  return route(x);
+    for (int i = 0; i < opt_.iterations; ++i) update_in(x, scratch, scratch + B * K);
+  index_t* out = t.template scratch<index_t>(B);
+  route_into(x, scratch, out);
+  return {out, B};
 }
 
 }  // namespace recblocks::nn

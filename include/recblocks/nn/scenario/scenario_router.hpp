@@ -40,14 +40,16 @@
 /// Thread-safety: immutable after construction; use one per batch. Complexity: O(B + scenarios)
 /// to build; `apply` adds O(B * width) copies (sorted) or `scenarios` selects (masked).
 
+#include <algorithm>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "../core/ops/gather.hpp"
-#include "../core/ops/shape.hpp"
-#include "../core/ops/where.hpp"
+#include "../../core/ops/gather.hpp"
+#include "../../core/ops/shape.hpp"
+#include "../../core/ops/where.hpp"
 
 namespace recblocks::nn {
 
@@ -68,6 +70,17 @@ class scenario_router {
   /// without the scenario feature).
   scenario_router(std::span<const index_t> scenario, index_t scenarios, routing_mode mode = routing_mode::sorted,
                   index_t batch_rows = -1);
+  /// The same with its index arrays in `t`'s arena (valid until `t.reset()`): what a model's forward
+  /// uses, so routing allocates no heap memory. `scenario` must outlive the router (the batch does).
+  template <class T>
+  scenario_router(tape<T>& t, std::span<const index_t> scenario, index_t scenarios,
+                  routing_mode mode = routing_mode::sorted, index_t batch_rows = -1);
+
+  // Not copyable (its views may point into its own storage); movable.
+  scenario_router(const scenario_router&) = delete;
+  scenario_router& operator=(const scenario_router&) = delete;
+  scenario_router(scenario_router&&) noexcept = default;
+  scenario_router& operator=(scenario_router&&) noexcept = default;
 
   routing_mode mode() const { return mode_; }
   index_t rows() const { return static_cast<index_t>(scenario_.size()); }
@@ -75,7 +88,7 @@ class scenario_router {
 
   /// Batch row at each routed position: scenario-sorted (stable) in `sorted` mode, the identity in
   /// `masked` mode. Pass it to `feature_embedding` (or use `arrange`) to build inputs in routed order.
-  std::span<const index_t> order() const { return order_; }
+  std::span<const index_t> order() const { return {order_.data(), order_.size()}; }
   /// True when `order()` is not the identity (a sorted batch that was not already sorted).
   bool permuted() const { return permuted_; }
   /// Number of rows of scenario `d` in the batch.
@@ -106,11 +119,17 @@ class scenario_router {
   template <class T>
   void check_rows(const char* where, const var<T>& x) const;
 
+  void build(std::span<const index_t> scenario, index_t scenarios, index_t batch_rows, index_t* storage);
+  static std::size_t storage_size(std::size_t rows, index_t scenarios) {
+    return 3 * rows + 2 * static_cast<std::size_t>(std::max<index_t>(scenarios, 0)) + 1;
+  }
+
   routing_mode mode_;
-  std::vector<index_t> scenario_;
-  std::vector<index_t> offsets_;  // [scenarios + 1]
-  std::vector<index_t> order_;    // routed position -> batch row
-  std::vector<index_t> inverse_;  // batch row -> routed position
+  std::vector<index_t> own_;          // storage of the tape-less constructor
+  std::span<const index_t> scenario_;
+  std::span<index_t> offsets_;        // [scenarios + 1]
+  std::span<index_t> order_;          // routed position -> batch row
+  std::span<index_t> inverse_;        // batch row -> routed position
   bool permuted_ = false;
 };
 
@@ -120,14 +139,34 @@ class scenario_router {
 
 inline scenario_router::scenario_router(std::span<const index_t> scenario, index_t scenarios, routing_mode mode,
                                         index_t batch_rows)
-    : mode_(mode), scenario_(scenario.begin(), scenario.end()) {
+    : mode_(mode) {
   if (scenarios < 1) throw value_error("nn::scenario_router: scenarios must be >= 1, got " + std::to_string(scenarios));
+  own_.resize(storage_size(scenario.size(), scenarios));
+  std::copy(scenario.begin(), scenario.end(), own_.begin());  // this router owns a copy of the ids
+  build(std::span<const index_t>(own_.data(), scenario.size()), scenarios, batch_rows, own_.data() + scenario.size());
+}
+
+template <class T>
+scenario_router::scenario_router(tape<T>& t, std::span<const index_t> scenario, index_t scenarios, routing_mode mode,
+                                 index_t batch_rows)
+    : mode_(mode) {
+  if (scenarios < 1) throw value_error("nn::scenario_router: scenarios must be >= 1, got " + std::to_string(scenarios));
+  build(scenario, scenarios, batch_rows, t.template scratch<index_t>(storage_size(scenario.size(), scenarios)));
+}
+
+inline void scenario_router::build(std::span<const index_t> scenario, index_t scenarios, index_t batch_rows, index_t* storage) {
+  scenario_ = scenario;
   if (batch_rows >= 0 && static_cast<index_t>(scenario.size()) != batch_rows)
     throw shape_error("nn::scenario_router: " + std::to_string(scenario.size()) + " scenario ids for a batch of " +
                       std::to_string(batch_rows) + " rows (does the batch carry the scenario feature?)");
   if (scenario.empty()) throw shape_error("nn::scenario_router: empty batch (no scenario ids)");
-  offsets_.assign(static_cast<std::size_t>(scenarios) + 1, 0);
-  for (std::size_t b = 0; b < scenario.size(); ++b) {
+  const std::size_t B = scenario.size(), S = static_cast<std::size_t>(scenarios);
+  offsets_ = std::span<index_t>(storage, S + 1);
+  order_ = std::span<index_t>(storage + S + 1, B);
+  inverse_ = std::span<index_t>(storage + S + 1 + B, B);
+  const std::span<index_t> next(storage + S + 1 + 2 * B, S);
+  std::fill(offsets_.begin(), offsets_.end(), index_t{0});
+  for (std::size_t b = 0; b < B; ++b) {
     const index_t d = scenario[b];
     if (d < 0 || d >= scenarios)
       throw value_error("nn::scenario_router: scenario id " + std::to_string(d) + " at row " + std::to_string(b) +
@@ -135,15 +174,13 @@ inline scenario_router::scenario_router(std::span<const index_t> scenario, index
     ++offsets_[static_cast<std::size_t>(d) + 1];
   }
   for (std::size_t d = 1; d < offsets_.size(); ++d) offsets_[d] += offsets_[d - 1];
-  const std::size_t B = scenario.size();
-  order_.resize(B);
-  if (mode == routing_mode::sorted) {
-    std::vector<index_t> next(offsets_.begin(), offsets_.end() - 1);
+  if (mode_ == routing_mode::sorted) {
+    std::copy(offsets_.begin(), offsets_.end() - 1, next.begin());
     for (std::size_t b = 0; b < B; ++b) order_[static_cast<std::size_t>(next[static_cast<std::size_t>(scenario[b])]++)] = index_t(b);
   } else {
     for (std::size_t b = 0; b < B; ++b) order_[b] = index_t(b);
   }
-  inverse_.resize(B);
+  permuted_ = false;
   for (std::size_t k = 0; k < B; ++k) {
     inverse_[static_cast<std::size_t>(order_[k])] = index_t(k);
     permuted_ = permuted_ || order_[k] != index_t(k);
@@ -170,8 +207,8 @@ template <class T, class Head>
 var<T> scenario_router::apply(tape<T>& t, Head&& head) const {
   const index_t S = scenarios();
   if (mode_ == routing_mode::sorted) {
-    std::vector<var<T>> parts;
-    parts.reserve(static_cast<std::size_t>(S));
+    var<T>* parts = t.template scratch<var<T>>(static_cast<std::size_t>(S));  // arena, not heap
+    std::size_t n_parts = 0;
     for (index_t d = 0; d < S; ++d) {
       if (count(d) == 0) continue;
       var<T> y;
@@ -187,14 +224,14 @@ var<T> scenario_router::apply(tape<T>& t, Head&& head) const {
       } else {
         y = head(d);
       }
-      if (y.rows != count(d) || (!parts.empty() && y.cols != parts.front().cols))
+      if (y.rows != count(d) || (n_parts > 0 && y.cols != parts[0].cols))
         throw shape_error("nn::scenario_router::apply: head " + std::to_string(d) + " returned " + shape_string(y.rows, y.cols) +
                           " for " + std::to_string(count(d)) + " rows" +
-                          (parts.empty() ? "" : " (other heads: " + std::to_string(parts.front().cols) + " columns)"));
-      parts.push_back(y);
+                          (n_parts == 0 ? "" : " (other heads: " + std::to_string(parts[0].cols) + " columns)"));
+      new (parts + n_parts++) var<T>(y);
     }
-    if (parts.size() == 1) return parts.front();
-    return ops::concat_rows(t, std::span<const var<T>>(parts));
+    if (n_parts == 1) return parts[0];
+    return ops::concat_rows(t, std::span<const var<T>>(parts, n_parts));
   }
   var<T> out;
   for (index_t d = 0; d < S; ++d) {
@@ -218,14 +255,14 @@ template <class T>
 var<T> scenario_router::arrange(tape<T>& t, const var<T>& x) const {
   check_rows("arrange", x);
   if (!permuted_) return x;
-  return ops::gather_rows(t, x, std::span<const index_t>(order_));
+  return ops::gather_rows(t, x, std::span<const index_t>(order_.data(), order_.size()));
 }
 
 template <class T>
 var<T> scenario_router::restore(tape<T>& t, const var<T>& y) const {
   check_rows("restore", y);
   if (!permuted_) return y;
-  return ops::gather_rows(t, y, std::span<const index_t>(inverse_));
+  return ops::gather_rows(t, y, std::span<const index_t>(inverse_.data(), inverse_.size()));
 }
 
 }  // namespace recblocks::nn

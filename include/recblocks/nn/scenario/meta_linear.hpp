@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/matmul.hpp"
-#include "mlp.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/matmul.hpp"
+#include "../mlp.hpp"
 
 namespace recblocks::nn {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/activation.hpp"
-#include "../core/ops/elementwise.hpp"
+#include "../../core/ops/activation.hpp"
+#include "../../core/ops/elementwise.hpp"
 #include "meta_linear.hpp"
 
 namespace recblocks::nn {

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/matmul.hpp"
-#include "init.hpp"
-#include "module.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/matmul.hpp"
+#include "../init.hpp"
+#include "../module.hpp"
 
 namespace recblocks::nn {
 

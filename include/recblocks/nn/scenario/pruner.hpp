@@ -24,10 +24,10 @@
 
 #include <string>
 
-#include "../core/ops/activation.hpp"
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/shape.hpp"
-#include "linear.hpp"
+#include "../../core/ops/activation.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/shape.hpp"
+#include "../linear.hpp"
 
 namespace recblocks::nn {
 

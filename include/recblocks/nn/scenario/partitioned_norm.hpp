@@ -16,11 +16,11 @@
 #include <span>
 #include <string>
 
-#include "../core/ops/elementwise.hpp"
-#include "../core/ops/gather.hpp"
-#include "../core/ops/normalization.hpp"
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/gather.hpp"
+#include "../../core/ops/normalization.hpp"
 #include "detail/scenario_ids.hpp"
-#include "module.hpp"
+#include "../module.hpp"
 
 namespace recblocks::nn {
 
