@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     t.check_invariants();
     if (t.size() > 0) {
       rt::tree_query<float> q;
-      q.embedding = vector<float>::Ones(t.dim());
+      q.embedding = col_vector<float>::Ones(t.dim());
       rt::tree_search_options o;
       o.k = 3;
       (void)t.search(q, rt::centroid_policy{}, o);
