@@ -33,7 +33,7 @@ TEST_CASE("gmf: logits are h^T (p_u * q_i) and scores() agrees with the tape for
     for (int d = 0; d < 3; ++d) want += h(d, 0) * p(us[b], d) * q(is[b], d);
     CHECK(y.value()(b, 0) == Approx(want).epsilon(1e-12));
   }
-  const vector<double> s = m.scores(1);
+  const col_vector<double> s = m.scores(1);
   REQUIRE(s.size() == 6);
   CHECK(s(5) == Approx(y.value()(0, 0)).epsilon(1e-12));
 }
@@ -79,7 +79,7 @@ TEST_CASE("gmf: BCE training with sampled negatives ranks a planted block's held
   // hit rate @10 of the held-out item among items the user has not trained on
   index_t hits = 0;
   for (index_t u = 0; u < users; ++u) {
-    const vector<float> s = m.scores(u);
+    const col_vector<float> s = m.scores(u);
     index_t better = 0;
     for (index_t i = 0; i < items; ++i)
       if (i != held[u] && !(std::binary_search(seen[u].begin(), seen[u].end(), i)) && s(i) > s(held[u])) ++better;

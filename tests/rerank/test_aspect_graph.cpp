@@ -150,7 +150,7 @@ TEST_CASE("scorer_node_policy: each aspect applies the library's reranker; the g
   const int genre[] = {0, 0, 1, 1, 2, 0};
   for (int a = 0; a < 6; ++a)
     for (int b = 0; b < 6; ++b) s(a, b) = genre[a] == genre[b] ? 1.0 : 0.0;
-  const vector<double> r = scorer_node_policy::rank_relevance({0, 1, 2, 3, 4, 5});
+  const col_vector<double> r = scorer_node_policy::rank_relevance({0, 1, 2, 3, 4, 5});
   CHECK(w.order == mmr(0.7).rerank<double>(r, s, 6));
   CHECK(w.order[1] == 2);  // a new genre climbs above the second genre-0 item
   // Fairness weighted far above diversity: fairness comes first, then diversity.

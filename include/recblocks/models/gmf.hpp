@@ -60,7 +60,7 @@ class gmf {
   var<T> operator()(tape<T>& t, std::span<const index_t> users, std::span<const index_t> items) const;
 
   /// Logits of every item for `user`, `[items]` (no tape, no allocation beyond the result).
-  vector<T> scores(index_t user) const;
+  col_vector<T> scores(index_t user) const;
 
   /// One shuffled pass over `positives` (user, item) with sampled negatives, BCE loss, one optimizer
   /// step per batch. `seen[u]` must hold the items of user `u` in increasing order (negatives avoid
@@ -116,11 +116,11 @@ var<T> gmf<T>::operator()(tape<T>& t, std::span<const index_t> users, std::span<
 }
 
 template <class T>
-vector<T> gmf<T>::scores(index_t user) const {
+col_vector<T> gmf<T>::scores(index_t user) const {
   if (user < 0 || user >= options_.users)
     throw value_error("models::gmf::scores: user = " + std::to_string(user) + " outside [0, " +
                       std::to_string(options_.users) + ")");
-  const vector<T> w = user_.table().value().row(user).transpose().cwiseProduct(h_.value().col(0));
+  const col_vector<T> w = user_.table().value().row(user).transpose().cwiseProduct(h_.value().col(0));
   return item_.table().value() * w;
 }
 

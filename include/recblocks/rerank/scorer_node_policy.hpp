@@ -84,7 +84,7 @@ class scorer_node_policy {
 
   // The built-in rerankers and deficits (usable on their own).
   static std::vector<index_t> by_score(const rerank_case& c);
-  static vector<double> rank_relevance(const std::vector<index_t>& list);
+  static col_vector<double> rank_relevance(const std::vector<index_t>& list);
   static matrix<double> subtopics(const rerank_case& c);
   static std::vector<index_t> groups(const rerank_case& c);
   static double accuracy_deficit(const rerank_case& c, const std::vector<index_t>& list, index_t k);
@@ -107,9 +107,9 @@ inline std::vector<index_t> scorer_node_policy::by_score(const rerank_case& c) {
   return o;
 }
 
-inline vector<double> scorer_node_policy::rank_relevance(const std::vector<index_t>& list) {
+inline col_vector<double> scorer_node_policy::rank_relevance(const std::vector<index_t>& list) {
   const auto n = static_cast<index_t>(list.size());
-  vector<double> r(n);
+  col_vector<double> r(n);
   for (index_t p = 0; p < n; ++p)
     r(list[static_cast<std::size_t>(p)]) = n == 1 ? 1.0 : 1.0 - static_cast<double>(p) / static_cast<double>(n - 1);
   return r;
@@ -201,7 +201,7 @@ inline scorer_node_policy::scorer_node_policy(scorer_node_policy_options options
       [method, lambda, theta](const node_context& c) {
         const matrix<double> j = subtopics(c.input);
         const auto n = j.rows();
-        const vector<double> r = rank_relevance(c.current());
+        const col_vector<double> r = rank_relevance(c.current());
         matrix<double> s(n, n);
         for (index_t a = 0; a < n; ++a)
           for (index_t b = 0; b < n; ++b) {
@@ -220,7 +220,7 @@ inline scorer_node_policy::scorer_node_policy(scorer_node_policy_options options
         const std::vector<index_t> g = groups(c.input);
         const std::vector<index_t> cur = c.current();
         if (std::adjacent_find(g.begin(), g.end(), std::not_equal_to<>()) == g.end()) return cur;  // one group
-        const vector<double> r = rank_relevance(cur);
+        const col_vector<double> r = rank_relevance(cur);
         return fair_exposure({tol, {}, 4096}).rerank<double>(r, g, static_cast<index_t>(g.size()));
       },
       [](const rerank_case& c, const std::vector<index_t>& l) { return fairness_deficit(c, l); }};
