@@ -28,6 +28,9 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
+#include <span>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -205,6 +208,15 @@ class tape {
   template <class U>
   U* scratch(std::size_t n) {
     return values_.allocate_array<U>(n);
+  }
+  /// `n` value-initialised `U` in the arena (valid until `reset()`): per-step lists (a model's expert
+  /// outputs, routing ids) without a heap allocation. `U` must be trivially destructible.
+  template <class U>
+  std::span<U> scratch_span(std::size_t n) {
+    static_assert(std::is_trivially_destructible_v<U>, "tape::scratch_span: the arena never runs destructors");
+    U* p = values_.allocate_array<U>(n);
+    std::uninitialized_value_construct_n(p, n);
+    return {p, n};
   }
 
   // ---- recording (used by ops) --------------------------------------------------------------

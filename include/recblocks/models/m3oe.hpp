@@ -142,7 +142,7 @@ var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const var<T> x = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> s = route.apply(t, [&](index_t d) { return star_(t, route.rows(t, x, d), d); });
   const var<T> u = ops::add(t, star_mlp_(t, s), skip_(t, x));
-  const std::vector<var<T>> f = experts_(t, u);
+  const std::span<const var<T>> f = experts_(t, u);  // in the tape's arena
   const var<T> z = route.apply(t, [&](index_t d) {
     const auto k = static_cast<std::size_t>(d);
     return outputs_[k](t, towers_[k](t, route.rows(t, f[k], d)));

@@ -127,7 +127,9 @@ ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt
 template <class T>
 var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
-  std::vector<var<T>> inputs{embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{})};
+  const std::span<var<T>> first = t.template scratch_span<var<T>>(1);  // arena, not heap
+  first[0] = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
+  std::span<const var<T>> inputs(first.data(), 1);
   for (const auto& level : levels_) inputs = level(t, inputs);
   const var<T> z = route.apply(t, [&](index_t d) {
     return towers_[static_cast<std::size_t>(d)](t, route.rows(t, inputs[static_cast<std::size_t>(d)], d));

@@ -137,7 +137,7 @@ template <class T>
 var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
-  std::vector<index_t> ids(static_cast<std::size_t>(b.size));
+  const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));
   for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
   const var<T> x = norm_(t, e, ids);
   const std::size_t L = layers_.size(), normed = bns_.size() / static_cast<std::size_t>(scenarios());

@@ -43,7 +43,8 @@ class cgc_layer {
   cgc_layer(const cgc_layer_options& opt, rng& gen);
 
   /// See the file docs. `inputs.size()` is 1 or `tasks + 1`.
-  std::vector<var<T>> operator()(tape<T>& t, std::span<const var<T>> inputs) const;
+  /// The outputs live in the tape's arena (valid until `reset()`): no heap allocation per call.
+  std::span<const var<T>> operator()(tape<T>& t, std::span<const var<T>> inputs) const;
 
   index_t output_dim() const { return opt_.expert_hidden.back(); }
   const cgc_layer_options& options() const { return opt_; }
@@ -88,29 +89,34 @@ cgc_layer<T>::cgc_layer(const cgc_layer_options& opt, rng& gen) : opt_(opt) {
 }
 
 template <class T>
-std::vector<var<T>> cgc_layer<T>::operator()(tape<T>& t, std::span<const var<T>> inputs) const {
+std::span<const var<T>> cgc_layer<T>::operator()(tape<T>& t, std::span<const var<T>> inputs) const {
   const index_t N = opt_.tasks, ms = opt_.specific_experts;
   if (inputs.size() != 1 && static_cast<index_t>(inputs.size()) != N + 1)
     throw shape_error("nn::cgc_layer: expected 1 or " + std::to_string(N + 1) + " inputs, got " +
                       std::to_string(inputs.size()));
   auto input = [&](index_t i) -> const var<T>& { return inputs.size() == 1 ? inputs[0] : inputs[static_cast<std::size_t>(i)]; };
-  std::vector<var<T>> spec, shared;
+  // every list lives in the arena (valid until reset): no heap allocation per call
+  const std::size_t n_spec = static_cast<std::size_t>(N * ms), n_shared = shared_.size();
+  const std::span<var<T>> spec = t.template scratch_span<var<T>>(n_spec);
+  const std::span<var<T>> shared = t.template scratch_span<var<T>>(n_shared);
   for (index_t i = 0; i < N; ++i)
-    for (index_t j = 0; j < ms; ++j) spec.push_back(specific_[static_cast<std::size_t>(i * ms + j)](t, input(i)));
-  for (const auto& e : shared_) shared.push_back(e(t, input(N)));
-  std::vector<var<T>> out;
-  std::vector<var<T>> pool;
+    for (index_t j = 0; j < ms; ++j) spec[static_cast<std::size_t>(i * ms + j)] = specific_[static_cast<std::size_t>(i * ms + j)](t, input(i));
+  for (std::size_t k = 0; k < n_shared; ++k) shared[k] = shared_[k](t, input(N));
+  const std::span<var<T>> out = t.template scratch_span<var<T>>(static_cast<std::size_t>(N) + (shared_gate_ ? 1 : 0));
+  const std::span<var<T>> pool = t.template scratch_span<var<T>>(n_spec + n_shared);
   for (index_t i = 0; i < N; ++i) {
-    pool.assign(spec.begin() + i * ms, spec.begin() + (i + 1) * ms);
-    pool.insert(pool.end(), shared.begin(), shared.end());
-    out.push_back(gates_[static_cast<std::size_t>(i)].combine(t, input(i), pool));
+    std::size_t n = 0;
+    for (index_t j = 0; j < ms; ++j) pool[n++] = spec[static_cast<std::size_t>(i * ms + j)];
+    for (std::size_t k = 0; k < n_shared; ++k) pool[n++] = shared[k];
+    out[static_cast<std::size_t>(i)] = gates_[static_cast<std::size_t>(i)].combine(t, input(i), std::span<const var<T>>(pool.data(), n));
   }
   if (shared_gate_) {
-    pool = spec;
-    pool.insert(pool.end(), shared.begin(), shared.end());
-    out.push_back(shared_gate_->combine(t, input(N), pool));
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < n_spec; ++k) pool[n++] = spec[k];
+    for (std::size_t k = 0; k < n_shared; ++k) pool[n++] = shared[k];
+    out[static_cast<std::size_t>(N)] = shared_gate_->combine(t, input(N), std::span<const var<T>>(pool.data(), n));
   }
-  return out;
+  return {out.data(), out.size()};
 }
 
 }  // namespace recblocks::nn

@@ -88,8 +88,8 @@ var<T> meta_attention<T>::attention_weights(tape<T>& t, std::span<const var<T>> 
   if (static_cast<index_t>(experts.size()) != opt_.experts)
     throw shape_error("nn::meta_attention: " + std::to_string(experts.size()) + " experts, expected " +
                       std::to_string(opt_.experts));
-  std::vector<var<T>> scores;
-  scores.reserve(experts.size());
+  const std::span<var<T>> scores = t.template scratch_span<var<T>>(experts.size());  // arena, not heap
+  std::size_t n_scores = 0;
   const var<T> v = t.leaf(v_);
   // W(c), b(c) generated once per sample and shared by the K experts
   const var<T> w = score_.weights(t, condition), b = score_.bias(t, condition);
@@ -99,9 +99,9 @@ var<T> meta_attention<T>::attention_weights(tape<T>& t, std::span<const var<T>> 
                         shape_string(condition.rows, condition.cols) + " differ in rows");
     var<T> in = opt_.context_dim > 0 ? ops::concat_cols(t, {e, context}) : e;
     var<T> h = ops::leaky_relu(t, score_.apply(t, in, w, b), T(opt_.slope));
-    scores.push_back(ops::matmul(t, h, v));
+    scores[n_scores++] = ops::matmul(t, h, v);
   }
-  return ops::softmax(t, ops::concat_cols(t, std::span<const var<T>>(scores)));
+  return ops::softmax(t, ops::concat_cols(t, std::span<const var<T>>(scores.data(), n_scores)));
 }
 
 }  // namespace recblocks::nn

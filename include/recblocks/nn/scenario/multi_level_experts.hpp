@@ -18,6 +18,7 @@
 /// Thread-safety: `const` forward, no state.
 
 #include <string>
+#include <span>
 #include <vector>
 
 #include "../../core/ops/activation.hpp"
@@ -45,7 +46,8 @@ class multi_level_experts {
 
   multi_level_experts(const multi_level_experts_options& opt, rng& gen);
 
-  std::vector<var<T>> operator()(tape<T>& t, const var<T>& x) const;
+  /// The outputs live in the tape's arena (valid until `reset()`): no heap allocation per call.
+  std::span<const var<T>> operator()(tape<T>& t, const var<T>& x) const;
 
   index_t output_dim() const { return opt_.expert_hidden.back(); }
 
@@ -93,14 +95,15 @@ multi_level_experts<T>::multi_level_experts(const multi_level_experts_options& o
 }
 
 template <class T>
-std::vector<var<T>> multi_level_experts<T>::operator()(tape<T>& t, const var<T>& x) const {
+std::span<const var<T>> multi_level_experts<T>::operator()(tape<T>& t, const var<T>& x) const {
   if (x.cols != opt_.input_dim)
     throw shape_error("nn::multi_level_experts: input " + shape_string(x.rows, x.cols) + " but input_dim is " +
                       std::to_string(opt_.input_dim));
   const index_t N = opt_.scenarios;
-  std::vector<var<T>> shared, dom;
-  for (const auto& e : shared_) shared.push_back(e(t, x));
-  for (const auto& e : domain_) dom.push_back(e(t, x));
+  const std::span<var<T>> shared = t.template scratch_span<var<T>>(shared_.size());  // arena, not heap
+  const std::span<var<T>> dom = t.template scratch_span<var<T>>(domain_.size());
+  for (std::size_t k = 0; k < shared_.size(); ++k) shared[k] = shared_[k](t, x);
+  for (std::size_t k = 0; k < domain_.size(); ++k) dom[k] = domain_[k](t, x);
   const var<T> detached = ops::stop_gradient(t, x);
   const var<T> w_exp = ops::sigmoid(t, t.leaf(expert_weight_));
   var<T> w_bal, w_rest, total;
@@ -110,16 +113,16 @@ std::vector<var<T>> multi_level_experts<T>::operator()(tape<T>& t, const var<T>&
     total = dom[0];
     for (index_t i = 1; i < N; ++i) total = ops::add(t, total, dom[static_cast<std::size_t>(i)]);
   }
-  std::vector<var<T>> out;
+  const std::span<var<T>> out = t.template scratch_span<var<T>>(static_cast<std::size_t>(N));
   for (index_t i = 0; i < N; ++i) {
     const auto k = static_cast<std::size_t>(i);
-    var<T> mixed = ops::mixture(t, ops::softmax(t, gates_[k](t, detached)), std::span<const var<T>>(shared));
+    var<T> mixed = ops::mixture(t, ops::softmax(t, gates_[k](t, detached)), std::span<const var<T>>(shared.data(), shared.size()));
     var<T> balanced = dom[k];
     if (N > 1)
       balanced = ops::add(t, ops::mul(t, w_bal, dom[k]), ops::mul(t, w_rest, ops::sub(t, total, dom[k])));
-    out.push_back(ops::add(t, mixed, ops::mul(t, w_exp, balanced)));
+    out[k] = ops::add(t, mixed, ops::mul(t, w_exp, balanced));
   }
-  return out;
+  return {out.data(), out.size()};
 }
 
 }  // namespace recblocks::nn

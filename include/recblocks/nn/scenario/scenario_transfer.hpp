@@ -107,17 +107,19 @@ var<T> scenario_transfer<T>::operator()(tape<T>& t, const var<T>& e, std::span<c
   var<T> x = ops::add(t, ops::mul(t, e, ops::gather_rows(t, t.leaf(scale_), scenario)),
                       ops::gather_rows(t, t.leaf(shift_), scenario));
   const index_t mc = opt_.shared_experts, ms = opt_.specific_experts, N = opt_.scenarios;
-  std::vector<var<T>> pool;
-  for (index_t k = 0; k < mc; ++k) pool.push_back(expert(t, static_cast<std::size_t>(k), x));
-  std::vector<var<T>> masks;
-  for (index_t d = 1; d < N; ++d) masks.push_back(detail::scenario_mask(t, scenario, d, opt_.expert_dim));
+  // per-call lists in the arena (valid until reset): no heap allocation
+  const std::span<var<T>> pool = t.template scratch_span<var<T>>(static_cast<std::size_t>(mc + ms));
+  std::size_t n_pool = 0;
+  for (index_t k = 0; k < mc; ++k) pool[n_pool++] = expert(t, static_cast<std::size_t>(k), x);
+  const std::span<var<T>> masks = t.template scratch_span<var<T>>(static_cast<std::size_t>(N > 1 ? N - 1 : 0));
+  for (index_t d = 1; d < N; ++d) masks[static_cast<std::size_t>(d - 1)] = detail::scenario_mask(t, scenario, d, opt_.expert_dim);
   for (index_t j = 0; j < ms; ++j) {
     var<T> sel = expert(t, static_cast<std::size_t>(mc + j), x);  // scenario 0
     for (index_t d = 1; d < N; ++d)
       sel = ops::where(t, masks[static_cast<std::size_t>(d - 1)], expert(t, static_cast<std::size_t>(mc + d * ms + j), x), sel);
-    pool.push_back(sel);
+    pool[n_pool++] = sel;
   }
-  return ops::mixture(t, ops::softmax(t, gate_(t, x)), std::span<const var<T>>(pool));
+  return ops::mixture(t, ops::softmax(t, gate_(t, x)), std::span<const var<T>>(pool.data(), n_pool));
 }
 
 }  // namespace recblocks::nn
