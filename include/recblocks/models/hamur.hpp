@@ -43,7 +43,7 @@ struct hamur_options {
   index_t bottleneck = 32;
   index_t adapters = 1;  ///< A adapter cells after the last A hidden layers (HamurSmall 1, HamurLarge 2)
   double dropout = 0.0;
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   nlohmann::json to_json() const;
   static hamur_options from_json(const nlohmann::json& j);
@@ -157,7 +157,7 @@ hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_
 
 template <class T>
 var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> z = adapters_.front().instance_matrix(t, e);
   const std::size_t per = adapters_.size() - 1;

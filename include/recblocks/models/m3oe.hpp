@@ -37,7 +37,7 @@ struct m3oe_options {
   index_t expert_num = 4;
   double expert_weight_init = 1.0;   ///< exp_d
   double balance_weight_init = 1.0;  ///< bal_d
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: sorted (no batch norm after the split: exactly the reference)
 
   nlohmann::json to_json() const;
   static m3oe_options from_json(const nlohmann::json& j);
@@ -144,7 +144,7 @@ m3oe<T>::m3oe(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, false), b.size);
   const var<T> x = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> s = route.apply(t, [&](index_t d) { return star_(t, route.rows(t, x, d), d); });
   const var<T> u = ops::add(t, star_mlp_(t, s), skip_(t, x));

@@ -48,7 +48,7 @@ struct mmoe_options {
   double dropout = 0.0;
   bool batch_norm = true;                   ///< BN in experts and towers
   bool gate_batch_norm = true;              ///< BN between the gate's Linear and Softmax (reference)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   nlohmann::json to_json() const;
   static mmoe_options from_json(const nlohmann::json& j);
@@ -154,7 +154,7 @@ mmoe<T>::mmoe(const data::schema& s, const options_type& opt, rng& gen) : opt_(o
 
 template <class T>
 var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
+  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && (opt_.batch_norm || opt_.gate_batch_norm)), b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   std::vector<var<T>> expert_out;
   expert_out.reserve(experts_.size());

@@ -40,7 +40,7 @@ struct ple_options {
   double dropout = 0.0;
   bool batch_norm = true;
   bool gate_batch_norm = true;  ///< BN between the gate's Linear and Softmax (reference)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   nlohmann::json to_json() const;
   static ple_options from_json(const nlohmann::json& j);
@@ -136,7 +136,7 @@ ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt
 
 template <class T>
 var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);
   std::vector<var<T>> inputs{embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{})};
   for (const auto& level : levels_) inputs = level(t, inputs);
   const var<T> z = route.apply(t, [&](index_t d) {

@@ -41,7 +41,7 @@ struct star_options {
   std::vector<index_t> fcn_dims{128, 64, 32};
   std::vector<index_t> aux_dims{32};
   bool reference_behaviour = false;  ///< BN + ReLU on the output logit (the reference's bug)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   nlohmann::json to_json() const;
   static star_options from_json(const nlohmann::json& j);
@@ -144,7 +144,7 @@ star<T>::star(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && !bns_.empty()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   std::vector<index_t> ids(static_cast<std::size_t>(b.size));
   for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
