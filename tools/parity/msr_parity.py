@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Step-by-step parity of recblocks' Scenario-Wise Rec models with PyTorch ports of the reference code.
+
+The recblocks side (tools/parity/msr_parity_export.cpp) writes, per model, the initial weights, the
+batches, and the logits and loss of every training step (reference variant, double precision, Adam
+with dense updates). This script builds each model in PyTorch with the structure of the reference
+code (Scenario-Wise Rec's `scenario_wise_rec/models/multi_domain/*.py` and `basic/layers.py`:
+Linear -> BatchNorm1d -> activation -> Dropout MLPs, one head per scenario evaluated on the whole
+batch and selected with torch.where, sigmoid + BCELoss), loads the exported weights by name,
+replays the same batches with torch.optim.Adam and compares the logits and the loss of every step.
+
+    build/default/examples/msr_parity_export --out /tmp/parity
+    $HOME/.cache/recblocks/venv-torch/bin/python tools/parity/msr_parity.py /tmp/parity [--tol 1e-4]
+
+Prints one line per model (max |logit diff|, max |loss diff| over all steps) and exits 1 if a
+model exceeds the tolerance. These are ports written for this check from reading the reference,
+not the reference's code; they cover the computation the reference performs on a training batch.
+"""
+import argparse
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+torch.set_default_dtype(torch.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O: safetensors and npy written by recblocks
+# ---------------------------------------------------------------------------------------------
+
+def load_safetensors(path):
+    raw = Path(path).read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    body = raw[8 + n:]
+    out = {}
+    dtypes = {"F64": np.float64, "F32": np.float32}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(body[a:b], dtype=dtypes[h["dtype"]]).reshape(h["shape"]).astype(np.float64).copy())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference building blocks (basic/layers.py)
+# ---------------------------------------------------------------------------------------------
+
+def activation_layer(name):
+    return {"relu": nn.ReLU(), "softmax": nn.Softmax(dim=1), "sigmoid": nn.Sigmoid(), "leakyrelu": nn.LeakyReLU()}[name]
+
+
+class MLP(nn.Module):
+    """Linear -> BatchNorm1d -> activation -> Dropout per hidden width, then Linear(., 1) if output_layer."""
+
+    def __init__(self, input_dim, output_layer=True, dims=None, dropout=0.0, activation="relu"):
+        super().__init__()
+        layers = []
+        for d in dims or []:
+            layers += [nn.Linear(input_dim, d), nn.BatchNorm1d(d), activation_layer(activation), nn.Dropout(p=dropout)]
+            input_dim = d
+        if output_layer:
+            layers.append(nn.Linear(input_dim, 1))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.mlp(x)
+
+
+class EmbeddingLayer(nn.Module):
+    """One table per sparse feature; output [B, 16 F + J] (sparse embeddings flattened, then dense values)."""
+
+    def __init__(self, fields, dim=16):
+        super().__init__()
+        self.fields = [f["name"] for f in fields]
+        self.embed_dict = nn.ModuleDict({f["name"]: nn.Embedding(f["vocabulary"], dim) for f in fields})
+
+    def forward(self, x):
+        parts = [self.embed_dict[n](x["sparse"][:, k]) for k, n in enumerate(self.fields)]
+        return torch.cat(parts + ([x["dense"]] if x["dense"].shape[1] else []), dim=1)
+
+
+def select(domain_id, outs):
+    final = torch.zeros_like(outs[0])
+    for d, y in enumerate(outs):
+        final = torch.where((domain_id == d).unsqueeze(1), y, final)
+    return final
+
+
+# ---------------------------------------------------------------------------------------------
+# Models (reference structure; forward returns the logit [B, 1])
+# ---------------------------------------------------------------------------------------------
+
+class SharedBottom(nn.Module):
+    def __init__(self, meta, o):
+        super().__init__()
+        self.embedding = EmbeddingLayer(meta["sparse"])
+        D = 16 * len(meta["sparse"]) + len(meta["dense"])
+        self.bottom_mlp = MLP(D, output_layer=False, dims=o["bottom_dims"])
+        self.towers = nn.ModuleList(MLP(o["bottom_dims"][-1], dims=o["tower_dims"]) for _ in range(meta["scenarios"]))
+
+    def forward(self, x):
+        h = self.bottom_mlp(self.embedding(x))
+        return select(x["domain"], [t(h) for t in self.towers])
+
+    def name_map(self, meta, o):
+        m = {}
+        m.update(mlp_names("bottom", "bottom_mlp.mlp", o["bottom_dims"], False))
+        for d in range(meta["scenarios"]):
+            m.update(mlp_names(f"tower.{d}", f"towers.{d}.mlp", o["tower_dims"], True))
+        return m
+
+
+class MMOE(nn.Module):
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        K = o["n_expert"] or S
+        self.embedding = EmbeddingLayer(meta["sparse"])
+        D = 16 * len(meta["sparse"]) + len(meta["dense"])
+        self.experts = nn.ModuleList(MLP(D, output_layer=False, dims=o["expert_dims"]) for _ in range(K))
+        self.gates = nn.ModuleList(MLP(D, output_layer=False, dims=[K], activation="softmax") for _ in range(S))
+        self.towers = nn.ModuleList(MLP(o["expert_dims"][-1], dims=o["tower_dims"]) for _ in range(S))
+
+    def forward(self, x):
+        e = self.embedding(x)
+        experts = torch.cat([ex(e).unsqueeze(1) for ex in self.experts], dim=1)
+        ys = []
+        for gate, tower in zip(self.gates, self.towers):
+            pooled = torch.sum(gate(e).unsqueeze(-1) * experts, dim=1)
+            ys.append(tower(pooled))
+        return select(x["domain"], ys)
+
+    def name_map(self, meta, o):
+        S = meta["scenarios"]
+        K = o["n_expert"] or S
+        m = {}
+        for k in range(K):
+            m.update(mlp_names(f"expert.{k}", f"experts.{k}.mlp", o["expert_dims"], False))
+        for d in range(S):
+            m.update(mlp_names(f"gate.{d}", f"gates.{d}.mlp", [K], False))
+            m.update(mlp_names(f"tower.{d}", f"towers.{d}.mlp", o["tower_dims"], True))
+        return m
+
+
+class CGC(nn.Module):
+    def __init__(self, cur_level, n_level, S, n_spec, n_shared, input_dims, dims):
+        super().__init__()
+        self.cur_level, self.n_level, self.S, self.n_spec = cur_level, n_level, S, n_spec
+        self.experts_specific = nn.ModuleList(MLP(input_dims, output_layer=False, dims=dims) for _ in range(S * n_spec))
+        self.experts_shared = nn.ModuleList(MLP(input_dims, output_layer=False, dims=dims) for _ in range(n_shared))
+        self.gates_specific = nn.ModuleList(MLP(input_dims, output_layer=False, dims=[n_spec + n_shared], activation="softmax") for _ in range(S))
+        if cur_level < n_level:
+            self.gate_shared = MLP(input_dims, output_layer=False, dims=[S * n_spec + n_shared], activation="softmax")
+
+    def forward(self, xs):
+        spec = []
+        for i in range(self.S):
+            spec += [e(xs[i]).unsqueeze(1) for e in self.experts_specific[i * self.n_spec:(i + 1) * self.n_spec]]
+        shared = [e(xs[-1]).unsqueeze(1) for e in self.experts_shared]
+        outs = []
+        for i, gate in enumerate(self.gates_specific):
+            cat = torch.cat(spec[i * self.n_spec:(i + 1) * self.n_spec] + shared, dim=1)
+            outs.append(torch.sum(gate(xs[i]).unsqueeze(-1) * cat, dim=1))
+        if self.cur_level < self.n_level:
+            cat = torch.cat(spec + shared, dim=1)
+            outs.append(torch.sum(self.gate_shared(xs[-1]).unsqueeze(-1) * cat, dim=1))
+        return outs
+
+
+class PLE(nn.Module):
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        self.S = S
+        self.embedding = EmbeddingLayer(meta["sparse"])
+        D = 16 * len(meta["sparse"]) + len(meta["dense"])
+        L = o["n_level"]
+        self.cgc_layers = nn.ModuleList(
+            CGC(i + 1, L, S, o["n_expert_specific"], o["n_expert_shared"], D if i == 0 else o["expert_dims"][-1], o["expert_dims"])
+            for i in range(L))
+        self.towers = nn.ModuleList(MLP(o["expert_dims"][-1], dims=o["tower_dims"]) for _ in range(S))
+
+    def forward(self, x):
+        xs = [self.embedding(x)] * (self.S + 1)
+        for layer in self.cgc_layers:
+            xs = layer(xs)
+        return select(x["domain"], [t(h) for t, h in zip(self.towers, xs)])
+
+    def name_map(self, meta, o):
+        S = meta["scenarios"]
+        ns, nsh = o["n_expert_specific"], o["n_expert_shared"]
+        m = {}
+        for l in range(o["n_level"]):
+            for k in range(S * ns):
+                m.update(mlp_names(f"level.{l}.specific.{k}", f"cgc_layers.{l}.experts_specific.{k}.mlp", o["expert_dims"], False))
+            for k in range(nsh):
+                m.update(mlp_names(f"level.{l}.shared.{k}", f"cgc_layers.{l}.experts_shared.{k}.mlp", o["expert_dims"], False))
+            for d in range(S):
+                m.update(mlp_names(f"level.{l}.gate.{d}", f"cgc_layers.{l}.gates_specific.{d}.mlp", [ns + nsh], False))
+            if l + 1 < o["n_level"]:
+                m.update(mlp_names(f"level.{l}.shared_gate", f"cgc_layers.{l}.gate_shared.mlp", [S * ns + nsh], False))
+        for d in range(S):
+            m.update(mlp_names(f"tower.{d}", f"towers.{d}.mlp", o["tower_dims"], True))
+        return m
+
+
+class Star(nn.Module):
+    """STAR as the reference writes it: whole-batch partitioned normalisation (eps 1e-6), star
+    topology layers W_shared * W_d, b_shared + b_d, each followed by the scenario's BatchNorm1d and
+    ReLU (the output layer included), torch.where selection, plus the auxiliary MLP."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        self.S = S
+        self.embedding = EmbeddingLayer(meta["sparse"])
+        D = 16 * len(meta["sparse"]) + len(meta["dense"])
+        self.dims = [D] + o["fcn_dims"] + [1]
+        L = len(self.dims) - 1
+        self.reference = o["reference_behaviour"]
+        self.dn_share_gamma = nn.Parameter(torch.ones(D))
+        self.dn_share_bias = nn.Parameter(torch.zeros(D))
+        self.auxnet = MLP(D, dims=o["aux_dims"])
+        self.share_parm_w = nn.ParameterList(nn.Parameter(torch.empty(self.dims[i], self.dims[i + 1])) for i in range(L))
+        self.share_parm_b = nn.ParameterList(nn.Parameter(torch.empty(self.dims[i + 1])) for i in range(L))
+        self.domain_specific_dn_gamma = nn.ParameterList(nn.Parameter(torch.ones(D)) for _ in range(S))
+        self.domain_specific_dn_bias = nn.ParameterList(nn.Parameter(torch.zeros(D)) for _ in range(S))
+        self.domain_specific_w = nn.ModuleList(nn.ParameterList(nn.Parameter(torch.empty(self.dims[i], self.dims[i + 1])) for i in range(L)) for _ in range(S))
+        self.domain_specific_b = nn.ModuleList(nn.ParameterList(nn.Parameter(torch.empty(self.dims[i + 1])) for i in range(L)) for _ in range(S))
+        normed = L if self.reference else L - 1
+        self.domain_specific_bn = nn.ModuleList(nn.ModuleList(nn.BatchNorm1d(self.dims[i + 1]) for i in range(normed)) for _ in range(S))
+
+    def forward(self, x):
+        emb = self.embedding(x)
+        aux = self.auxnet(emb)
+        outs = []
+        for d in range(self.S):
+            mean = emb.mean(dim=0)
+            var = ((emb - mean) ** 2).mean(dim=0)
+            h = (emb - mean) / torch.sqrt(var + 1e-6)
+            h = (self.dn_share_gamma * self.domain_specific_dn_gamma[d]) * h + self.dn_share_bias + self.domain_specific_dn_bias[d]
+            for i in range(len(self.dims) - 1):
+                h = h @ (self.share_parm_w[i] * self.domain_specific_w[d][i]) + (self.share_parm_b[i] + self.domain_specific_b[d][i])
+                if i < len(self.domain_specific_bn[d]):
+                    h = torch.relu(self.domain_specific_bn[d][i](h))
+            outs.append(h)
+        return select(x["domain"], outs) + aux
+
+    ignored = ("norm.running_mean", "norm.running_var")
+
+    def name_map(self, meta, o):
+        S = meta["scenarios"]
+        L = len(self.dims) - 1
+        normed = len(self.domain_specific_bn[0])
+        m = {"norm.gamma_shared": ("dn_share_gamma", "flat"), "norm.beta_shared": ("dn_share_bias", "flat")}
+        for d in range(S):
+            m[f"norm.gamma_scenario#{d}"] = (f"domain_specific_dn_gamma.{d}", "row")
+            m[f"norm.beta_scenario#{d}"] = (f"domain_specific_dn_bias.{d}", "row")
+        m.update(mlp_names("aux", "auxnet.mlp", o["aux_dims"], True))
+        for i in range(L):
+            m[f"fcn.{i}.weight_shared"] = (f"share_parm_w.{i}", "same")
+            m[f"fcn.{i}.bias_shared"] = (f"share_parm_b.{i}", "flat")
+            for d in range(S):
+                m[f"fcn.{i}.scenario.{d}.weight"] = (f"domain_specific_w.{d}.{i}", "same")
+                m[f"fcn.{i}.scenario.{d}.bias"] = (f"domain_specific_b.{d}.{i}", "flat")
+        for d in range(S):
+            for i in range(normed):
+                m.update(bn_names(f"bn.{d * normed + i}", f"domain_specific_bn.{d}.{i}"))
+        return m
+
+
+# ---------------------------------------------------------------------------------------------
+# Name mapping recblocks -> torch
+# ---------------------------------------------------------------------------------------------
+
+def bn_names(rb, pt):
+    return {f"{rb}.gamma": (f"{pt}.weight", "flat"), f"{rb}.beta": (f"{pt}.bias", "flat"),
+            f"{rb}.running_mean": (f"{pt}.running_mean", "flat"), f"{rb}.running_var": (f"{pt}.running_var", "flat")}
+
+
+def linear_names(rb, pt):
+    return {f"{rb}.weight": (f"{pt}.weight", "t"), f"{rb}.bias": (f"{pt}.bias", "flat")}
+
+
+def mlp_names(rb, pt, dims, output_layer):
+    """recblocks nn::mlp `<rb>.<i>.{linear,bn}`, `<rb>.output` -> reference MLP Sequential indices (4 per layer)."""
+    m = {}
+    for i, _ in enumerate(dims):
+        m.update(linear_names(f"{rb}.{i}.linear", f"{pt}.{4 * i}"))
+        m.update(bn_names(f"{rb}.{i}.bn", f"{pt}.{4 * i + 1}"))
+    if output_layer:
+        m.update(linear_names(f"{rb}.output", f"{pt}.{4 * len(dims)}"))
+    return m
+
+
+def load_weights(model, weights, name_map, meta):
+    state = dict(model.named_parameters())
+    state.update(dict(model.named_buffers()))
+    for f in meta["sparse"]:
+        name_map[f"embedding.{f['name']}.table"] = (f"embedding.embed_dict.{f['name']}.weight", "same")
+    done = set()
+    for rb, (pt, how) in name_map.items():
+        key, _, row = rb.partition("#")
+        w = weights[key]
+        if row:
+            w = w[int(row)]
+        w = {"t": lambda a: a.t(), "flat": lambda a: a.reshape(-1), "row": lambda a: a.reshape(-1), "same": lambda a: a}[how](w)
+        if pt not in state:
+            raise KeyError(f"torch model has no {pt} (for {rb})")
+        if tuple(state[pt].shape) != tuple(w.shape):
+            raise ValueError(f"{rb} {tuple(w.shape)} -> {pt} {tuple(state[pt].shape)}")
+        with torch.no_grad():
+            state[pt].copy_(w)
+        done.add(pt)
+        done.add(key)
+    missing = [k for k in state if k not in done and not k.endswith("num_batches_tracked")]
+    # recblocks-only buffers the reference does not have (STAR's partitioned norm keeps running
+    # statistics for inference; the reference normalises every batch with its own statistics)
+    ignored = getattr(model, "ignored", ())
+    unused = [k for k in weights if k not in done and k not in ignored]
+    if missing or unused:
+        raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
+
+
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star}
+
+
+def run(root, name, meta, tol):
+    d = root / name
+    o = meta["options"][name]
+    torch.manual_seed(0)
+    model = MODELS[name](meta, o)
+    load_weights(model, load_safetensors(d / "weights.safetensors"), model.name_map(meta, o), meta)
+    model.train()
+    B = meta["batch"][name]
+    steps = meta["steps"]
+    sparse = torch.from_numpy(np.load(d / "sparse.npy")).long()
+    dense = torch.from_numpy(np.load(d / "dense.npy"))[:, :len(meta["dense"])]
+    domain = torch.from_numpy(np.load(d / "scenario.npy")).long().reshape(-1)
+    label = torch.from_numpy(np.load(d / "label.npy")).reshape(-1)
+    want_logits = np.load(d / "logits.npy")
+    want_loss = np.load(d / "loss.npy").reshape(-1)
+    opt = torch.optim.Adam(model.parameters(), lr=meta["lr"])
+    loss_fn = nn.BCELoss()
+    max_logit = max_loss = 0.0
+    first_bad = None
+    for s in range(steps):
+        sl = slice(s * B, (s + 1) * B)
+        x = {"sparse": sparse[sl], "dense": dense[sl], "domain": domain[sl]}
+        z = model(x).squeeze(1)
+        loss = loss_fn(torch.sigmoid(z), label[sl])
+        dl = float(np.max(np.abs(z.detach().numpy() - want_logits[s])))
+        dv = abs(loss.item() - float(want_loss[s]))
+        max_logit, max_loss = max(max_logit, dl), max(max_loss, dv)
+        if first_bad is None and (dl > tol or dv > tol):
+            first_bad = s
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ok = max_logit <= tol and max_loss <= tol
+    print(f"{name:14s} steps {steps} batch {B}: max |logit diff| {max_logit:.3e}, max |loss diff| {max_loss:.3e}"
+          f"  {'PASS' if ok else 'FAIL (first at step %d)' % first_bad}")
+    return ok, max_logit, max_loss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("root")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--json", help="write the per-model maxima here")
+    a = ap.parse_args()
+    root = Path(a.root)
+    meta = json.loads((root / "meta.json").read_text())
+    results, ok = {}, True
+    for name in meta["models"]:
+        if name not in MODELS:
+            print(f"{name:14s} no PyTorch port (not covered)")
+            continue
+        good, ml, mv = run(root, name, meta, a.tol)
+        results[name] = {"max_logit_diff": ml, "max_loss_diff": mv, "pass": good}
+        ok = ok and good
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
