@@ -74,16 +74,35 @@ class MLP(nn.Module):
 
 
 class EmbeddingLayer(nn.Module):
-    """One table per sparse feature; output [B, 16 F + J] (sparse embeddings flattened, then dense values)."""
+    """One 16-d table per listed sparse feature (the scenario id embedded as one more sparse feature
+    when `scenario`), then the dense values: [B, 16 (F + scenario) + J], the reference's
+    EmbeddingLayer(features)(x, squeeze_dim=True) for features = sparse (+ domain) + dense."""
 
-    def __init__(self, fields, dim=16):
+    def __init__(self, meta, names=None, scenario=False, dense=True, dim=16):
         super().__init__()
-        self.fields = [f["name"] for f in fields]
-        self.embed_dict = nn.ModuleDict({f["name"]: nn.Embedding(f["vocabulary"], dim) for f in fields})
+        vocab = {f["name"]: f["vocabulary"] for f in meta["sparse"]}
+        order = [f["name"] for f in meta["sparse"]]
+        self.fields = names if names is not None else order
+        self.columns = [order.index(n) for n in self.fields]
+        self.scenario = meta["scenario_feature"] if scenario else None
+        tables = {n: nn.Embedding(vocab[n], dim) for n in self.fields}
+        if scenario:
+            tables[self.scenario] = nn.Embedding(meta["scenarios"], dim)
+        self.embed_dict = nn.ModuleDict(tables)
+        self.dense = dense
+        self.output_dim = dim * (len(self.fields) + (1 if scenario else 0)) + (len(meta["dense"]) if dense else 0)
 
     def forward(self, x):
-        parts = [self.embed_dict[n](x["sparse"][:, k]) for k, n in enumerate(self.fields)]
-        return torch.cat(parts + ([x["dense"]] if x["dense"].shape[1] else []), dim=1)
+        parts = [self.embed_dict[n](x["sparse"][:, c]) for n, c in zip(self.fields, self.columns)]
+        if self.scenario:
+            parts.append(self.embed_dict[self.scenario](x["domain"]))
+        if self.dense and x["dense"].shape[1]:
+            parts.append(x["dense"])
+        return torch.cat(parts, dim=1)
+
+    def names(self, rb, pt):
+        keys = self.fields + ([self.scenario] if self.scenario else [])
+        return {f"{rb}.{n}.table": (f"{pt}.embed_dict.{n}.weight", "same") for n in keys}
 
 
 def select(domain_id, outs):
@@ -100,7 +119,7 @@ def select(domain_id, outs):
 class SharedBottom(nn.Module):
     def __init__(self, meta, o):
         super().__init__()
-        self.embedding = EmbeddingLayer(meta["sparse"])
+        self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
         self.bottom_mlp = MLP(D, output_layer=False, dims=o["bottom_dims"])
         self.towers = nn.ModuleList(MLP(o["bottom_dims"][-1], dims=o["tower_dims"]) for _ in range(meta["scenarios"]))
@@ -122,7 +141,7 @@ class MMOE(nn.Module):
         super().__init__()
         S = meta["scenarios"]
         K = o["n_expert"] or S
-        self.embedding = EmbeddingLayer(meta["sparse"])
+        self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
         self.experts = nn.ModuleList(MLP(D, output_layer=False, dims=o["expert_dims"]) for _ in range(K))
         self.gates = nn.ModuleList(MLP(D, output_layer=False, dims=[K], activation="softmax") for _ in range(S))
@@ -179,7 +198,7 @@ class PLE(nn.Module):
         super().__init__()
         S = meta["scenarios"]
         self.S = S
-        self.embedding = EmbeddingLayer(meta["sparse"])
+        self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
         L = o["n_level"]
         self.cgc_layers = nn.ModuleList(
@@ -220,7 +239,7 @@ class Star(nn.Module):
         super().__init__()
         S = meta["scenarios"]
         self.S = S
-        self.embedding = EmbeddingLayer(meta["sparse"])
+        self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
         self.dims = [D] + o["fcn_dims"] + [1]
         L = len(self.dims) - 1
@@ -276,6 +295,91 @@ class Star(nn.Module):
         return m
 
 
+class GateNU(nn.Module):
+    def __init__(self, input_dim, output_dim, hidden_dim=None, gamma=2.0):
+        super().__init__()
+        hidden_dim = hidden_dim or output_dim
+        self.gamma = gamma
+        self.network = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, output_dim), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.network(x) * self.gamma
+
+
+def gate_names(rb, pt):
+    return {**linear_names(f"{rb}.hidden", f"{pt}.network.0"), **linear_names(f"{rb}.output", f"{pt}.network.2")}
+
+
+class PPTowerBlock(nn.Module):
+    def __init__(self, input_dim, fcn_dims, gamma):
+        super().__init__()
+        dims = [input_dim] + fcn_dims
+        self.mlp_layers = nn.ModuleList(MLP(dims[i], output_layer=False, dims=[dims[i + 1]]) for i in range(len(fcn_dims)))
+        self.gate_layers = nn.ModuleList(GateNU(dims[0], dims[i + 1], gamma=gamma) for i in range(len(fcn_dims)))
+        self.final_layer = nn.Linear(dims[-1], 1)
+
+    def forward(self, tower_input, gate_input):
+        h = tower_input
+        for mlp, gate in zip(self.mlp_layers, self.gate_layers):
+            h = mlp(h) * gate(gate_input)
+        return self.final_layer(h)
+
+
+class PPNet(nn.Module):
+    """Reference: tower input = gate input [id ; stop_gradient(agn)] (reference_behaviour); the
+    paper's variant feeds [id ; agn] with gradient."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        names = [f["name"] for f in meta["sparse"]]
+        ids = o["id_fields"] or names[:2]
+        self.reference = o["reference_behaviour"]
+        self.id_embedding = EmbeddingLayer(meta, ids, dense=False)
+        self.agn_embedding = EmbeddingLayer(meta, [n for n in names if n not in ids], scenario=True)
+        D = self.id_embedding.output_dim + self.agn_embedding.output_dim
+        self.L = len(o["fcn_dims"])
+        self.domain_tower = nn.ModuleList(PPTowerBlock(D, o["fcn_dims"], o["gamma"]) for _ in range(S))
+
+    def forward(self, x):
+        u, a = self.id_embedding(x), self.agn_embedding(x)
+        g = torch.cat((u, a.detach()), dim=1)
+        h0 = g if self.reference else torch.cat((u, a), dim=1)
+        return select(x["domain"], [tower(h0, g) for tower in self.domain_tower])
+
+    def name_map(self, meta, o):
+        m = {**self.id_embedding.names("id_embedding", "id_embedding"), **self.agn_embedding.names("embedding", "agn_embedding")}
+        for d in range(meta["scenarios"]):
+            for i in range(self.L):
+                k = d * self.L + i
+                m.update(mlp_names(f"tower.{k}.layer", f"domain_tower.{d}.mlp_layers.{i}.mlp", [o["fcn_dims"][i]], False))
+                m.update(gate_names(f"tower.{k}.gate", f"domain_tower.{d}.gate_layers.{i}"))
+            m.update(linear_names(f"output.{d}", f"domain_tower.{d}.final_layer"))
+        return m
+
+
+class EPNet(nn.Module):
+    """Reference: MLP(agn_dims, fcn_dims) puts fcn_dims in the output_layer slot, so the MLP is one
+    Linear(D, 1) (reference_behaviour); the paper's variant is MLP(D, dims=fcn_dims)."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        self.sce_embedding = nn.Embedding(meta["scenarios"], 16)
+        self.agn_embedding = EmbeddingLayer(meta)
+        D = self.agn_embedding.output_dim
+        self.gatenu = GateNU(16 + D, D, gamma=o["gamma"])
+        self.fcn = [] if o["reference_behaviour"] else o["fcn_dims"]
+        self.mlp = MLP(D, dims=self.fcn)
+
+    def forward(self, x):
+        sce, agn = self.sce_embedding(x["domain"]), self.agn_embedding(x)
+        return self.mlp(agn * self.gatenu(torch.cat((sce, agn.detach()), dim=1)))
+
+    def name_map(self, meta, o):
+        return {**self.agn_embedding.names("embedding", "agn_embedding"), "scenario_embedding.table": ("sce_embedding.weight", "same"),
+                **gate_names("gate", "gatenu"), **mlp_names("mlp", "mlp.mlp", self.fcn, True)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +407,8 @@ def mlp_names(rb, pt, dims, output_layer):
 def load_weights(model, weights, name_map, meta):
     state = dict(model.named_parameters())
     state.update(dict(model.named_buffers()))
-    for f in meta["sparse"]:
-        name_map[f"embedding.{f['name']}.table"] = (f"embedding.embed_dict.{f['name']}.weight", "same")
+    if "embedding.embed_dict" in "".join(state) and not any(k.startswith("embedding.") for k in name_map):
+        name_map.update(model.embedding.names("embedding", "embedding"))
     done = set()
     for rb, (pt, how) in name_map.items():
         key, _, row = rb.partition("#")
@@ -329,7 +433,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet}
 
 
 def run(root, name, meta, tol):
