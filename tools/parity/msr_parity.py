@@ -380,6 +380,67 @@ class EPNet(nn.Module):
                 **gate_names("gate", "gatenu"), **mlp_names("mlp", "mlp.mlp", self.fcn, True)}
 
 
+class DebiasExpertNet(nn.Module):
+    def __init__(self, input_size, out=16):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(input_size)
+        self.linear = nn.Linear(input_size, out)
+
+    def forward(self, x):
+        return self.linear(self.bn(x))
+
+
+class Sarnet(nn.Module):
+    """Reference: scenario d's transfer e * w_d + b_d on the whole batch feeds d's specific experts;
+    the shared experts and the gate read the per-row selection of those transfers."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        self.S, self.ms = S, o["specific_experts"]
+        self.embedding = EmbeddingLayer(meta, dense=False)
+        D = self.embedding.output_dim
+        self.domain_weight = nn.ParameterList(nn.Parameter(torch.empty(1, D)) for _ in range(S))
+        self.domain_bias = nn.ParameterList(nn.Parameter(torch.empty(D)) for _ in range(S))
+        self.shared_expert = nn.ModuleList(DebiasExpertNet(D, o["expert_dim"]) for _ in range(o["shared_experts"]))
+        self.domain_specific_expert = nn.ModuleList(nn.ModuleList(DebiasExpertNet(D, o["expert_dim"]) for _ in range(self.ms)) for _ in range(S))
+        self.gate_net = nn.Linear(D, o["shared_experts"] + self.ms)
+        self.final_mlp = MLP(o["expert_dim"], dims=o["tower_dims"])
+
+    def forward(self, x):
+        emb = self.embedding(x)
+        share, specific = [], []
+        for d in range(self.S):
+            h = emb * self.domain_weight[d] + self.domain_bias[d]
+            share.append(h)
+            specific.append(torch.stack([e(h) for e in self.domain_specific_expert[d]], dim=1))
+        shared_emb = select(x["domain"], share)
+        shared_out = torch.stack([e(shared_emb) for e in self.shared_expert], dim=1)
+        spec = torch.zeros_like(specific[0])
+        for d in range(self.S):
+            spec = torch.where((x["domain"] == d).view(-1, 1, 1).expand_as(spec), specific[d], spec)
+        experts = torch.cat([shared_out, spec], dim=1)
+        gate = torch.softmax(self.gate_net(shared_emb), dim=-1)
+        return self.final_mlp(torch.sum(experts * gate.unsqueeze(2), dim=1))
+
+    def name_map(self, meta, o):
+        m = {**self.embedding.names("embedding", "embedding"), **linear_names("transfer.gate", "gate_net"),
+             **mlp_names("tower", "final_mlp.mlp", o["tower_dims"], True)}
+        for d in range(self.S):
+            m[f"transfer.transfer_scale#{d}"] = (f"domain_weight.{d}", "row1")
+            m[f"transfer.transfer_shift#{d}"] = (f"domain_bias.{d}", "row")
+        mc = o["shared_experts"]
+        for k in range(mc):
+            m.update(bn_names(f"transfer.expert.{k}.bn", f"shared_expert.{k}.bn"))
+            m.update(linear_names(f"transfer.expert.{k}.linear", f"shared_expert.{k}.linear"))
+        for d in range(self.S):
+            for j in range(self.ms):
+                k = mc + d * self.ms + j
+                m.update(bn_names(f"transfer.expert.{k}.bn", f"domain_specific_expert.{d}.{j}.bn"))
+                m.update(linear_names(f"transfer.expert.{k}.linear", f"domain_specific_expert.{d}.{j}.linear"))
+        return m
+
+
 # ---------------------------------------------------------------------------------------------
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
@@ -415,7 +476,7 @@ def load_weights(model, weights, name_map, meta):
         w = weights[key]
         if row:
             w = w[int(row)]
-        w = {"t": lambda a: a.t(), "flat": lambda a: a.reshape(-1), "row": lambda a: a.reshape(-1), "same": lambda a: a}[how](w)
+        w = {"t": lambda a: a.t(), "flat": lambda a: a.reshape(-1), "row": lambda a: a.reshape(-1), "row1": lambda a: a.reshape(1, -1), "same": lambda a: a}[how](w)
         if pt not in state:
             raise KeyError(f"torch model has no {pt} (for {rb})")
         if tuple(state[pt].shape) != tuple(w.shape):
@@ -433,7 +494,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet}
 
 
 def run(root, name, meta, tol):
