@@ -441,6 +441,75 @@ class Sarnet(nn.Module):
         return m
 
 
+class HamurSmall(nn.Module):
+    """HamurSmall (one adapter cell after the last hidden layer) as the reference: the shared
+    hyper-network and adapter run once per domain on the whole batch, the domain norm uses the batch
+    mean and the unbiased batch variance (reference_behaviour), torch.where selection."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        if o["adapters"] != 1:
+            raise ValueError("the port covers HamurSmall (adapters = 1)")
+        S = meta["scenarios"]
+        self.S, self.k = S, o["rank"]
+        self.unbiased = o["reference_behaviour"]
+        self.embedding = EmbeddingLayer(meta)
+        D = self.embedding.output_dim
+        dims = [D] + o["fcn_dims"]
+        self.layer_list = nn.ModuleList()
+        for _ in range(S):
+            layers = nn.ModuleList()
+            for i in range(len(o["fcn_dims"])):
+                layers.extend([nn.Linear(dims[i], dims[i + 1]), nn.BatchNorm1d(dims[i + 1]), nn.ReLU()])
+            layers.append(nn.Linear(dims[-1], 1))
+            self.layer_list.append(layers)
+        m, p = dims[-1], o["bottleneck"]
+        self.u = nn.ParameterList([nn.Parameter(torch.ones(m, self.k)), nn.Parameter(torch.ones(p, self.k))])
+        self.v = nn.ParameterList([nn.Parameter(torch.ones(self.k, p)), nn.Parameter(torch.ones(self.k, m))])
+        hyper, inp = [], D
+        for w in o["hyper_dims"] + [self.k * self.k]:
+            hyper += [nn.Linear(inp, w), nn.BatchNorm1d(w), nn.ReLU(), nn.Dropout(p=0)]
+            inp = w
+        self.hyper_net = nn.Sequential(*hyper)
+        self.b_list = nn.ParameterList([nn.Parameter(torch.zeros(p)), nn.Parameter(torch.zeros(m))])
+        self.gamma1 = nn.Parameter(torch.ones(m))
+        self.bias1 = nn.Parameter(torch.zeros(m))
+        self.eps = 1e-5
+
+    def forward(self, x):
+        emb = self.embedding(x)
+        outs = []
+        for d in range(self.S):
+            z = self.hyper_net(emb).reshape(-1, self.k, self.k)
+            layers = self.layer_list[d]
+            h = emb
+            for i in range(len(layers) - 1):
+                h = layers[i](h)
+            w1 = torch.einsum("mi,bij,jn->bmn", self.u[0], z, self.v[0])
+            a = torch.sigmoid(torch.einsum("bf,bfj->bj", h, w1) + self.b_list[0])
+            w2 = torch.einsum("mi,bij,jn->bmn", self.u[1], z, self.v[1])
+            o = torch.einsum("bf,bfj->bj", a, w2) + self.b_list[1]
+            var = o.var(dim=0) if self.unbiased else o.var(dim=0, unbiased=False)
+            h = self.gamma1 * (o - o.mean(dim=0)) / torch.sqrt(var + self.eps) + self.bias1 + h
+            outs.append(layers[-1](h))
+        return select(x["domain"], outs)
+
+    ignored = ("adapter.norm.running_mean", "adapter.norm.running_var")
+
+    def name_map(self, meta, o):
+        m = {**self.embedding.names("embedding", "embedding"), **mlp_names("adapter.hyper", "hyper_net", o["hyper_dims"] + [self.k * self.k], False),
+             "adapter.u1": ("u.0", "same"), "adapter.v1": ("v.0", "same"), "adapter.u2": ("u.1", "same"), "adapter.v2": ("v.1", "same"),
+             "adapter.b1": ("b_list.0", "flat"), "adapter.b2": ("b_list.1", "flat"),
+             "adapter.norm.gamma": ("gamma1", "flat"), "adapter.norm.beta": ("bias1", "flat")}
+        L = len(o["fcn_dims"])
+        for d in range(self.S):
+            for i in range(L):
+                m.update(linear_names(f"backbone.{d}.{i}.linear", f"layer_list.{d}.{3 * i}"))
+                m.update(bn_names(f"backbone.{d}.{i}.bn", f"layer_list.{d}.{3 * i + 1}"))
+            m.update(linear_names(f"output.{d}", f"layer_list.{d}.{3 * L}"))
+        return m
+
+
 # ---------------------------------------------------------------------------------------------
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +563,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall}
 
 
 def run(root, name, meta, tol):

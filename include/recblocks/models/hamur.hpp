@@ -17,7 +17,10 @@
 /// hyper-network are shared by all scenarios; the backbones and output layers are per scenario,
 /// routed with `nn::scenario_router`. The domain norm normalises with batch statistics on training
 /// tapes and running statistics on inference tapes (the reference uses batch statistics always); with
-/// sorted routing its batch statistics are those of the scenario's rows (the reference: the whole batch).
+/// sorted routing its batch statistics are those of the scenario's rows (the reference: the whole batch;
+/// `routing = auto`, the default, trains with the whole batch's). `reference_behaviour`: the domain
+/// norm divides by the unbiased batch variance (`tmp_out.var(dim=0)` in the reference) instead of
+/// batch norm's biased one.
 /// Reference hyperparameters (five datasets): fcn [256, 128], hyper [64], k = 35, bottleneck 32.
 /// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
 
@@ -43,6 +46,7 @@ struct hamur_options {
   index_t bottleneck = 32;
   index_t adapters = 1;  ///< A adapter cells after the last A hidden layers (HamurSmall 1, HamurLarge 2)
   double dropout = 0.0;
+  bool reference_behaviour = false;  ///< domain norm with the unbiased batch variance (the reference's torch.var)
   nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   nlohmann::json to_json() const;
@@ -106,7 +110,8 @@ class hamur {
 
 inline nlohmann::json hamur_options::to_json() const {
   return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"hyper_dims", hyper_dims}, {"rank", rank},
-          {"bottleneck", bottleneck}, {"adapters", adapters}, {"dropout", dropout}, {"routing", nn::to_string(routing)}};
+          {"bottleneck", bottleneck}, {"adapters", adapters}, {"dropout", dropout}, {"reference_behaviour", reference_behaviour},
+          {"routing", nn::to_string(routing)}};
 }
 
 inline hamur_options hamur_options::from_json(const nlohmann::json& j) {
@@ -120,6 +125,7 @@ inline hamur_options hamur_options::from_json(const nlohmann::json& j) {
   detail::read_option(j, "bottleneck", o.bottleneck, where);
   detail::read_option(j, "adapters", o.adapters, where);
   detail::read_option(j, "dropout", o.dropout, where);
+  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
   detail::read_option(j, "routing", o.routing, where);
   return o;
 }
@@ -140,7 +146,7 @@ hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_
   for (std::size_t a = 0; a < A; ++a)
     adapters_.emplace_back(nn::hyper_adapter_options{.dim = opt.fcn_dims[first + a], .rank = opt.rank, .bottleneck = opt.bottleneck,
                                                      .condition_dim = embedding_.output_dim(), .hyper_hidden = opt.hyper_dims,
-                                                     .own_hyper_network = a == 0},
+                                                     .unbiased_norm = opt.reference_behaviour, .own_hyper_network = a == 0},
                            gen);
   const nn::mlp_options backbone{.input_dim = embedding_.output_dim(),
                                  .hidden = std::vector<index_t>(opt.fcn_dims.begin(), opt.fcn_dims.begin() + static_cast<std::ptrdiff_t>(first + 1)),

@@ -20,9 +20,9 @@
 ///
 /// Variants (one global switch over every model): an options JSON may carry `"variant"`:
 /// `"paper"` (the default: the reference's computation with its documented bugs fixed) or
-/// `"reference"` (the reference code exactly: `reference_behaviour = true` for the five models that
-/// have a documented reference bug, STAR, M2M, AdaSparse, EPNet and PPNet; the other seven compute
-/// the reference's model in both variants). Batch statistics are the reference's (whole mixed batch)
+/// `"reference"` (the reference code exactly: `reference_behaviour = true` for the six models that
+/// have a documented reference bug or quirk, STAR, M2M, AdaSparse, EPNet, PPNet and HAMUR; the other
+/// six compute the reference's model in both variants). Batch statistics are the reference's (whole mixed batch)
 /// in both variants, through `routing = auto`. An explicit `reference_behaviour` in the same JSON wins.
 /// `resolved_options(name, options)` returns the fully resolved options (every key, variant expanded)
 /// for run records.
@@ -149,7 +149,7 @@ inline nlohmann::json registry::preset_options(const std::string& name, preset p
 
 inline bool registry::has_reference_switch(const std::string& name) {
   const std::string n = canonical(name);
-  return n == "star" || n == "m2m" || n == "adasparse" || n == "epnet" || n == "ppnet";
+  return n == "star" || n == "m2m" || n == "adasparse" || n == "epnet" || n == "ppnet" || n == "hamur";
 }
 
 inline nlohmann::json registry::expand_variant(const std::string& name, const nlohmann::json& options) {
