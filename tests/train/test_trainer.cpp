@@ -158,3 +158,40 @@ TEST_CASE("trainer: Shared Bottom on MovieLens-100K (real data; skipped when abs
   CHECK(report.overall().auc > 0.6);
   for (const auto& s : report.per_scenario()) CHECK(s.auc > 0.6);
 }
+
+TEST_CASE("trainer: fixed epochs keep the last weights; training time is reported apart from validation", "[train][trainer]") {
+  const auto gen = make_data(2000);
+  const data::dataset& d = gen.data();
+  const data::dataset anti = flipped(d);  // the validation AUC falls after the first epoch
+  rng g(3);
+  models::shared_bottom<float> model(d.get_schema(), {}, g);
+  train::trainer_options o;
+  o.epochs = 4;
+  o.batch_size = 500;
+  o.learning_rate = 1e-2;
+  o.patience = 0;          // never stop early
+  o.restore_best = false;  // the reference's fixed budget: the last epoch's weights stay
+  std::vector<double> aucs, train_s, valid_s;
+  train::trainer<models::shared_bottom<float>> tr(model, o, {.on_epoch_end = [&](const train::epoch_info& e) {
+                                                    aucs.push_back(e.validation->overall().auc);
+                                                    train_s.push_back(e.train_seconds);
+                                                    valid_s.push_back(e.validation_seconds);
+                                                  }});
+  const auto res = tr.fit(d, anti);
+  REQUIRE(res.history.size() == 4);
+  CHECK_FALSE(res.stopped_early);
+  CHECK(tr.evaluate(anti).overall().auc == aucs.back());  // not the best epoch's
+  CHECK(aucs.back() < res.best_auc);
+  double ts = 0, vs = 0;
+  for (std::size_t e = 0; e < 4; ++e) {
+    CHECK(train_s[e] > 0);
+    CHECK(valid_s[e] > 0);
+    CHECK(res.history[e].seconds >= train_s[e] + valid_s[e]);
+    ts += train_s[e];
+    vs += valid_s[e];
+  }
+  CHECK(res.train_seconds == Approx(ts));
+  CHECK(res.validation_seconds == Approx(vs));
+  CHECK(res.train_seconds_per_epoch() == Approx(ts / 4));
+  CHECK(res.snapshot_seconds == 0);
+}
