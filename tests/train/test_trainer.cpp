@@ -195,3 +195,47 @@ TEST_CASE("trainer: fixed epochs keep the last weights; training time is reporte
   CHECK(res.train_seconds_per_epoch() == Approx(ts / 4));
   CHECK(res.snapshot_seconds == 0);
 }
+
+TEST_CASE("scenario-constant features: default routing trains the reference's model (whole-batch statistics)", "[train][trainer][routing]") {
+  // The mechanism of issue 24: with features constant within a scenario, per-scenario batch
+  // statistics (sorted routing while training) erase them and the overall AUC drops while the
+  // per-scenario AUCs hold; the reference normalises over the mixed batch. Before the fix the
+  // default was sorted routing and the first CHECK below failed (see the INFO line: sorted ~0.02 below).
+  data::synthetic_config c;
+  c.rows = 60000;
+  c.scenario_features = true;
+  c.scenario_bias = {-2.0, -0.5, 1.0};  // scenarios far apart: the overall AUC rests on telling them apart
+  const data::synthetic gen(c);
+  const auto& s = gen.data().get_schema();
+  REQUIRE(s.contains("scenario_code"));
+  REQUIRE(s.contains("scenario_level"));
+  for (index_t r = 0; r < 200; ++r) {  // constant within a scenario
+    const index_t sc = gen.data().scenario_column()[std::size_t(r)];
+    CHECK(gen.data().sparse_column(s.index_of("scenario_code"))[std::size_t(r)] == sc + 1);
+    CHECK(gen.data().dense_column(s.index_of("scenario_level"))[std::size_t(r)] == gen.scenario_bias()[std::size_t(sc)]);
+  }
+  const auto parts = gen.split({0.8, 0.1, 0.1}, 2022);
+  auto mean_auc = [&](const char* routing) {
+    double sum = 0;
+    for (std::uint64_t seed : {1, 2}) {
+      rng init(seed);
+      models::mmoe_options mo;
+      if (routing) mo.routing = nn::routing_mode_from_string(routing);
+      models::mmoe<float> model(s, mo, init);
+      train::trainer_options o;
+      o.epochs = 4;
+      o.batch_size = 1024;
+      o.patience = 0;
+      o.restore_best = false;
+      o.seed = seed;
+      train::trainer<models::mmoe<float>> tr(model, o);
+      tr.fit(parts.parts[0]);
+      sum += tr.evaluate(parts.parts[2]).overall().auc;
+    }
+    return sum / 2;
+  };
+  const double by_default = mean_auc(nullptr), masked = mean_auc("masked"), sorted = mean_auc("sorted");
+  INFO("mean test AUC: default " << by_default << ", masked (reference) " << masked << ", sorted " << sorted);
+  CHECK(std::abs(by_default - masked) < 0.005);  // the default is the reference's computation
+  CHECK(by_default > sorted + 0.01);             // what per-scenario statistics cost on this data
+}
