@@ -572,6 +572,100 @@ class AdaptDHM(nn.Module):
         return m
 
 
+class MlpN(nn.Module):
+    """The reference's Mlp_N: [Linear -> LayerNorm -> ReLU] per consecutive pair of widths."""
+
+    def __init__(self, dims):
+        super().__init__()
+        layers = []
+        for i in range(len(dims) - 1):
+            layers += [nn.Linear(dims[i], dims[i + 1]), nn.LayerNorm(dims[i + 1]), nn.ReLU()]
+        self.domain_specific = nn.ModuleList(layers)
+
+    def forward(self, x):
+        for f in self.domain_specific:
+            x = f(x)
+        return x
+
+
+def mlpn_names(rb, pt, n):
+    m = {}
+    for i in range(n):
+        m.update(linear_names(f"{rb}.{i}.linear", f"{pt}.domain_specific.{3 * i}"))
+        m[f"{rb}.{i}.ln.gamma"] = (f"{pt}.domain_specific.{3 * i + 1}.weight", "flat")
+        m[f"{rb}.{i}.ln.beta"] = (f"{pt}.domain_specific.{3 * i + 1}.bias", "flat")
+    return m
+
+
+class M3oE(nn.Module):
+    """Reference (softmax_type 3): STAR slot layer selected per row, + skip connection; shared and
+    per-domain Mlp_N experts; per-domain gates on the detached representation; sigmoid-weighted domain
+    balance and expert mix; per-domain LayerNorm towers; torch.where selection."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        S = meta["scenarios"]
+        self.S = S
+        self.embedding = EmbeddingLayer(meta)
+        D = self.embedding.output_dim
+        f = [D] + o["fcn_dims"]
+        star, rest = f[:3], f[3:]
+        self.n_rest = len(rest) - 1
+        self.exp_d = nn.Parameter(torch.full((1,), float(o["expert_weight_init"])))
+        self.bal_d = nn.Parameter(torch.full((1,), float(o["balance_weight_init"])))
+        self.skip_conn = MlpN([star[0], star[2]])
+        self.shared_weight = nn.Parameter(torch.empty(star[0], star[1]))
+        self.shared_bias = nn.Parameter(torch.zeros(star[1]))
+        self.slot_weight = nn.ParameterList(nn.Parameter(torch.empty(star[0], star[1])) for _ in range(S))
+        self.slot_bias = nn.ParameterList(nn.Parameter(torch.zeros(star[1])) for _ in range(S))
+        self.star_mlp = MlpN([star[1], star[2]])
+        self.expert = nn.ModuleList(MlpN(rest) for _ in range(o["expert_num"]))
+        self.domain_expert = nn.ModuleList(MlpN(rest) for _ in range(S))
+        self.gate = nn.ModuleList(nn.Sequential(nn.Linear(rest[0], o["expert_num"]), nn.Softmax(dim=1)) for _ in range(S))
+        self.tower = nn.ModuleList(nn.Sequential(nn.Linear(rest[-1], rest[-1]), nn.LayerNorm(rest[-1]), nn.ReLU(), nn.Linear(rest[-1], 1))
+                                   for _ in range(S))
+
+    def forward(self, x):
+        mask = [x["domain"] == d for d in range(self.S)]
+        e = self.embedding(x)
+        skip = self.skip_conn(e)
+        emb = torch.zeros(e.shape[0], self.shared_bias.shape[0])
+        for d in range(self.S):
+            out = e @ (self.slot_weight[d] * self.shared_weight) + self.slot_bias[d] + self.shared_bias
+            emb = torch.where(mask[d].unsqueeze(1), out, emb)
+        emb = self.star_mlp(emb) + skip
+        gates = [g(emb.detach()).unsqueeze(1) for g in self.gate]
+        fea = torch.cat([ex(emb).unsqueeze(1) for ex in self.expert], dim=1)
+        dom = [ex(emb) for ex in self.domain_expert]
+        bal, expw = torch.sigmoid(self.bal_d), torch.sigmoid(self.exp_d)
+        outs = []
+        for i in range(self.S):
+            w = bal * dom[i]
+            for j in range(self.S):
+                if j != i:
+                    w = w + (1 - bal) / (self.S - 1) * dom[j]
+            fused = torch.bmm(gates[i], fea).squeeze(1) + expw * w
+            outs.append(self.tower[i](fused))
+        return select(x["domain"], outs)
+
+    def name_map(self, meta, o):
+        m = {**self.embedding.names("embedding", "embedding"), "experts.expert_weight": ("exp_d", "flat"),
+             "experts.balance_weight": ("bal_d", "flat"), "star.weight_shared": ("shared_weight", "same"),
+             "star.bias_shared": ("shared_bias", "flat"), **mlpn_names("skip", "skip_conn", 1), **mlpn_names("star_mlp", "star_mlp", 1)}
+        for d in range(self.S):
+            m[f"star.scenario.{d}.weight"] = (f"slot_weight.{d}", "same")
+            m[f"star.scenario.{d}.bias"] = (f"slot_bias.{d}", "flat")
+            m.update(mlpn_names(f"experts.domain.{d}", f"domain_expert.{d}", self.n_rest))
+            m.update(linear_names(f"experts.gate.{d}", f"gate.{d}.0"))
+            m.update(linear_names(f"tower.{d}.0.linear", f"tower.{d}.0"))
+            m[f"tower.{d}.0.ln.gamma"] = (f"tower.{d}.1.weight", "flat")
+            m[f"tower.{d}.0.ln.beta"] = (f"tower.{d}.1.bias", "flat")
+            m.update(linear_names(f"output.{d}", f"tower.{d}.3"))
+        for k in range(o["expert_num"]):
+            m.update(mlpn_names(f"experts.shared.{k}", f"expert.{k}", self.n_rest))
+        return m
+
+
 # ---------------------------------------------------------------------------------------------
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
@@ -625,7 +719,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM, "m3oe": M3oE}
 
 
 def run(root, name, meta, tol):
