@@ -666,6 +666,66 @@ class M3oE(nn.Module):
         return m
 
 
+class Pruner(nn.Module):
+    """The reference's Pruner: Linear([sce ; x] -> dim, no bias); Fusion: u = beta sigmoid(alpha v),
+    s = u sign(u - eps); Scaling: u = beta sigmoid(v); Binarization: sign(sigmoid(alpha v) - eps)."""
+
+    def __init__(self, sce_dims, dims, form, epsilon, beta):
+        super().__init__()
+        self.form, self.epsilon, self.beta = form, epsilon, beta
+        self.linear = nn.Linear(sce_dims + dims, dims, bias=False)
+
+    def forward(self, sce, x, alpha):
+        v = self.linear(torch.cat((sce, x), 1))
+        if self.form == "binarization":
+            return torch.sign(torch.sigmoid(v * alpha) - self.epsilon)
+        u = self.beta * torch.sigmoid(v if self.form == "scaling" else v * alpha)
+        return u * torch.sign(u - self.epsilon)
+
+
+class AdaSparse(nn.Module):
+    """Reference: alpha += delta_alpha at the start of every forward; [sce ; pi_0 * agn], then
+    Linear -> BN -> ReLU -> Dropout layers each followed by a pruner; Linear(., 1)."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        self.alpha, self.delta = float(o["alpha"]), float(o["delta_alpha"])
+        self.sce_embedding = nn.Embedding(meta["scenarios"], 16)
+        self.agn_embedding = EmbeddingLayer(meta, dense=False)
+        A = self.agn_embedding.output_dim
+        form = o["form"]
+        self.dims = o["mlp_dims"]
+        self.pruner_layers = nn.ModuleList([Pruner(16, A, form, o["epsilon"], o["beta"])])
+        self.mlp_layers = nn.ModuleList()
+        inp = 16 + A
+        for w in self.dims:
+            self.mlp_layers.append(nn.Sequential(nn.Linear(inp, w), nn.BatchNorm1d(w), nn.ReLU(), nn.Dropout(p=o["dropout"])))
+            self.pruner_layers.append(Pruner(16, w, form, o["epsilon"], o["beta"]))
+            inp = w
+        self.mlp_layers.append(nn.Linear(inp, 1))
+
+    def forward(self, x):
+        self.alpha += self.delta
+        sce, agn = self.sce_embedding(x["domain"]), self.agn_embedding(x)
+        h = torch.cat((sce, self.pruner_layers[0](sce, agn, self.alpha) * agn), 1)
+        for i in range(len(self.mlp_layers) - 1):
+            h = self.mlp_layers[i](h)
+            h = self.pruner_layers[i + 1](sce, h, self.alpha) * h
+        return self.mlp_layers[-1](h)
+
+    ignored = tuple(f"pruner.{l}.alpha" for l in range(16))
+
+    def name_map(self, meta, o):
+        m = {**self.agn_embedding.names("embedding", "agn_embedding"), "scenario_embedding.table": ("sce_embedding.weight", "same"),
+             **linear_names("output", f"mlp_layers.{len(self.dims)}")}
+        for l in range(len(self.dims) + 1):
+            m[f"pruner.{l}.weight"] = (f"pruner_layers.{l}.linear.weight", "t")
+        for l, _ in enumerate(self.dims):
+            m.update(linear_names(f"layer.{l}.0.linear", f"mlp_layers.{l}.0"))
+            m.update(bn_names(f"layer.{l}.0.bn", f"mlp_layers.{l}.1"))
+        return m
+
+
 # ---------------------------------------------------------------------------------------------
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
@@ -719,7 +779,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM, "m3oe": M3oE}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM, "m3oe": M3oE, "adasparse": AdaSparse}
 
 
 def run(root, name, meta, tol):

@@ -11,7 +11,7 @@
 //   <out>/meta.json                                 schema sizes, steps, batch, lr, models
 //
 // after training `steps` Adam steps (PyTorch semantics, dense updates of whole embedding tables, no
-// weight decay) in double precision. tools/parity/msr_parity.py (run in a torch virtual environment)
+// weight decay) in double precision, dropout off. tools/parity/msr_parity.py (run in a torch virtual environment)
 // rebuilds each model in PyTorch from the reference code's structure, loads these weights, replays the
 // batches and compares logits and losses step by step.
 //
@@ -44,6 +44,15 @@ struct args {
   double lr = 1e-2;
 };
 
+/// The options of the check: the reference variant, dropout off (the frameworks draw different masks;
+/// AdaSparse's MovieLens default is 0.2).
+nlohmann::json parity_options(const std::string& name) {
+  nlohmann::json o{{"variant", "reference"}};
+  const nlohmann::json full = models::registry::resolved_options(name, o);
+  if (full.contains("dropout") && full.at("dropout").get<double>() != 0.0) o["dropout"] = 0.0;
+  return o;
+}
+
 /// The batch size of model `name`: M2M's reference attends across the samples of a batch (a
 /// [B, B] attention per head), kept small.
 index_t batch_for(const std::string& name, index_t b) { return name == "m2m" ? std::min<index_t>(b, 16) : b; }
@@ -54,7 +63,7 @@ void export_model(const args& a, const std::string& name, const data::dataset& d
   fs::create_directories(dir);
   const index_t B = batch_for(name, a.batch);
   rng init(2024);
-  models::registry::visit<T>(name, d.get_schema(), nlohmann::json{{"variant", "reference"}}, init, [&](auto& model) {
+  models::registry::visit<T>(name, d.get_schema(), parity_options(name), init, [&](auto& model) {
     io::checkpoint::save(dir, model);
     optim::adam<T> adam(nn::parameters(model), {.learning_rate = a.lr, .weight_decay = 0.0, .lazy_sparse = false});
     data::batcher<T> batches(d, B, false, 0, true);
@@ -130,7 +139,7 @@ int main(int argc, char** argv) {
     meta["scenarios"] = s.scenario_count();
     for (const auto& m : a.models) {
       meta["batch"][m] = batch_for(m, a.batch);
-      meta["options"][m] = models::registry::resolved_options(m, {{"variant", "reference"}});
+      meta["options"][m] = models::registry::resolved_options(m, parity_options(m));
       export_model(a, m, d);
     }
     std::ofstream(fs::path(a.out) / "meta.json") << meta.dump(2) << '\n';
