@@ -105,6 +105,14 @@ class EmbeddingLayer(nn.Module):
         return {f"{rb}.{n}.table": (f"{pt}.embed_dict.{n}.weight", "same") for n in keys}
 
 
+def opt(o, name, *aliases):
+    """Option `name` of a resolved options JSON, or its older spelling (recblocks before the unified names)."""
+    for k in (name,) + aliases:
+        if k in o:
+            return o[k]
+    raise KeyError(name)
+
+
 def select(domain_id, outs):
     final = torch.zeros_like(outs[0])
     for d, y in enumerate(outs):
@@ -140,7 +148,7 @@ class MMOE(nn.Module):
     def __init__(self, meta, o):
         super().__init__()
         S = meta["scenarios"]
-        K = o["n_expert"] or S
+        K = opt(o, "experts", "n_expert") or S
         self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
         self.experts = nn.ModuleList(MLP(D, output_layer=False, dims=o["expert_dims"]) for _ in range(K))
@@ -158,7 +166,7 @@ class MMOE(nn.Module):
 
     def name_map(self, meta, o):
         S = meta["scenarios"]
-        K = o["n_expert"] or S
+        K = opt(o, "experts", "n_expert") or S
         m = {}
         for k in range(K):
             m.update(mlp_names(f"expert.{k}", f"experts.{k}.mlp", o["expert_dims"], False))
@@ -200,9 +208,9 @@ class PLE(nn.Module):
         self.S = S
         self.embedding = EmbeddingLayer(meta)
         D = 16 * len(meta["sparse"]) + len(meta["dense"])
-        L = o["n_level"]
+        L = opt(o, "levels", "n_level")
         self.cgc_layers = nn.ModuleList(
-            CGC(i + 1, L, S, o["n_expert_specific"], o["n_expert_shared"], D if i == 0 else o["expert_dims"][-1], o["expert_dims"])
+            CGC(i + 1, L, S, opt(o, "specific_experts", "n_expert_specific"), opt(o, "shared_experts", "n_expert_shared"), D if i == 0 else o["expert_dims"][-1], o["expert_dims"])
             for i in range(L))
         self.towers = nn.ModuleList(MLP(o["expert_dims"][-1], dims=o["tower_dims"]) for _ in range(S))
 
@@ -214,16 +222,16 @@ class PLE(nn.Module):
 
     def name_map(self, meta, o):
         S = meta["scenarios"]
-        ns, nsh = o["n_expert_specific"], o["n_expert_shared"]
+        ns, nsh = opt(o, "specific_experts", "n_expert_specific"), opt(o, "shared_experts", "n_expert_shared")
         m = {}
-        for l in range(o["n_level"]):
+        for l in range(opt(o, "levels", "n_level")):
             for k in range(S * ns):
                 m.update(mlp_names(f"level.{l}.specific.{k}", f"cgc_layers.{l}.experts_specific.{k}.mlp", o["expert_dims"], False))
             for k in range(nsh):
                 m.update(mlp_names(f"level.{l}.shared.{k}", f"cgc_layers.{l}.experts_shared.{k}.mlp", o["expert_dims"], False))
             for d in range(S):
                 m.update(mlp_names(f"level.{l}.gate.{d}", f"cgc_layers.{l}.gates_specific.{d}.mlp", [ns + nsh], False))
-            if l + 1 < o["n_level"]:
+            if l + 1 < opt(o, "levels", "n_level"):
                 m.update(mlp_names(f"level.{l}.shared_gate", f"cgc_layers.{l}.gate_shared.mlp", [S * ns + nsh], False))
         for d in range(S):
             m.update(mlp_names(f"tower.{d}", f"towers.{d}.mlp", o["tower_dims"], True))
@@ -619,9 +627,9 @@ class M3oE(nn.Module):
         self.slot_weight = nn.ParameterList(nn.Parameter(torch.empty(star[0], star[1])) for _ in range(S))
         self.slot_bias = nn.ParameterList(nn.Parameter(torch.zeros(star[1])) for _ in range(S))
         self.star_mlp = MlpN([star[1], star[2]])
-        self.expert = nn.ModuleList(MlpN(rest) for _ in range(o["expert_num"]))
+        self.expert = nn.ModuleList(MlpN(rest) for _ in range(opt(o, "experts", "expert_num")))
         self.domain_expert = nn.ModuleList(MlpN(rest) for _ in range(S))
-        self.gate = nn.ModuleList(nn.Sequential(nn.Linear(rest[0], o["expert_num"]), nn.Softmax(dim=1)) for _ in range(S))
+        self.gate = nn.ModuleList(nn.Sequential(nn.Linear(rest[0], opt(o, "experts", "expert_num")), nn.Softmax(dim=1)) for _ in range(S))
         self.tower = nn.ModuleList(nn.Sequential(nn.Linear(rest[-1], rest[-1]), nn.LayerNorm(rest[-1]), nn.ReLU(), nn.Linear(rest[-1], 1))
                                    for _ in range(S))
 
@@ -661,7 +669,7 @@ class M3oE(nn.Module):
             m[f"tower.{d}.0.ln.gamma"] = (f"tower.{d}.1.weight", "flat")
             m[f"tower.{d}.0.ln.beta"] = (f"tower.{d}.1.bias", "flat")
             m.update(linear_names(f"output.{d}", f"tower.{d}.3"))
-        for k in range(o["expert_num"]):
+        for k in range(opt(o, "experts", "expert_num")):
             m.update(mlpn_names(f"experts.shared.{k}", f"expert.{k}", self.n_rest))
         return m
 
@@ -694,7 +702,7 @@ class AdaSparse(nn.Module):
         self.agn_embedding = EmbeddingLayer(meta, dense=False)
         A = self.agn_embedding.output_dim
         form = o["form"]
-        self.dims = o["mlp_dims"]
+        self.dims = opt(o, "fcn_dims", "mlp_dims")
         self.pruner_layers = nn.ModuleList([Pruner(16, A, form, o["epsilon"], o["beta"])])
         self.mlp_layers = nn.ModuleList()
         inp = 16 + A
