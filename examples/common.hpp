@@ -3,11 +3,13 @@
 // (the synthetic generator, or a real dataset under --data-dir / $RECBLOCKS_DATA) and the trainer
 // options both build from the same flags.
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +28,11 @@ namespace recblocks_examples {
 
 using recblocks::index_t;
 
+/// Exit status of an example that skipped its work because its data is not installed (ctest reports
+/// it as skipped through SKIP_RETURN_CODE). A directory the user named explicitly that does not exist
+/// is an error (status 1), never a skip.
+constexpr int skip_exit_code = 77;
+
 /// A minimal flag parser: `--name value` options and `--name` switches; anything else, a missing or
 /// malformed value, or `--help` prints the usage and exits with status 2.
 class command_line {
@@ -41,7 +48,11 @@ class command_line {
     option(name, [&target](const std::string& v) { target = parse_whole<index_t>(v); });
   }
   void option(const std::string& name, int& target) {
-    option(name, [&target](const std::string& v) { target = static_cast<int>(parse_whole<long long>(v)); });
+    option(name, [&target](const std::string& v) {
+      const long long x = parse_whole<long long>(v);
+      if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max()) throw std::out_of_range(v);
+      target = static_cast<int>(x);
+    });
   }
   void option(const std::string& name, std::uint64_t& target) {
     option(name, [&target](const std::string& v) { target = parse_whole<std::uint64_t>(v); });
@@ -49,8 +60,9 @@ class command_line {
   void option(const std::string& name, double& target) {
     option(name, [&target](const std::string& v) {
       std::size_t used = 0;
-      target = std::stod(v, &used);
-      if (used != v.size()) throw std::invalid_argument(v);
+      const double x = std::stod(v, &used);
+      if (used != v.size() || !std::isfinite(x)) throw std::invalid_argument(v);  // "inf", "nan" are not values
+      target = x;
     });
   }
   /// `--name` without a value.
@@ -73,7 +85,7 @@ class command_line {
       } catch (const recblocks::error& e) {
         fail(e.what());
       } catch (const std::logic_error&) {
-        fail("bad value '" + v + "' for " + k);
+        fail("bad value '" + v + "' for " + k + " (expected a finite number in range)");
       }
     }
   }
@@ -316,8 +328,10 @@ inline loaded_data load_csv(const csv_args& a, std::uint64_t seed) {
 }
 
 /// Loads `a.data` split 8:1:1 with `seed` (Ali-CCP: its given files). For a real dataset the folder is
-/// --data-dir, else $RECBLOCKS_DATA/{movielens-100k, scenario-wise-rec-samples}; when neither is
-/// available it prints a "skipped: ..." line and returns nullopt (the examples then exit 0).
+/// --data-dir, else $RECBLOCKS_DATA/{movielens-100k, scenario-wise-rec-samples}. A --data-dir that
+/// does not exist is an `io_error` (the user named it); when $RECBLOCKS_DATA is unset or lacks the
+/// dataset it prints a "skipped: ..." line and returns nullopt (the examples then exit with
+/// `skip_exit_code`).
 inline std::optional<loaded_data> load_data(const training_args& a, std::uint64_t seed) {
   namespace fs = std::filesystem;
   namespace data = recblocks::data;
@@ -334,6 +348,8 @@ inline std::optional<loaded_data> load_data(const training_args& a, std::uint64_
     return out;
   }
   fs::path root = a.data_dir;
+  if (!root.empty() && !fs::is_directory(root))
+    throw recblocks::io_error("--data-dir " + root.string() + ": no such directory");
   if (root.empty()) {
     const char* env = std::getenv("RECBLOCKS_DATA");
     if (!env) {

@@ -57,6 +57,15 @@ int main() {
     }
     std::printf("epoch %d  train log loss %.4f\n", epoch + 1, epoch_loss);
   }
+  // Serving: an inference tape, one step_scope per call (the tape is reset when the call is done).
+  tape<float> serving(tape_mode::infer);
+  float served = 0;
+  {
+    step_scope step(serving);
+    served = model(serving, std::span<const index_t>(user.data(), 1), std::span<const index_t>(item.data(), 1),
+                   serving.view(dense.data(), 1, 1)).item();
+  }
+  std::printf("served logit of the first row %.4f\n", served);
   const double p = label.mean();
   const double base = -(p * std::log(p) + (1 - p) * std::log(1 - p));
   std::printf("base-rate log loss %.4f; model %.4f (%s)\n", base, epoch_loss, epoch_loss < base ? "learned" : "FAILED");

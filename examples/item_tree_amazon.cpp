@@ -8,6 +8,9 @@
 // the 3 highest tf-idf title words of its items, so that the token estimates are realistic.
 //
 // Usage: item_tree_amazon [--users N] [--efc EF_CONSTRUCTION] [--data DIR]   (data: $RECBLOCKS_DATA or --data)
+// Exit status: 0 done; 1 bad data (an id outside the catalogue, a malformed line: named by file and
+// line), a --data directory without the dataset, or a failure; 2 bad flags; 77 skipped ($RECBLOCKS_DATA
+// unset or without the dataset).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common.hpp"
 #include "recblocks/retrieval/centroid_policy.hpp"
 #include "recblocks/retrieval/item_tree.hpp"
 #include "recblocks/retrieval/text_hashing.hpp"
@@ -33,7 +37,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
 
 namespace {
@@ -42,6 +46,20 @@ struct user_row {
   std::vector<index_t> history;
   index_t target;
 };
+
+/// A whole non-negative integer of `text`, else `parse_error` naming `file`, `line` and `what`.
+index_t parse_id(const std::string& text, const std::string& file, index_t line, const char* what) {
+  std::size_t used = 0;
+  long long v = -1;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::logic_error&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < 0)
+    throw recblocks::parse_error(file + " line " + std::to_string(line) + ": " + what + " '" + text + "' is not a non-negative integer");
+  return static_cast<index_t>(v);
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -81,41 +99,69 @@ void label_nodes(rt::item_tree<float>& tree, const std::vector<std::vector<std::
   }
 }
 
+
+int run(index_t n_users, index_t efc, const std::string& data_flag);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   index_t n_users = 2000, efc = 48;
-  std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "";
-  for (int a = 1; a + 1 < argc; a += 2) {
-    const std::string k = argv[a];
-    if (k == "--users") n_users = std::atol(argv[a + 1]);
-    else if (k == "--efc") efc = std::atol(argv[a + 1]);
-    else if (k == "--data") data = argv[a + 1];
+  std::string data_flag;
+  recblocks_examples::command_line cl("item_tree_amazon", "item_tree_amazon [--users N] [--efc EF_CONSTRUCTION] [--data DIR]");
+  cl.option("--users", n_users);
+  cl.option("--efc", efc);
+  cl.option("--data", data_flag);
+  cl.parse(argc, argv);
+  if (n_users < 1) cl.fail("--users must be >= 1");
+  if (efc < 1) cl.fail("--efc must be >= 1");
+  try {
+    return run(n_users, efc, data_flag);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "item_tree_amazon: %s\n", e.what());
+    return 1;
   }
+}
+
+namespace {
+
+int run(index_t n_users, index_t efc, const std::string& data_flag) {
+  const char* env = std::getenv("RECBLOCKS_DATA");
+  const std::string data = !data_flag.empty() ? data_flag : env ? env : "";
   const std::string dir = data + "/amazon-videogames-llmrank";
-  std::ifstream items_in(dir + "/games.item.tsv"), test_in(dir + "/games.test.inter.tsv");
+  const std::string items_path = dir + "/games.item.tsv", test_path = dir + "/games.test.inter.tsv";
+  std::ifstream items_in(items_path), test_in(test_path);
   if (data.empty() || !items_in || !test_in) {
+    if (!data_flag.empty())
+      throw recblocks::io_error("--data " + data_flag + ": cannot read " + (!items_in ? items_path : test_path));
     std::cout << "skipped: data not found at " << (data.empty() ? std::string("$RECBLOCKS_DATA (unset)") : dir) << "\n";
-    return 0;
+    return recblocks_examples::skip_exit_code;
   }
   // ---- read titles and test users --------------------------------------------------------------
   std::vector<std::string> titles;
   std::string line;
   std::getline(items_in, line);  // header
-  while (std::getline(items_in, line)) {
+  for (index_t line_no = 2; std::getline(items_in, line); ++line_no) {
     const auto tab = line.find('\t');
-    const index_t id = std::atol(line.substr(0, tab).c_str());
-    if (id != static_cast<index_t>(titles.size())) {
-      std::cerr << "unexpected item id order at " << id << "\n";
-      return 1;
-    }
+    const index_t id = parse_id(line.substr(0, tab), items_path, line_no, "item id");
+    if (id != static_cast<index_t>(titles.size()))
+      throw recblocks::parse_error(items_path + " line " + std::to_string(line_no) + ": item id " + std::to_string(id) +
+                                   ", expected " + std::to_string(titles.size()) + " (ids must be 0, 1, 2, ... in order)");
     titles.push_back(tab == std::string::npos ? "" : line.substr(tab + 1));
   }
+  if (titles.empty()) throw recblocks::parse_error(items_path + ": no items");
+  const auto catalogue = static_cast<index_t>(titles.size());
+  auto item = [&](const std::string& text, index_t line_no, const char* what) {
+    const index_t id = parse_id(text, test_path, line_no, what);
+    if (id >= catalogue)
+      throw recblocks::value_error(test_path + " line " + std::to_string(line_no) + ": " + what + " " + std::to_string(id) +
+                                   " is outside the " + std::to_string(catalogue) + " items of " + items_path);
+    return id;
+  };
   std::vector<user_row> users;
   std::getline(test_in, line);
   index_t row = 0;
   const index_t stride = 7;  // a deterministic spread-out sample of users
-  while (std::getline(test_in, line) && static_cast<index_t>(users.size()) < n_users) {
+  for (index_t line_no = 2; std::getline(test_in, line) && static_cast<index_t>(users.size()) < n_users; ++line_no) {
     if (row++ % stride != 0) continue;
     std::istringstream ss(line);
     std::string uid, hist, target;
@@ -124,10 +170,11 @@ int main(int argc, char** argv) {
     std::getline(ss, target, '\t');
     user_row u;
     std::istringstream hs(hist);
-    for (index_t i; hs >> i;) u.history.push_back(i);
-    u.target = std::atol(target.c_str());
+    for (std::string tok; hs >> tok;) u.history.push_back(item(tok, line_no, "history item id"));
+    u.target = item(target, line_no, "target item id");
     users.push_back(std::move(u));
   }
+  if (users.empty()) throw recblocks::parse_error(test_path + ": no test users");
   const auto n_items = static_cast<index_t>(titles.size());
   std::cout << "items " << n_items << ", test users evaluated " << users.size() << " (every " << stride << "th)\n";
 
@@ -147,7 +194,7 @@ int main(int argc, char** argv) {
   matrix<float> q(nu, x.cols());
   for (index_t u = 0; u < nu; ++u) {
     const auto& h = users[static_cast<std::size_t>(u)].history;
-    vector<float> m = vector<float>::Zero(x.cols());
+    col_vector<float> m = col_vector<float>::Zero(x.cols());
     const std::size_t from = h.size() > 5 ? h.size() - 5 : 0;
     for (std::size_t p = from; p < h.size(); ++p) m += x.row(h[p]).transpose();
     if (m.norm() > 0) m /= m.norm();
@@ -184,12 +231,13 @@ int main(int argc, char** argv) {
         std::set<index_t> hist(u.history.begin(), u.history.end());
         for (index_t i = 0; i < n_items; ++i)
           if (!hist.count(i)) all.push_back({s(r, i), i});
-        std::partial_sort(all.begin(), all.begin() + 20, all.end(), [](auto a, auto c) {
+        const std::size_t top = std::min<std::size_t>(20, all.size());  // small catalogues: fewer candidates
+        std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(top), all.end(), [](auto a, auto c) {
           return a.first > c.first || (a.first == c.first && a.second < c.second);
         });
         for (int kk = 0; kk < 2; ++kk)
-          for (index_t p = 0; p < ks[kk]; ++p)
-            if (all[static_cast<std::size_t>(p)].second == u.target) exact_hits[kk] += 1;
+          for (std::size_t p = 0; p < top && static_cast<index_t>(p) < ks[kk]; ++p)
+            if (all[p].second == u.target) exact_hits[kk] += 1;
       }
     }
   }
@@ -260,9 +308,9 @@ int main(int argc, char** argv) {
     for (index_t u = 0; u < nu; ++u) {
       const auto& ur = users[static_cast<std::size_t>(u)];
       std::set<index_t> hist(ur.history.begin(), ur.history.end());
-      const vector<float> qq = q.row(u).transpose();
+      const col_vector<float> qq = q.row(u).transpose();
       const auto found = index.search(std::span<const float>(qq.data(), static_cast<std::size_t>(qq.size())),
-                                      20 + static_cast<index_t>(hist.size()), ef);
+                                      std::min<index_t>(n_items, 20 + static_cast<index_t>(hist.size())), ef);
       std::vector<std::pair<float, index_t>> res;
       for (const auto& h : found)
         if (!hist.count(h.id)) res.push_back({h.distance, h.id});
@@ -283,3 +331,5 @@ int main(int argc, char** argv) {
   std::printf("\ntokens/query = policy tokens at internal nodes + title tokens of the leaves read (estimate_tokens)\n");
   return 0;
 }
+
+}  // namespace

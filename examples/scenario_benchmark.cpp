@@ -24,22 +24,36 @@
 // (movielens-100k/, scenario-wise-rec-samples/); the split is random 8:1:1 with the seed (Ali-CCP: its
 // given files). Seed k uses seed 2022 + k for the split, the initialisation, batch order and dropout.
 // Progress goes to stderr, the table to stdout.
+// Output files (--out results.csv): one row per (model, seed) is appended to results_runs.csv (or
+// --runs PATH) as soon as that run finishes, so a killed benchmark keeps every finished run; the
+// summary (results.csv) and the gnuplot script follow at the end. Every write is checked: a failed
+// write is an error (exit 1), never a silent loss. gnuplot runs with an argument vector (no shell),
+// and paths inside its script are quoted for gnuplot. Exit status: 0 done, 1 error, 2 bad flags,
+// 77 skipped (the dataset is not installed).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <recblocks/eval/bayes_report.hpp>
 #include <recblocks/models/registry.hpp>
 #include <recblocks/train.hpp>
 
 #include "common.hpp"
+
+extern char** environ;
 
 using namespace recblocks;
 using namespace recblocks_examples;
@@ -49,7 +63,7 @@ namespace {
 
 struct args : training_args {
   std::vector<std::string> models;
-  std::string out, variant;
+  std::string out, runs, variant;
   index_t seeds = 1;
   args() {  // the synthetic generator's full default size; early stopping ends most runs after 5-10 epochs
     rows = 60000;
@@ -63,12 +77,13 @@ args parse(int argc, char** argv) {
                   "scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
                   "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
                   "                          [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]\n"
-                  "                          [--scenario-features] [--out results.csv] [--quiet]\n"
+                  "                          [--scenario-features] [--out results.csv] [--runs runs.csv] [--quiet]\n"
                   "                          [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]\n"
                   "                          [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);
   cl.option("--seeds", a.seeds);
   cl.option("--out", a.out);
+  cl.option("--runs", a.runs);
   cl.option("--models", [&](const std::string& v) {
     std::stringstream ss(v);
     for (std::string m; std::getline(ss, m, ',');)
@@ -163,35 +178,133 @@ std::string pm(stats s, int digits = 4) {
   return buf;
 }
 
+/// A file written with every write checked: `io_error` naming the path and the system's reason.
+class checked_file {
+ public:
+  checked_file(const fs::path& path, const char* mode) : path_(path), f_(std::fopen(path.c_str(), mode)) {
+    if (!f_) fail("cannot open");
+  }
+  ~checked_file() {
+    if (f_) std::fclose(f_);
+  }
+  checked_file(const checked_file&) = delete;
+  checked_file& operator=(const checked_file&) = delete;
+  /// Writes `text` and flushes it to the OS (so a killed process keeps it).
+  void write(const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), f_) != text.size() || std::fflush(f_) != 0) fail("cannot write");
+  }
+  void close() {
+    std::FILE* f = f_;
+    f_ = nullptr;
+    if (std::fclose(f) != 0) fail("cannot write");
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw io_error(std::string(what) + " " + path_.string() + ": " + std::strerror(errno));
+  }
+  fs::path path_;
+  std::FILE* f_;
+};
+
+void write_file(const fs::path& path, const std::string& text) {
+  checked_file f(path, "wb");
+  f.write(text);
+  f.close();
+}
+
+/// `s` as a single-quoted gnuplot string: a quote inside is doubled (gnuplot's escape), so no path can
+/// end the string and inject commands into the script.
+std::string gnuplot_quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+/// Runs `argv` directly (posix_spawnp: no shell, nothing is interpreted) and returns its exit status
+/// (-1 when it could not start or did not exit normally).
+int run_program(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 void write_plot(const fs::path& csv, std::size_t models) {
   const fs::path gp = fs::path(csv).replace_extension(".gp"), png = fs::path(csv).replace_extension(".png");
-  std::ofstream g(gp);
+  for (char c : csv.string())
+    if (c == '\n' || c == '\r' || c == '\0') {
+      std::printf("no chart: the --out path holds a line break\n");
+      return;
+    }
+  std::ostringstream g;
   g << "# Written by scenario_benchmark: test AUC per model (mean and std over seeds).\n"
     << "set datafile separator ','\n"
     << "set terminal pngcairo noenhanced size " << std::max<std::size_t>(640, 90 * models) << ",480\n"
-    << "set output '" << png.string() << "'\n"
+    << "set output " << gnuplot_quoted(png.string()) << "\n"
     << "set title 'Scenario-Wise Rec models: test AUC (mean ± std over seeds)'\n"
     << "set style data histograms\nset style histogram errorbars gap 1 lw 1\nset style fill solid 0.6 border -1\n"
     << "set boxwidth 0.8\nset xtics rotate by -30\nset ylabel 'AUC'\nset grid ytics\nset key off\n"
-    << "stats '" << csv.string() << "' using 4 nooutput\n"
+    << "stats " << gnuplot_quoted(csv.string()) << " using 4 nooutput\n"
     << "set yrange [STATS_min - 0.02 : STATS_max + 0.02]\n"
-    << "plot '" << csv.string() << "' using 4:5:xtic(1) every ::1 title 'AUC'\n";
-  g.close();
-  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
-    const std::string cmd = "gnuplot '" + gp.string() + "'";
-    if (std::system(cmd.c_str()) == 0) std::printf("chart: %s (script %s)\n", png.c_str(), gp.c_str());
-    else std::printf("gnuplot failed; the script is %s\n", gp.c_str());
-  } else {
+    << "plot " << gnuplot_quoted(csv.string()) << " using 4:5:xtic(1) every ::1 title 'AUC'\n";
+  write_file(gp, g.str());
+  const int rc = run_program({"gnuplot", gp.string()});
+  if (rc == 0) std::printf("chart: %s (script %s)\n", png.c_str(), gp.c_str());
+  else if (rc < 0)
     std::printf("gnuplot not found: plot with `gnuplot %s` (writes %s), or chart columns auc_mean/auc_std of %s\n",
                 gp.c_str(), png.c_str(), csv.c_str());
-  }
+  else std::printf("gnuplot failed; the script is %s\n", gp.c_str());
 }
+
+/// The per-run rows (one per model and seed), appended as each run finishes.
+class runs_file {
+ public:
+  /// The path of `--runs`, else `<out stem>_runs.csv` next to a regular-file `--out`; empty: none.
+  static fs::path path_for(const args& a) {
+    if (!a.runs.empty()) return a.runs;
+    if (a.out.empty()) return {};
+    const fs::path out(a.out);
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_regular_file(out, ec)) return {};  // a device such as /dev/stdout
+    return out.parent_path() / (out.stem().string() + "_runs.csv");
+  }
+  void append(const fs::path& path, const std::string& model, const run_result& r) {
+    if (path.empty()) return;
+    if (!file_) {
+      if (path.has_parent_path()) fs::create_directories(path.parent_path());
+      file_.emplace(path, "wb");
+      std::ostringstream h;
+      h << "model,seed,auc,logloss";
+      for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) h << ",s" << sc << "_auc,s" << sc << "_logloss";
+      h << ",epochs,best_epoch,train_seconds,train_seconds_per_epoch,validation_seconds_per_epoch\n";
+      file_->write(h.str());
+    }
+    std::ostringstream row;
+    row << model << ',' << r.seed << ',' << r.auc << ',' << r.log_loss;
+    for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) row << ',' << r.scenario_auc[sc] << ',' << r.scenario_log_loss[sc];
+    row << ',' << r.epochs << ',' << r.best_epoch << ',' << r.seconds << ',' << r.train_per_epoch << ',' << r.validation_per_epoch << '\n';
+    file_->write(row.str());
+  }
+  void close() {
+    if (file_) file_->close();
+  }
+
+ private:
+  std::optional<checked_file> file_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const args a = parse(argc, argv);
   try {
+    const fs::path runs_path = runs_file::path_for(a);
+    runs_file runs;
     std::vector<std::vector<run_result>> results(a.models.size());
     index_t scenarios = 0;
     std::vector<double> bayes_auc;
@@ -199,7 +312,7 @@ int main(int argc, char** argv) {
     for (index_t k = 0; k < a.seeds; ++k) {
       const std::uint64_t seed = 2022 + static_cast<std::uint64_t>(k);
       auto loaded = load_data(a, seed);
-      if (!loaded) return 0;
+      if (!loaded) return skip_exit_code;
       const auto& parts = loaded->parts;
       const std::vector<double>& truth = loaded->truth[2];
       // bad data gets a clear error before any training: every scenario needs rows in every split
@@ -212,6 +325,7 @@ int main(int argc, char** argv) {
       for (std::size_t m = 0; m < a.models.size(); ++m) {
         if (!a.quiet) std::fprintf(stderr, "%s (seed %llu)\n", a.models[m].c_str(), (unsigned long long)seed);
         results[m].push_back(train_one(a, a.models[m], parts, seed));
+        runs.append(runs_path, a.models[m], results[m].back());
       }
     }
     std::printf("Scenario-Wise Rec benchmark: %s data, %lld scenarios, train/validation/test %lld/%lld/%lld rows, %lld seed(s), "
@@ -274,29 +388,13 @@ int main(int argc, char** argv) {
     }
     std::printf("(mean±std over seeds; time s: fit wall time incl. validation, s/epoch: training only; per-scenario log loss in the CSV%s)\n",
                 paired ? "; dAUC vs SB: AUC minus Shared Bottom's on the same split, mean±std over seeds, and the seeds it is higher" : "");
+    runs.close();
+    if (!runs_path.empty()) std::printf("runs: %s\n", runs_path.c_str());
     if (!a.out.empty()) {
       const fs::path out(a.out);
       if (out.has_parent_path()) fs::create_directories(out.parent_path());
-      std::ofstream f(out);
-      if (!f) throw io_error("scenario_benchmark: cannot write " + out.string());
-      f << csv.str();
-      f.close();
+      write_file(out, csv.str());
       std::printf("results: %s\n", out.c_str());
-      // one row per (model, seed), for paired tests of your own
-      const fs::path runs_path = out.parent_path() / (out.stem().string() + "_runs.csv");
-      std::ofstream runs(runs_path);
-      if (!runs) throw io_error("scenario_benchmark: cannot write " + runs_path.string());
-      runs << "model,seed,auc,logloss";
-      for (index_t sc = 0; sc < scenarios; ++sc) runs << ",s" << sc << "_auc,s" << sc << "_logloss";
-      runs << ",epochs,best_epoch,train_seconds,train_seconds_per_epoch,validation_seconds_per_epoch\n";
-      for (std::size_t m = 0; m < a.models.size(); ++m)
-        for (const run_result& r : results[m]) {
-          runs << a.models[m] << ',' << r.seed << ',' << r.auc << ',' << r.log_loss;
-          for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) runs << ',' << r.scenario_auc[sc] << ',' << r.scenario_log_loss[sc];
-          runs << ',' << r.epochs << ',' << r.best_epoch << ',' << r.seconds << ',' << r.train_per_epoch << ','
-               << r.validation_per_epoch << '\n';
-        }
-      std::printf("runs: %s\n", runs_path.c_str());
       // the fully resolved configuration of the run (never {}: every option of every model)
       nlohmann::json config;
       for (const auto& m : a.models) config["models"][m] = models::registry::resolved_options(m, model_options(a, m));
@@ -307,11 +405,17 @@ int main(int argc, char** argv) {
       config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}};
       if (a.data == "csv") config["data"]["csv"] = a.csv.to_json();
       config["variant"] = a.variant.empty() ? "paper" : a.variant;
-      const fs::path config_path = out.parent_path() / (out.stem().string() + "_config.json");
-      std::ofstream(config_path) << config.dump(2) << '\n';
-      std::printf("config: %s\n", config_path.c_str());
-      write_plot(out, a.models.size());
+      std::error_code ec;
+      if (fs::is_regular_file(out, ec)) {
+        const fs::path config_path = out.parent_path() / (out.stem().string() + "_config.json");
+        std::ofstream cf(config_path);
+        cf << config.dump(2) << '\n';
+        if (!cf) throw io_error("scenario_benchmark: cannot write " + config_path.string());
+        std::printf("config: %s\n", config_path.c_str());
+        write_plot(out, a.models.size());
+      }
     }
+    if (std::fflush(stdout) != 0) throw io_error(std::string("scenario_benchmark: cannot write stdout: ") + std::strerror(errno));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scenario_benchmark: %s\n", e.what());

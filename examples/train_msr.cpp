@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   const args a = parse(argc, argv);
   try {
     const auto d = load_data(a, a.seed);
-    if (!d) return 0;
+    if (!d) return skip_exit_code;
     models::registry::check_scenarios(d->parts[0], "training");
     nlohmann::json options = models::registry::preset_options(a.model, models::registry::preset_for_dataset(a.data));
     if (!a.routing.empty()) options["routing"] = a.routing;  // an error for a model without scenario routing

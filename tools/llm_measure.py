@@ -6,8 +6,8 @@
 
 For each thread count it starts a private llama-server (RECBLOCKS_LLAMA_SERVER, RECBLOCKS_LLM_GGUF)
 on a free port, then measures
-  * prompt and generation speed (tokens/s from the server's own `timings`) and latency of one
-    request (a 200-token prompt, 64 generated tokens), median of --repeats;
+  * prompt and generation speed (tokens/s from the server's own `timings`, prompt cache off) and
+    latency of one request (a 160-token prompt, 64 generated tokens), median of --repeats;
   * latency and throughput of 1, 2 and 4 concurrent requests (2 server slots);
   * the share of schema-valid answers on a fixed prompt set of --prompts ranking questions, free
     text vs `json_object` (any JSON) vs `json_schema` (constrained decoding), each with max_tokens.
@@ -69,8 +69,10 @@ def start_server(threads, slots=2, ctx=4096):
 
 
 def chat_body(prompt, max_tokens, fmt=None, seed=1):
+    # cache_prompt false: every request processes its whole prompt (llama-server reuses a cached
+    # prefix otherwise, and the prompt speed would be measured on a handful of tokens)
     b = {"messages": [{"role": "user", "content": prompt}], "temperature": 0.0, "seed": seed,
-         "max_tokens": max_tokens}
+         "max_tokens": max_tokens, "cache_prompt": False}
     if fmt is not None:
         b["response_format"] = fmt
     return b

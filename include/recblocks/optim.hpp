@@ -4,4 +4,5 @@
 #include "optim/adagrad.hpp"
 #include "optim/adam.hpp"
 #include "optim/clip.hpp"
+#include "optim/optimizer_base.hpp"
 #include "optim/sgd.hpp"

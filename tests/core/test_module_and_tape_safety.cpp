@@ -158,3 +158,24 @@ TEST_CASE("record returns a handle that later records cannot invalidate", "[tape
   t.backward(ops::sum_all(t, h));
   CHECK(w.grad()(0, 0) == Approx(1000.0 + 2.0));
 }
+
+TEST_CASE("step_scope resets the serving tape: a loop of calls does not grow the arena", "[tape][safety][serving]") {
+  rng gen(9);
+  nn::mlp<float> net({.input_dim = 64, .hidden = {256, 256}, .output_layer = true}, gen);
+  matrix<float> x = matrix<float>::Ones(256, 64);
+  tape<float> serving(tape_mode::infer);
+  for (int k = 0; k < 3; ++k) {
+    step_scope<float> step(serving);
+    (void)net(serving, serving.view(x.data(), 256, 64));
+  }
+  const std::size_t warm = serving.arena_bytes();
+  for (int k = 0; k < 50; ++k) {
+    step_scope<float> step(serving);
+    var<float> y = net(serving, serving.view(x.data(), 256, 64));
+    CHECK(y.rows == 256);
+  }
+  CHECK(serving.arena_bytes() == warm);
+  tape<float> leaky(tape_mode::infer);  // the same loop without a reset keeps every step's values
+  for (int k = 0; k < 50; ++k) (void)net(leaky, leaky.view(x.data(), 256, 64));
+  CHECK(leaky.arena_bytes() > 10 * warm);
+}

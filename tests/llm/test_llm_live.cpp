@@ -318,7 +318,7 @@ TEST_CASE("the LLM's last hidden state as an embedding (--pooling last)", "[llm_
   CHECK(cosine(v[0], v[1]) < 0.9999);
 }
 
-TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too slow, bad schema)",
+TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too slow, bad schema, 501)",
           "[llm_live]") {
   if (skip_without("RECBLOCKS_LLAMA_SERVER") || skip_without("RECBLOCKS_LLM_GGUF")) return;
   auto o = live_options();
@@ -347,6 +347,13 @@ TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too 
     CHECK(e.kind() == llm_error_kind::http_status);
     CHECK(e.status() >= 400);
     CHECK(e.attempts() == 1);
+
+    // a 5xx that can never succeed: llama-server answers embeddings without --embeddings with 501
+    e = expect_error([&] { client.embed(std::vector<std::string>{"x"}); });
+    CHECK(e.kind() == llm_error_kind::http_status);
+    CHECK(e.status() == 501);
+    CHECK(e.attempts() == 1);
+    CHECK_THAT(e.what(), Catch::Contains("--embeddings"));
 
     // killed mid-stream: a connection error, not retried once deltas were delivered
     std::atomic<bool> killed{false};

@@ -1,18 +1,18 @@
 // The multi-scenario building blocks (Scenario-Wise Rec): behaviour and gradient checks in double.
 #include <catch2/catch.hpp>
-#include <recblocks/nn/cgc_layer.hpp>
-#include <recblocks/nn/cluster_router.hpp>
-#include <recblocks/nn/gate_nu.hpp>
-#include <recblocks/nn/hyper_adapter.hpp>
+#include <recblocks/nn/scenario/cgc_layer.hpp>
+#include <recblocks/nn/scenario/cluster_router.hpp>
+#include <recblocks/nn/scenario/gate_nu.hpp>
+#include <recblocks/nn/scenario/hyper_adapter.hpp>
 #include <recblocks/nn/layer_norm_mlp.hpp>
-#include <recblocks/nn/meta_attention.hpp>
-#include <recblocks/nn/meta_tower.hpp>
-#include <recblocks/nn/moe_gate.hpp>
-#include <recblocks/nn/multi_level_experts.hpp>
-#include <recblocks/nn/partitioned_norm.hpp>
-#include <recblocks/nn/pruner.hpp>
-#include <recblocks/nn/scenario_transfer.hpp>
-#include <recblocks/nn/star_linear.hpp>
+#include <recblocks/nn/scenario/meta_attention.hpp>
+#include <recblocks/nn/scenario/meta_tower.hpp>
+#include <recblocks/nn/scenario/moe_gate.hpp>
+#include <recblocks/nn/scenario/multi_level_experts.hpp>
+#include <recblocks/nn/scenario/partitioned_norm.hpp>
+#include <recblocks/nn/scenario/pruner.hpp>
+#include <recblocks/nn/scenario/scenario_transfer.hpp>
+#include <recblocks/nn/scenario/star_linear.hpp>
 #include <recblocks/nn/transformer_encoder.hpp>
 #include <recblocks/testing/gradcheck.hpp>
 

@@ -10,7 +10,7 @@
 #include "recblocks/rerank/fair_exposure.hpp"
 
 using recblocks::index_t;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rr = recblocks::rerank;
 
 namespace {
@@ -53,7 +53,7 @@ TEST_CASE("fair_exposure: hand-computed case", "[rerank][fairness]") {
   // p0: item 0 (g0) keeps it feasible (g1 can still take p1 = .6309 >= .6037)   -> 0
   // p1: item 1 (g0) would leave g1 only p2 = .5 < .6037: infeasible             -> item 4 (g1)
   // p2: item 1: g0 = 1.5 >= 1.3141, g1 = .6309 >= .6037                          -> 1
-  vector<double> r(6);
+  col_vector<double> r(6);
   r << 0.9, 0.8, 0.7, 0.6, 0.5, 0.4;
   const std::vector<index_t> groups{0, 0, 0, 0, 1, 1};
   CHECK(rr::fair_exposure().rerank<double>(r, groups, 3) == std::vector<index_t>{0, 4, 1});
@@ -73,7 +73,7 @@ TEST_CASE("fair_exposure: meets the constraint when brute force finds it feasibl
   for (int trial = 0; trial < 150; ++trial) {
     const index_t n = 4 + trial % 4, k = 2 + trial % (n - 1);
     const index_t G = 2 + trial % 2;
-    vector<double> r(n);
+    col_vector<double> r(n);
     std::vector<index_t> groups(n);
     for (index_t i = 0; i < n; ++i) r(i) = g.uniform(), groups[i] = g.integer(0, G - 1);
     for (index_t h = 0; h < G; ++h) groups[h] = h;  // every group present
@@ -97,7 +97,7 @@ TEST_CASE("fair_exposure: meets the constraint when brute force finds it feasibl
 }
 
 TEST_CASE("fair_exposure: bad input", "[rerank][fairness][errors]") {
-  vector<double> r = vector<double>::Ones(3);
+  col_vector<double> r = col_vector<double>::Ones(3);
   CHECK_THROWS_AS(rr::fair_exposure().rerank<double>(r, {0, 1}, 2), recblocks::shape_error);
   CHECK_THROWS_AS(rr::fair_exposure().rerank<double>(r, {0, 1, 0}, 4), recblocks::value_error);
   CHECK_THROWS_AS(rr::fair_exposure().rerank<double>(r, {0, -1, 0}, 2), recblocks::value_error);

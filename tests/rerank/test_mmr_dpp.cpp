@@ -13,13 +13,13 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rr = recblocks::rerank;
 
 namespace {
 
 // Naive MMR: recomputes max_{j in Y} S_ij from scratch at every step.
-std::vector<index_t> naive_mmr(const vector<double>& r, const matrix<double>& s, double lambda, index_t k) {
+std::vector<index_t> naive_mmr(const col_vector<double>& r, const matrix<double>& s, double lambda, index_t k) {
   std::vector<index_t> y;
   std::vector<char> taken(r.size(), 0);
   for (index_t step = 0; step < k; ++step) {
@@ -74,7 +74,7 @@ TEST_CASE("mmr: hand-computed 3-item case", "[rerank][mmr]") {
   // step 1: 0.45, 0.40, 0.15                          -> item 0
   // step 2: item 1: 0.40 - 0.5*0.9 = -0.05; item 2: 0.15 - 0.5*0.1 = 0.10 -> item 2
   // step 3: item 1
-  vector<double> r(3);
+  col_vector<double> r(3);
   r << 0.9, 0.8, 0.3;
   matrix<double> s(3, 3);
   s << 1, 0.9, 0.1, 0.9, 1, 0.2, 0.1, 0.2, 1;
@@ -87,7 +87,7 @@ TEST_CASE("mmr: matches a naive reference on random cases", "[rerank][mmr]") {
   recblocks::rng g(7);
   for (int trial = 0; trial < 30; ++trial) {
     const index_t n = 5 + trial % 10;
-    vector<double> r(n);
+    col_vector<double> r(n);
     for (index_t i = 0; i < n; ++i) r(i) = g.uniform();
     matrix<double> s(n, n);
     for (index_t i = 0; i < n; ++i)
@@ -99,7 +99,7 @@ TEST_CASE("mmr: matches a naive reference on random cases", "[rerank][mmr]") {
 }
 
 TEST_CASE("mmr: bad input", "[rerank][mmr][errors]") {
-  vector<double> r = vector<double>::Ones(3);
+  col_vector<double> r = col_vector<double>::Ones(3);
   matrix<double> s = matrix<double>::Identity(3, 3);
   CHECK_THROWS_AS(rr::mmr(1.5), recblocks::value_error);
   CHECK_THROWS_AS(rr::mmr(0.5).rerank<double>(r, s, 4), recblocks::value_error);
@@ -147,7 +147,7 @@ TEST_CASE("dpp: singular kernel stops early, fill completes in quality order", "
 
 TEST_CASE("dpp: trade-off kernel", "[rerank][dpp]") {
   // theta = 0.5 -> alpha = 0.5 / (2 * 0.5) = 0.5, q_i = exp(0.5 r_i), L_ij = q_i S_ij q_j.
-  vector<double> r(2);
+  col_vector<double> r(2);
   r << 0.0, 2.0;
   matrix<double> s(2, 2);
   s << 1, 0.5, 0.5, 1;
@@ -169,6 +169,6 @@ TEST_CASE("dpp: bad input", "[rerank][dpp][errors]") {
   l(0, 2) = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_AS(rr::dpp().rerank<double>(l, 2), recblocks::value_error);
   CHECK_THROWS_AS(rr::dpp({0.0, true}), recblocks::value_error);
-  vector<double> r = vector<double>::Ones(2);
+  col_vector<double> r = col_vector<double>::Ones(2);
   CHECK_THROWS_AS(rr::dpp::kernel<double>(r, matrix<double>::Identity(3, 3), 0.5), recblocks::shape_error);
 }

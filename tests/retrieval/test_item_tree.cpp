@@ -17,7 +17,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
 using tree = rt::item_tree<float>;
 
@@ -35,8 +35,8 @@ matrix<float> blobs(index_t per, recblocks::rng& g) {
   return x;
 }
 
-vector<float> vec2(float a, float b) {
-  vector<float> v(2);
+col_vector<float> vec2(float a, float b) {
+  col_vector<float> v(2);
   v << a, b;
   return v;
 }
@@ -174,7 +174,7 @@ TEST_CASE("item_tree: random updates keep every invariant (brute-force contents)
   for (int step = 0; step < 600; ++step) {
     const double u = g.uniform();
     if (u < 0.55 || live.empty()) {
-      vector<float> v(3);
+      col_vector<float> v(3);
       for (int d = 0; d < 3; ++d) v(d) = static_cast<float>(g.normal(g.integer(0, 2) * 5.0, 1.0));
       t.insert(next, v, paths[static_cast<std::size_t>(g.integer(0, 4))]);
       live.insert(next++);

@@ -16,7 +16,7 @@
 
 using recblocks::index_t;
 using recblocks::matrix;
-using recblocks::vector;
+using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
 using tree = rt::item_tree<float>;
 
@@ -112,7 +112,7 @@ TEST_CASE("item_tree: corrupted trees give clear errors", "[retrieval][item_tree
 
 TEST_CASE("item_tree: bad input", "[retrieval][item_tree][errors]") {
   tree t = sample_tree();
-  vector<float> v3 = vector<float>::Zero(3), v2 = vector<float>::Zero(2);
+  col_vector<float> v3 = col_vector<float>::Zero(3), v2 = col_vector<float>::Zero(2);
   CHECK_THROWS_AS(t.remove(999999), recblocks::value_error);
   CHECK_THROWS_AS(t.move(999999, {"a"}), recblocks::value_error);
   CHECK_THROWS_AS(t.leaf_of(-3), recblocks::value_error);
@@ -122,7 +122,7 @@ TEST_CASE("item_tree: bad input", "[retrieval][item_tree][errors]") {
   v3(1) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_AS(t.insert(1, v3), recblocks::value_error);
   CHECK_THROWS_AS(t.move(1007, v3, {}), recblocks::value_error);
-  CHECK_THROWS_AS(t.insert(1, vector<float>::Zero(3), {"a", ""}), recblocks::value_error);
+  CHECK_THROWS_AS(t.insert(1, col_vector<float>::Zero(3), {"a", ""}), recblocks::value_error);
   CHECK_FALSE(t.contains(1));
   t.check_invariants();  // failed calls left the tree unchanged
 
@@ -136,9 +136,9 @@ TEST_CASE("item_tree: bad input", "[retrieval][item_tree][errors]") {
   CHECK_THROWS_AS(e.build(matrix<float>::Zero(2, 3), {1}), recblocks::shape_error);
 
   rt::tree_query<float> q;
-  q.embedding = vector<float>::Zero(2);
+  q.embedding = col_vector<float>::Zero(2);
   CHECK_THROWS_AS(t.search(q, rt::centroid_policy{}), recblocks::shape_error);
-  q.embedding = vector<float>::Ones(3);
+  q.embedding = col_vector<float>::Ones(3);
   q.embedding(0) = std::numeric_limits<float>::infinity();
   CHECK_THROWS_AS(t.search(q, rt::centroid_policy{}), recblocks::value_error);
   q.embedding(0) = 1;

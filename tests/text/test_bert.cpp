@@ -6,7 +6,7 @@
 #include <recblocks/core/ops.hpp>
 #include <recblocks/io/npy.hpp>
 #include <recblocks/llm/client.hpp>
-#include <recblocks/nn/bert_encoder.hpp>
+#include <recblocks/text/bert_encoder.hpp>
 #include <recblocks/text/sentence_encoder.hpp>
 
 #include "../core/gradcheck_helpers.hpp"
@@ -162,11 +162,11 @@ TEST_CASE("bert_encoder: config and weight errors name the field or tensor", "[t
   auto cfg = nn::bert_config::from_json(j);
   nn::bert_encoder<float> bert(cfg, gen);
   io::safetensors st;
-  bert.visit_parameters([&](const std::string& name, param<float>& p) {
+  nn::visit_parameters(bert, [&](const std::string& name, param<float>& p) {
     const bool lin = name.find("embeddings") == std::string::npos && name.find("LayerNorm") == std::string::npos &&
                      name.substr(name.size() - 7) == ".weight";
     st.add<float>(name, lin ? matrix<float>(p.value().transpose()) : p.value());
-  }, "");
+  });
   // a round trip through Hugging Face's layout ([out, in] linear weights; vectors written [1, n])
   rng gen2(2);
   nn::bert_encoder<float> other(cfg, gen2);
@@ -264,4 +264,21 @@ TEST_CASE("sentence_encoder: bad model folders and bad input", "[text][bert]") {
   CHECK_THROWS_WITH(cls.encode(std::vector<std::string>{long_text}), Catch::Contains("exceeds max_length 256"));
   CHECK_THROWS_WITH(cls.encode(std::vector<std::string>{std::string("bad \xff byte")}), Catch::Contains("byte offset 4"));
   std::filesystem::remove_all(tmp);
+}
+
+TEST_CASE("sentence_encoder: the docs/text.md example (related sentences are closer)", "[text][bert]") {
+  TEXT_REQUIRE_MODEL(dir);
+  const auto enc = text::sentence_encoder<float>::load(dir);
+  const std::vector<std::string> texts{"A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today."};
+  const matrix<float> e = enc.encode(texts);
+  const float related = e.row(0).dot(e.row(1)), unrelated = e.row(0).dot(e.row(2));
+  INFO("cos(0, 1) = " << related << ", cos(0, 2) = " << unrelated);
+  CHECK(std::abs(e.row(0).norm() - 1.0f) < 1e-5f);
+  CHECK(related > unrelated + 0.3f);
+  // fine-tuning: one step on the tape reaches the weights
+  tape<float> t(tape_mode::train);
+  auto& mutable_enc = const_cast<text::sentence_encoder<float>&>(enc);
+  const var<float> v = enc.forward(t, std::span<const std::string>(texts.data(), 2));
+  t.backward(ops::sum_all(t, ops::mul(t, ops::slice_rows(t, v, 0, 1), ops::slice_rows(t, v, 1, 1))));
+  CHECK(mutable_enc.bert().word_embeddings().sparse().size() > 0);
 }

@@ -172,7 +172,8 @@ TEST_CASE("checkpoint: bit-exact round trip of an MMoE, manifest contents, atomi
   temp_dir dir("ck");
   io::checkpoint::save(dir.path, model, {.seed = 2022, .encoders = {{"user_id", {"a", "b"}}}, .metadata = {{"note", "x"}}});
   CHECK(fs::exists(dir.path / "model.json"));
-  CHECK(fs::exists(dir.path / "weights.safetensors"));
+  CHECK(fs::exists(io::checkpoint::open(dir.path).weights_path()));
+  CHECK(io::checkpoint::open(dir.path).weights_path().filename().string().rfind("weights-", 0) == 0);
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator{}) == 2);
   const auto m = nlohmann::json::parse(slurp(dir.path / "model.json"));
   CHECK(m["format_version"] == 1);
@@ -219,10 +220,11 @@ TEST_CASE("checkpoint: truncated, tampered or mismatched files are refused", "[i
   models::shared_bottom<double> model(gen.data().get_schema(), {}, g);
   temp_dir dir("tamper");
   io::checkpoint::save(dir.path, model);
-  const std::string weights = slurp(dir.path / "weights.safetensors");
+  const fs::path wpath = io::checkpoint::open(dir.path).weights_path();
+  const std::string weights = slurp(wpath);
   const std::string json = slurp(dir.path / "model.json");
   auto restore_files = [&] {
-    spit(dir.path / "weights.safetensors", weights);
+    spit(wpath, weights);
     spit(dir.path / "model.json", json);
   };
   auto refused = [&](const std::string& why) {
@@ -230,11 +232,11 @@ TEST_CASE("checkpoint: truncated, tampered or mismatched files are refused", "[i
     CHECK_THROWS_WITH(io::checkpoint::load<models::shared_bottom<double>>(dir.path), Catch::Contains(why));
     restore_files();
   };
-  spit(dir.path / "weights.safetensors", weights.substr(0, weights.size() - 9));
+  spit(wpath, weights.substr(0, weights.size() - 9));
   refused("truncated");
   std::string flipped = weights;
   flipped[flipped.size() - 3] ^= 0x10;
-  spit(dir.path / "weights.safetensors", flipped);
+  spit(wpath, flipped);
   refused("checksum");
   spit(dir.path / "model.json", json.substr(0, json.size() / 2));
   refused("malformed JSON");
@@ -253,7 +255,7 @@ TEST_CASE("checkpoint: truncated, tampered or mismatched files are refused", "[i
   edit([](auto& m) { m["model"]["config"]["bottom_dims"] = "wide"; }, "invalid model config");
   edit([](auto& m) { m["schema"]["features"][0]["vocabulary"] = 3; }, "different config");
   edit([](auto& m) { m["weights"]["bytes"] = 12; }, "bytes");
-  fs::remove(dir.path / "weights.safetensors");
+  fs::remove(wpath);
   refused("cannot read");
 }
 

@@ -120,7 +120,7 @@ TEST_CASE("label_encoder, min_max_scaler and feature_hasher", "[data][encoders]"
   for (const char* s : {"a", "bb", "zip:12345"}) {
     CHECK(h(s) >= 1);
     CHECK(h(s) < 8);
-    CHECK(h(s) == 1 + static_cast<index_t>(nn::mix64(nn::hash_string(s) ^ 5) % 7));
+    CHECK(h(s) == 1 + static_cast<index_t>(mix64(hash_string(s) ^ 5) % 7));
   }
   CHECK_THROWS_AS(data::feature_hasher(1), value_error);
 }

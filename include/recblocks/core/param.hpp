@@ -34,6 +34,12 @@ struct sparse_rows {
   std::vector<T> rows;
   index_t cols = 0;
 
+ private:
+  std::vector<index_t> order_, out_ids_;  // coalesce's scratch, kept for the next step
+  std::vector<T> out_rows_;
+
+ public:
+
   index_t size() const { return static_cast<index_t>(ids.size()); }
   bool empty() const { return ids.empty(); }
   void clear() {
@@ -48,32 +54,33 @@ struct sparse_rows {
     rows.resize(off + static_cast<std::size_t>(cols));
     for (index_t j = 0; j < cols; ++j) rows[off + static_cast<std::size_t>(j)] = row(j);
   }
-  /// Sums duplicate ids; afterwards ids are unique and ascending.
+  /// Sums duplicate ids; afterwards ids are unique and ascending. Works in buffers kept across
+  /// calls (swapped with `ids`/`rows`), so a steady-state step allocates nothing.
   void coalesce() {
     if (ids.size() < 2) return;
-    std::vector<index_t> order(ids.size());
-    std::iota(order.begin(), order.end(), index_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
-    std::vector<index_t> out_ids;
-    std::vector<T> out_rows;
-    out_ids.reserve(ids.size());
-    out_rows.reserve(rows.size());
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      const index_t src = order[k];
+    order_.resize(ids.size());
+    std::iota(order_.begin(), order_.end(), index_t{0});
+    std::stable_sort(order_.begin(), order_.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
+    out_ids_.clear();
+    out_rows_.clear();
+    out_ids_.reserve(ids.size());
+    out_rows_.reserve(rows.size());
+    for (std::size_t k = 0; k < order_.size(); ++k) {
+      const index_t src = order_[k];
       const T* r = rows.data() + static_cast<std::size_t>(src * cols);
-      if (!out_ids.empty() && out_ids.back() == ids[src]) {
-        T* dst = out_rows.data() + out_rows.size() - static_cast<std::size_t>(cols);
+      if (!out_ids_.empty() && out_ids_.back() == ids[src]) {
+        T* dst = out_rows_.data() + out_rows_.size() - static_cast<std::size_t>(cols);
         for (index_t j = 0; j < cols; ++j) dst[j] += r[j];
       } else {
-        out_ids.push_back(ids[src]);
-        out_rows.insert(out_rows.end(), r, r + cols);
+        out_ids_.push_back(ids[src]);
+        out_rows_.insert(out_rows_.end(), r, r + cols);
       }
     }
-    ids.swap(out_ids);
-    rows.swap(out_rows);
+    ids.swap(out_ids_);
+    rows.swap(out_rows_);
   }
   /// Row `k` as a mutable row-vector view.
-  map<T> row(index_t k) { return map<T>(rows.data() + k * cols, 1, cols); }
+  mutable_map<T> row(index_t k) { return mutable_map<T>(rows.data() + k * cols, 1, cols); }
 };
 
 /// The gradient side of a parameter, held on the heap so that its address survives a move of the

@@ -28,6 +28,9 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
+#include <span>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,7 +97,7 @@ struct tape_node {
   T s1 = T(0);
 
   const_map<T> value_map() const { return const_map<T>(value, rows, cols); }
-  map<T> grad_map() const { return map<T>(grad, rows, cols); }
+  mutable_map<T> grad_map() const { return mutable_map<T>(grad, rows, cols); }
 };
 
 enum class tape_mode { train, infer };
@@ -184,7 +187,7 @@ class tape {
 
   /// The writable memory of `v`, a value this tape made in this step (`make`): how an op fills its
   /// output. `state_error` for anything else (a parameter, a caller's view, another tape's value).
-  map<T> out(const var<T>& v) { return map<T>(out_data(v), v.rows, v.cols); }
+  mutable_map<T> out(const var<T>& v) { return mutable_map<T>(out_data(v), v.rows, v.cols); }
   T* out_data(const var<T>& v) {
     if (v.epoch != epoch_ || v.node >= 0)
       throw state_error("tape::out: only an op's own fresh output (tape::make in this step) may be written");
@@ -205,6 +208,15 @@ class tape {
   template <class U>
   U* scratch(std::size_t n) {
     return values_.allocate_array<U>(n);
+  }
+  /// `n` value-initialised `U` in the arena (valid until `reset()`): per-step lists (a model's expert
+  /// outputs, routing ids) without a heap allocation. `U` must be trivially destructible.
+  template <class U>
+  std::span<U> scratch_span(std::size_t n) {
+    static_assert(std::is_trivially_destructible_v<U>, "tape::scratch_span: the arena never runs destructors");
+    U* p = values_.allocate_array<U>(n);
+    std::uninitialized_value_construct_n(p, n);
+    return {p, n};
   }
 
   // ---- recording (used by ops) --------------------------------------------------------------
@@ -243,7 +255,7 @@ class tape {
   static bool wants_grad(const var<T>& v) { return v.node >= 0; }
 
   /// The gradient buffer of `v`'s node, zero-filled on first use (for ops that write part of it).
-  map<T> grad_buffer(const var<T>& v) {
+  mutable_map<T> grad_buffer(const var<T>& v) {
     node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) {
       param_grad_state<T>& p = *n.leaf;
@@ -252,33 +264,33 @@ class tape {
         p.grad.setZero();
         p.written = true;
       }
-      return map<T>(p.grad.data(), n.rows, n.cols);
+      return mutable_map<T>(p.grad.data(), n.rows, n.cols);
     }
     if (!n.has_grad) {
       n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
-      map<T>(n.grad, n.rows, n.cols).setZero();
+      mutable_map<T>(n.grad, n.rows, n.cols).setZero();
       n.has_grad = true;
     }
-    return map<T>(n.grad, n.rows, n.cols);
+    return mutable_map<T>(n.grad, n.rows, n.cols);
   }
 
   /// The gradient buffer of `v` for a caller that writes it whole (a GEMM): returns the buffer and
   /// whether this is the first write of the step (then assign, else add). `v` must be tracked.
-  std::pair<map<T>, bool> grad_slot(const var<T>& v) {
+  std::pair<mutable_map<T>, bool> grad_slot(const var<T>& v) {
     node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) {
       param_grad_state<T>& p = *n.leaf;
       const bool first = !p.written;
       if (first && (p.grad.rows() != n.rows || p.grad.cols() != n.cols)) p.grad.resize(n.rows, n.cols);
       p.written = true;
-      return {map<T>(p.grad.data(), n.rows, n.cols), first};
+      return {mutable_map<T>(p.grad.data(), n.rows, n.cols), first};
     }
     const bool first = !n.has_grad;
     if (first) {
       n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
       n.has_grad = true;
     }
-    return {map<T>(n.grad, n.rows, n.cols), first};
+    return {mutable_map<T>(n.grad, n.rows, n.cols), first};
   }
 
   /// Arena memory for temporaries of a backward pass (valid until `reset()`).
@@ -293,19 +305,19 @@ class tape {
       param_grad_state<T>& p = *n.leaf;
       if (!p.written) {
         if (p.grad.rows() != n.rows || p.grad.cols() != n.cols) p.grad.resize(n.rows, n.cols);
-        map<T>(p.grad.data(), n.rows, n.cols).noalias() = expr;
+        mutable_map<T>(p.grad.data(), n.rows, n.cols).noalias() = expr;
         p.written = true;
       } else {
-        map<T>(p.grad.data(), n.rows, n.cols).noalias() += expr;
+        mutable_map<T>(p.grad.data(), n.rows, n.cols).noalias() += expr;
       }
       return;
     }
     if (!n.has_grad) {
       n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
-      map<T>(n.grad, n.rows, n.cols).noalias() = expr;
+      mutable_map<T>(n.grad, n.rows, n.cols).noalias() = expr;
       n.has_grad = true;
     } else {
-      map<T>(n.grad, n.rows, n.cols).noalias() += expr;
+      mutable_map<T>(n.grad, n.rows, n.cols).noalias() += expr;
     }
   }
 
@@ -320,33 +332,18 @@ class tape {
   }
 
   // ---- backward -------------------------------------------------------------------------------
-  /// Reverse sweep from a scalar `[1, 1]` loss (seed 1).
+  /// Reverse sweep from a scalar `[1, 1]` loss (seed 1). Allocates nothing.
   void backward(const var<T>& loss) {
     if (loss.rows != 1 || loss.cols != 1)
       throw shape_error("tape::backward: the loss must be [1, 1], got " + shape_string(loss.rows, loss.cols) +
                         " (use backward(out, seed) for a non-scalar output)");
-    matrix<T> seed = matrix<T>::Ones(1, 1);
-    backward(loss, seed);
+    sweep(loss, Eigen::Matrix<T, 1, 1>::Ones());
   }
 
   /// Reverse sweep from `out` with upstream gradient `seed` (same shape as `out`).
   void backward(const var<T>& out, const Eigen::Ref<const matrix<T>>& seed) {
-    if (consumed_) throw state_error("tape::backward: this tape was already consumed by a backward pass; reset() it first");
-    if (!recording_ && nodes_.empty())
-      throw state_error("tape::backward: nothing was recorded (the tape is in inference mode or recording is off)");
-    check(out, "tape::backward");
-    if (out.node < 0)
-      throw state_error("tape::backward: the output does not depend on any trainable parameter or was computed with recording off");
     require_same_shape("tape::backward (seed)", out.rows, out.cols, seed.rows(), seed.cols());
-    consumed_ = true;
-    accumulate(out, seed);
-    for (int i = static_cast<int>(nodes_.size()) - 1; i >= 0; --i) {
-      const node_type& n = nodes_[static_cast<std::size_t>(i)];
-      if (!n.backward || !n.has_grad) continue;
-      if (check_finite_ && !map<T>(n.grad, n.rows, n.cols).allFinite())
-        throw value_error(std::string("tape::backward: non-finite gradient flowing into the output of op '") + n.op + "'");
-      n.backward(*this, n);
-    }
+    sweep(out, seed);
   }
 
   /// The gradient of a tracked intermediate value after backward (zeros if none flowed).
@@ -356,7 +353,7 @@ class tape {
     const node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) return n.leaf->dense(n.rows, n.cols);
     if (!n.has_grad) return matrix<T>::Zero(n.rows, n.cols);
-    return map<T>(n.grad, n.rows, n.cols);
+    return mutable_map<T>(n.grad, n.rows, n.cols);
   }
 
   /// Clears nodes and both arenas (keeping their memory) for the next step.
@@ -374,6 +371,25 @@ class tape {
   std::size_t arena_bytes() const { return values_.capacity() + grads_.capacity(); }
 
  private:
+  template <class Seed>
+  void sweep(const var<T>& out, const Seed& seed) {
+    if (consumed_) throw state_error("tape::backward: this tape was already consumed by a backward pass; reset() it first");
+    if (!recording_ && nodes_.empty())
+      throw state_error("tape::backward: nothing was recorded (the tape is in inference mode or recording is off)");
+    check(out, "tape::backward");
+    if (out.node < 0)
+      throw state_error("tape::backward: the output does not depend on any trainable parameter or was computed with recording off");
+    consumed_ = true;
+    accumulate(out, seed);
+    for (int i = static_cast<int>(nodes_.size()) - 1; i >= 0; --i) {
+      const node_type& n = nodes_[static_cast<std::size_t>(i)];
+      if (!n.backward || !n.has_grad) continue;
+      if (check_finite_ && !const_map<T>(n.grad, n.rows, n.cols).allFinite())
+        throw value_error(std::string("tape::backward: non-finite gradient flowing into the output of op '") + n.op + "'");
+      n.backward(*this, n);
+    }
+  }
+
   // Globally unique step ids, so a parameter's cached leaf node can never be mistaken for one of
   // another tape that happens to live at the same address.
   static std::uint64_t next_epoch() {
@@ -411,6 +427,31 @@ class no_grad {
  private:
   tape<T>& t_;
   bool was_;
+};
+
+/// RAII: one step on a tape, reset when the scope ends. The serving pattern: values computed inside
+/// the scope are valid until it closes (read them before), and a loop of calls reuses the arena
+/// instead of growing it without bound.
+///
+///     tape<float> serving(tape_mode::infer);
+///     for (const auto& request : requests) {
+///       step_scope step(serving);                    // resets `serving` at the end of each iteration
+///       var<float> logits = model(serving, request);
+///       reply(logits.value());
+///     }
+///
+/// Also usable for training steps (`step_scope step(t); ... t.backward(loss); opt.step();`).
+template <class T>
+class step_scope {
+ public:
+  explicit step_scope(tape<T>& t) : t_(t) {}
+  ~step_scope() { t_.reset(); }
+  step_scope(const step_scope&) = delete;
+  step_scope& operator=(const step_scope&) = delete;
+  tape<T>& get() const { return t_; }
+
+ private:
+  tape<T>& t_;
 };
 
 }  // namespace recblocks

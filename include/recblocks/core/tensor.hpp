@@ -2,7 +2,7 @@
 /// \file tensor.hpp
 /// Row-major tensor aliases. A batch is `[batch, features]` and embedding rows are contiguous, so
 /// every 2-D value in recblocks is a row-major Eigen matrix. N-d data at the boundary (sequence
-/// batches `[B, L]`, `.npy` files) is held by xtensor and viewed through `map`/`const_map` of the
+/// batches `[B, L]`, `.npy` files) is held by xtensor and viewed through `mutable_map`/`const_map` of the
 /// same memory.
 
 #include <Eigen/Core>
@@ -21,9 +21,10 @@ using index_t = std::int64_t;
 template <class T>
 using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// A dense column vector `[n]`.
+/// A dense column vector `[n]`. (Not named `vector`/`map`: those would collide with `std::` names
+/// under `using namespace std;`.)
 template <class T>
-using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+using col_vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
 /// A row vector `[1, n]`.
 template <class T>
@@ -31,7 +32,7 @@ using row_vector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
 
 /// A mutable view of row-major memory as a matrix (no copy).
 template <class T>
-using map = Eigen::Map<matrix<T>, Eigen::Unaligned>;
+using mutable_map = Eigen::Map<matrix<T>, Eigen::Unaligned>;
 
 /// A read-only view of row-major memory as a matrix (no copy).
 template <class T>

@@ -6,8 +6,8 @@
 ///     id("")    = 0                                                          (missing / unknown)
 ///
 /// so ids lie in [0, buckets) and id 0 keeps its meaning "unknown" (as for `label_encoder`). The
-/// hash functions are `nn::hash_string` (FNV-1a) and `nn::mix64` (splitmix64 finaliser), the same
-/// ones `nn::hashed_embedding` uses. Distinct values collide with probability ~1/(buckets-1).
+/// hash functions are `hash_string` (FNV-1a) and `mix64` (splitmix64 finaliser) of `core/hash.hpp`, the
+/// same ones `nn::hashed_embedding` uses. Distinct values collide with probability ~1/(buckets-1).
 /// Requires buckets >= 2 (`value_error`). Thread-safety: immutable.
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
-#include "../nn/hashed_embedding.hpp"
+#include "../core/hash.hpp"
 
 namespace recblocks::data {
 
@@ -28,7 +28,7 @@ class feature_hasher {
 
   index_t operator()(std::string_view value) const {
     if (value.empty()) return 0;
-    return 1 + static_cast<index_t>(nn::mix64(nn::hash_string(value) ^ salt_) % static_cast<std::uint64_t>(buckets_ - 1));
+    return 1 + static_cast<index_t>(mix64(hash_string(value) ^ salt_) % static_cast<std::uint64_t>(buckets_ - 1));
   }
 
   /// The vocabulary of the hashed feature (= buckets).

@@ -21,8 +21,10 @@
 /// 26,551 / 35,444 / 38,005 (234 / 310 / 399 users). The split is random 8:1:1 (seed 2022 by
 /// default, as in the scripts).
 ///
-/// Errors: `io_error` when a file is missing, `parse_error` ("file:line:column ...") for malformed
-/// lines or a rating whose user or movie is not in u.user / u.item. Complexity: O(rows).
+/// Errors: `io_error` when a file is missing, `parse_error` ("file:line:column ...") naming the file
+/// and line the user must fix for: malformed lines, a user or movie id listed twice, a non-integer age
+/// or a comma in a u.user field, a rating outside 1..5, a rating whose user or movie is not in
+/// u.user / u.item. Complexity: O(rows).
 /// Thread-safety: immutable after construction.
 
 #include <array>
@@ -93,10 +95,22 @@ inline csv_reader movielens_join(const std::string& dir, index_t& users, index_t
   if (item.columns() != 24) throw parse_error(dir + "/u.item:1:1: expected 24 fields, found " + std::to_string(item.columns()));
   if (data.columns() != 4) throw parse_error(dir + "/u.data:1:1: expected 4 fields, found " + std::to_string(data.columns()));
   std::unordered_map<index_t, index_t> user_row, item_row;
-  for (index_t r = 0; r < user.rows(); ++r) user_row[user.integer(r, 0)] = r;
+  for (index_t r = 0; r < user.rows(); ++r) {
+    const auto [it, fresh] = user_row.emplace(user.integer(r, 0), r);
+    if (!fresh)
+      throw parse_error(user.where(r, 0) + ": user id " + std::string(user.cell(r, 0)) + " is listed twice (first on line " +
+                        std::to_string(user.line(it->second)) + ")");
+    user.integer(r, 1);  // the age: a malformed one fails here, against u.user and its line
+    for (index_t c = 2; c < 5; ++c)  // the joined table is comma-separated
+      if (user.cell(r, c).find(',') != std::string_view::npos)
+        throw parse_error(user.where(r, c) + ": field '" + std::string(user.cell(r, c)) + "' holds a comma");
+  }
   std::vector<std::string> genre(static_cast<std::size_t>(item.rows()));
   for (index_t r = 0; r < item.rows(); ++r) {
-    item_row[item.integer(r, 0)] = r;
+    const auto [it, fresh] = item_row.emplace(item.integer(r, 0), r);
+    if (!fresh)
+      throw parse_error(item.where(r, 0) + ": movie id " + std::string(item.cell(r, 0)) + " is listed twice (first on line " +
+                        std::to_string(item.line(it->second)) + ")");
     index_t g = -1;
     for (index_t f = 0; f < 19 && g < 0; ++f)
       if (item.binary(r, 5 + f) == 1.0) g = f;
@@ -111,7 +125,8 @@ inline csv_reader movielens_join(const std::string& dir, index_t& users, index_t
     if (u == user_row.end()) throw parse_error(data.where(r, 0) + ": user " + std::string(data.cell(r, 0)) + " not in u.user");
     const auto i = item_row.find(data.integer(r, 1));
     if (i == item_row.end()) throw parse_error(data.where(r, 1) + ": movie " + std::string(data.cell(r, 1)) + " not in u.item");
-    data.integer(r, 2);  // a malformed rating fails here with its position
+    const index_t rating = data.integer(r, 2);  // a malformed rating fails here with its position
+    if (rating < 1 || rating > 5) throw parse_error(data.where(r, 2) + ": rating " + std::to_string(rating) + " is outside 1..5");
     for (std::string_view v : {data.cell(r, 0), data.cell(r, 1), data.cell(r, 2), user.cell(u->second, 1),
                                user.cell(u->second, 2), user.cell(u->second, 3), user.cell(u->second, 4)}) {
       joined.append(v);

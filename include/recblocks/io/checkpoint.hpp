@@ -4,19 +4,28 @@
 ///
 ///     <dir>/model.json            what the model is: format and library version, model name and
 ///                                 config, scalar type, feature schema, encoders (opaque JSON),
-///                                 seed, endianness, free metadata, the weights file's size and
+///                                 seed, endianness, free metadata, the weights file's name, size and
 ///                                 FNV-1a 64 checksum, and the tensor manifest (name, dtype, shape,
 ///                                 kind = parameter | buffer) in visiting order
-///     <dir>/weights.safetensors   every parameter and buffer by dotted name (`io::safetensors`)
+///     <dir>/weights-<h>.safetensors   every parameter and buffer by dotted name (`io::safetensors`);
+///                                 <h> = the file's FNV-1a 64 checksum (16 hex digits)
 ///
-/// Writing (`save`) is atomic per file (temporary file, fsync, rename): the weights first, then
-/// `model.json`; the checksum ties the pair, so a reader racing a writer, or a directory whose files
-/// come from different saves, is refused instead of silently mixed.
+/// Writing (`save`) is crash-safe: the weights go to a file named by their checksum (temporary
+/// file, fsync, rename), then `model.json` is replaced the same way; that last rename is the
+/// commit. Only then are the previous weights file and temporary files left by killed saves
+/// removed. A crash (kill -9, power loss after the fsyncs) at any instant leaves either the old or
+/// the new checkpoint loadable, never neither; files that `model.json` does not name are ignored by
+/// readers. Checkpoints written before this scheme (`weights.safetensors`) still load. Two
+/// processes must not save into the same directory at once.
 ///
 /// Reading (`open`) treats both files as hostile: `model.json` is capped at 64 MB and must parse
 /// and carry every field with the right type and `format_version` <= 1; `weights.safetensors` passes
 /// the safetensors checks (see safetensors.hpp), its size and checksum must match, and its entries
-/// must be exactly the manifest's (names, dtypes, shapes). `restore(model)` then checks that the
+/// must be exactly the manifest's (names, dtypes, shapes). Before `make` builds a model from the stored
+/// schema and config it checks that they cannot ask for more memory than the weights hold (every
+/// sparse vocabulary, vocabulary x `embedding.dim`, and every layer width listed in the config is at
+/// most the number of stored elements), so an edited `model.json` is refused before any large
+/// allocation; an allocation failure while building is an `io_error`, never `std::bad_alloc`. `restore(model)` then checks that the
 /// model's parameters and buffers are exactly the manifest's (same names, shapes, and dtype =
 /// the model's scalar type), reads every tensor into temporaries, and only then swaps them in: a
 /// failed load leaves the model untouched (never half-loaded). A round trip is bit-exact.
@@ -34,9 +43,12 @@
 /// Thread-safety: `save` reads the model (do not train concurrently); distinct checkpoints may be
 /// written concurrently. Complexity: O(model bytes).
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <new>
+#include <stdexcept>
 #include <map>
 #include <optional>
 #include <type_traits>
@@ -66,6 +78,7 @@ class checkpoint {
  public:
   static constexpr int format_version = 1;
   static constexpr const char* model_file = "model.json";
+  /// The weights file name of checkpoints written before crash-safe saves (still read).
   static constexpr const char* weights_file = "weights.safetensors";
   static constexpr std::uint64_t max_model_json_bytes = 64ull << 20;
 
@@ -95,11 +108,22 @@ class checkpoint {
   const nlohmann::json& encoders() const { return manifest_["encoders"]; }
   std::uint64_t seed() const { return manifest_["seed"].get<std::uint64_t>(); }
   const safetensors& weights() const { return weights_; }
+  /// The weights file this checkpoint's `model.json` names.
+  std::filesystem::path weights_path() const { return dir_ / manifest_["weights"]["file"].get<std::string>(); }
+
+  /// `weights-<fnv1a64>.safetensors`, the name `save` gives weights with checksum `hex`.
+  static std::string weights_file_for(const std::string& hex) { return "weights-" + hex + ".safetensors"; }
 
   /// FNV-1a 64 of `bytes` (the weights checksum), as 16 hex digits.
   static std::string fnv1a64(std::string_view bytes);
 
  private:
+  /// Writes the weights, then `model.json` (the commit), then removes stale files (see file docs).
+  static void commit(const std::filesystem::path& dir, const std::string& weights_name, const std::string& weights,
+                     const std::string& model_json);
+  /// `io_error` unless the stored schema and config fit in the stored weights (see file docs).
+  void check_sizes() const;
+
   /// `(name, kind)` of every parameter and buffer of `model` (const or not), in member-list order,
   /// with a pointer to its value.
   template <class Model>
@@ -197,13 +221,37 @@ void checkpoint::save(const std::filesystem::path& dir, const Model& model, cons
       {"seed", opt.seed},
       {"endianness", "little"},
       {"metadata", opt.metadata},
-      {"weights", {{"file", weights_file}, {"bytes", bytes.size()}, {"fnv1a64", fnv1a64(bytes)}}},
+      {"weights", {{"file", weights_file_for(fnv1a64(bytes))}, {"bytes", bytes.size()}, {"fnv1a64", fnv1a64(bytes)}}},
       {"tensors", std::move(manifest_tensors)}};
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw io_error("io::checkpoint::save: cannot create directory '" + dir.string() + "': " + ec.message());
-  detail::write_file_atomically(dir / weights_file, bytes);
-  detail::write_file_atomically(dir / model_file, m.dump(2) + "\n");
+  commit(dir, m["weights"]["file"].get<std::string>(), bytes, m.dump(2) + "\n");
+}
+
+inline void checkpoint::commit(const std::filesystem::path& dir, const std::string& weights_name, const std::string& weights,
+                               const std::string& model_json) {
+  // 1. the new weights under their own name: the old pair stays intact and loadable
+  detail::write_file_atomically(dir / weights_name, weights);
+  detail::sync_directory(dir);
+  // 2. the commit: model.json now names the new weights
+  detail::write_file_atomically(dir / model_file, model_json);
+  detail::sync_directory(dir);
+  // 3. garbage: earlier weights files and temporary files of killed saves (readers ignore both)
+  std::error_code ec;
+  std::vector<std::filesystem::path> garbage;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool ours = name.rfind("weights", 0) == 0 || name.rfind(model_file, 0) == 0;
+    const bool old_weights = name != weights_name && name.rfind("weights", 0) == 0 && !detail::is_temporary_name(name) &&
+                             name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0;
+    if (ours && (old_weights || detail::is_temporary_name(name))) garbage.push_back(it->path());
+  }
+  for (const auto& p : garbage) {
+    detail::fault_point(p.filename().string(), "removing");
+    std::filesystem::remove(p, ec);  // best effort: a leftover file is ignored by readers and removed next time
+  }
+  detail::fault_point(model_file, "save complete");
 }
 
 inline checkpoint checkpoint::open(const std::filesystem::path& dir) {
@@ -241,16 +289,20 @@ inline checkpoint checkpoint::open(const std::filesystem::path& dir) {
   require("tensors", &nlohmann::json::is_array, "an array");
   if (!m.contains("encoders")) fail("missing \"encoders\"");
   const auto& w = m["weights"];
-  if (!w.contains("file") || w["file"] != weights_file || !w.contains("bytes") || !w["bytes"].is_number_unsigned() ||
+  if (!w.contains("file") || !w["file"].is_string() || !w.contains("bytes") || !w["bytes"].is_number_unsigned() ||
       !w.contains("fnv1a64") || !w["fnv1a64"].is_string())
-    fail("\"weights\" must be {\"file\": \"weights.safetensors\", \"bytes\": n, \"fnv1a64\": hex}");
+    fail("\"weights\" must be {\"file\": \"weights-<fnv1a64>.safetensors\", \"bytes\": n, \"fnv1a64\": hex}");
+  const std::string wfile = w["file"].get<std::string>();
+  if (wfile != weights_file && wfile != weights_file_for(w["fnv1a64"].get<std::string>()))
+    fail("\"weights\".\"file\" is " + w["file"].dump() + ", expected \"" + weights_file_for(w["fnv1a64"].get<std::string>()) +
+         "\" (the name of the weights' checksum)");
   try {
     ck.schema_ = data::schema::from_json(m["schema"]);
   } catch (const error& e) {
     fail(std::string("invalid schema: ") + e.what());
   }
 
-  const std::filesystem::path wpath = dir / weights_file;
+  const std::filesystem::path wpath = dir / wfile;
   const std::string bytes = detail::read_file(wpath, w["bytes"].get<std::uint64_t>());
   if (bytes.size() != w["bytes"].get<std::uint64_t>())
     throw io_error("io::checkpoint: " + wpath.string() + " has " + std::to_string(bytes.size()) + " bytes, model.json records " +
@@ -266,7 +318,7 @@ inline checkpoint checkpoint::open(const std::filesystem::path& dir) {
       fail("every \"tensors\" entry needs \"name\", \"dtype\" and \"shape\"");
     const std::string name = t["name"].get<std::string>();
     if (listed[name]++) fail("tensor '" + name + "' is listed twice");
-    if (!ck.weights_.contains(name)) fail("tensor '" + name + "' is missing from " + std::string(weights_file));
+    if (!ck.weights_.contains(name)) fail("tensor '" + name + "' is missing from " + wfile);
     const auto& info = ck.weights_.info(name);
     if (t["dtype"] != info.dtype || t["shape"] != nlohmann::json(info.shape))
       fail("tensor '" + name + "': manifest says " + t["dtype"].dump() + " " + t["shape"].dump() + ", the weights file " +
@@ -310,10 +362,62 @@ void checkpoint::restore(Model& model) const {
   for (std::size_t k = 0; k < list.size(); ++k) list[k].second->swap(loaded[k]);  // commit: no throw from here
 }
 
+inline void checkpoint::check_sizes() const {
+  // Every model allocates at least one element per vocabulary entry of every sparse feature, vocabulary x
+  // embedding.dim elements for its table, and at least `width` elements for every layer width of its
+  // config; the weights file holds exactly the model's elements. So any of these above the stored
+  // element count is an edited or mismatched model.json, refused before a single large allocation.
+  std::uint64_t stored = 0;
+  for (const auto& name : weights_.names()) {
+    std::uint64_t n = 1;
+    for (index_t d : weights_.info(name).shape) n *= static_cast<std::uint64_t>(d);
+    stored += n;
+  }
+  auto fail = [&](const std::string& what, std::uint64_t value) {
+    throw io_error("io::checkpoint: " + dir_.string() + "/" + model_file + ": " + what + " " + std::to_string(value) +
+                   " needs more elements than the " + std::to_string(stored) + " stored in the weights file (edited or mismatched model.json)");
+  };
+  std::uint64_t dim = 1;
+  std::vector<std::string> fields;  // empty: every sparse feature (feature_embedding's default)
+  if (config().is_object() && config().contains("embedding") && config()["embedding"].is_object()) {
+    const auto& e = config()["embedding"];
+    if (e.contains("dim") && e["dim"].is_number_unsigned()) dim = std::max<std::uint64_t>(1, e["dim"].get<std::uint64_t>());
+    if (e.contains("fields") && e["fields"].is_array())
+      for (const auto& f : e["fields"])
+        if (f.is_string()) fields.push_back(f.get<std::string>());
+  }
+  for (const auto& f : schema_.features()) {
+    if (f.kind == data::feature_kind::scenario && static_cast<std::uint64_t>(f.scenarios) > stored)
+      fail("scenario feature '" + f.name + "': scenarios", static_cast<std::uint64_t>(f.scenarios));
+    if (f.kind != data::feature_kind::sparse) continue;
+    if (!fields.empty() && std::find(fields.begin(), fields.end(), f.name) == fields.end()) continue;
+    const auto v = static_cast<std::uint64_t>(std::max<index_t>(0, f.vocabulary));
+    std::uint64_t need = 0;
+    if (v > stored || __builtin_mul_overflow(v, dim, &need) || need > stored)
+      fail("sparse feature '" + f.name + "': vocabulary " + std::to_string(v) + " x embedding dim", dim);
+  }
+  // layer widths: integers inside arrays of the config, at any depth
+  std::vector<std::pair<std::string, const nlohmann::json*>> todo{{"config", &config()}};
+  while (!todo.empty()) {
+    auto [path, j] = todo.back();
+    todo.pop_back();
+    if (j->is_object()) {
+      for (auto it = j->begin(); it != j->end(); ++it) todo.push_back({path + "." + it.key(), &it.value()});
+    } else if (j->is_array()) {
+      for (std::size_t k = 0; k < j->size(); ++k) {
+        const auto& x = (*j)[k];
+        if (x.is_number_unsigned() && x.get<std::uint64_t>() > stored) fail(path + "[" + std::to_string(k) + "] =", x.get<std::uint64_t>());
+        if (x.is_structured()) todo.push_back({path + "[" + std::to_string(k) + "]", &x});
+      }
+    }
+  }
+}
+
 template <class Model>
 Model checkpoint::make() const {
   if (model_name() != Model::name)
     throw io_error("io::checkpoint: " + dir_.string() + " holds model '" + model_name() + "', not '" + Model::name + "'");
+  check_sizes();
   rng gen(seed());
   std::optional<Model> model;
   try {
@@ -322,6 +426,10 @@ Model checkpoint::make() const {
     throw;
   } catch (const error& e) {
     throw io_error("io::checkpoint: " + dir_.string() + ": invalid model config: " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw io_error("io::checkpoint: " + dir_.string() + ": the stored schema and config ask for more memory than is available");
+  } catch (const std::length_error&) {
+    throw io_error("io::checkpoint: " + dir_.string() + ": the stored schema and config ask for an impossible size");
   }
   restore(*model);
   return std::move(*model);

@@ -2,10 +2,12 @@
 /// \file bce.hpp
 /// Binary cross-entropy on probabilities (for models whose output is already a sigmoid):
 ///
-///     L = -mean(y log(p) + (1 - y) log(1 - p)),   p clamped to [eps, 1 - eps]
+///     L = -mean(y log(p) + (1 - y) log1p(-p)),    p clamped to [eps, 1 - eps]
 ///     dL/dp = (p - y) / (p (1 - p)) / n   (zero where the clamp is active)
 ///
 /// Prefer `bce_with_logits` when the logit is available: it is exact where p saturates.
+/// Requires p in [0, 1] and labels in [0, 1]: `value_error` naming the index and value otherwise (a
+/// probability of 1.5 or NaN is a bug upstream, never clamped away).
 
 #include <cmath>
 
@@ -18,10 +20,15 @@ var<T> bce(tape<T>& t, const var<T>& probs, const var<T>& labels, T eps = T(1e-7
   require_same_shape("bce (probs vs labels)", probs.rows, probs.cols, labels.rows, labels.cols);
   if (probs.size() == 0) throw shape_error("bce: empty batch");
   detail::check_labels("bce", labels);
+  for (index_t k = 0; k < probs.size(); ++k) {
+    const T p = probs.data[k];
+    if (!(p >= T(0) && p <= T(1)))
+      throw value_error("bce: probability " + std::to_string(double(p)) + " at index " + std::to_string(k) + " is outside [0, 1]");
+  }
   auto p = const_map<T>(probs.data, probs.rows, probs.cols).array().max(eps).min(T(1) - eps);
   auto y = const_map<T>(labels.data, labels.rows, labels.cols).array();
   var<T> out = t.make(1, 1);
-  t.out_data(out)[0] = -(y * p.log() + (T(1) - y) * (T(1) - p).log()).sum() / T(probs.size());
+  t.out_data(out)[0] = -(y * p.log() + (T(1) - y) * (-p).log1p()).sum() / T(probs.size());  // log1p(-p) = log(1 - p), exact for small p
   var<T> labels_const{labels.data, labels.rows, labels.cols, -1, labels.epoch};
   if (auto nd = t.record("bce", out, {probs, labels_const}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& probs = t.input(nd, 0);

@@ -2,7 +2,7 @@
 /// \file bce_with_logits.hpp
 /// Binary cross-entropy on logits, fused with the sigmoid (one node, numerically stable):
 ///
-///     l_i = max(z_i, 0) - z_i y_i + log(1 + exp(-|z_i|)),     L = sum_i w_i l_i / sum_i w_i
+///     l_i = max(z_i, 0) - z_i y_i + log1p(exp(-|z_i|)),       L = sum_i w_i l_i / sum_i w_i
 ///     dL/dz_i = w_i (sigmoid(z_i) - y_i) / sum_i w_i
 ///
 /// Shapes: logits and labels `[B, 1]` (or any equal shape; every element is one example); optional
@@ -37,7 +37,7 @@ var<T> bce_with_logits(tape<T>& t, const var<T>& logits, const var<T>& labels, c
   if (weighted) require_same_shape("bce_with_logits (logits vs weights)", logits.rows, logits.cols, weights.rows, weights.cols);
   auto z = const_map<T>(logits.data, logits.rows, logits.cols).array();
   auto y = const_map<T>(labels.data, labels.rows, labels.cols).array();
-  auto per = z.max(T(0)) - z * y + (T(1) + (-z.abs()).exp()).log();
+  auto per = z.max(T(0)) - z * y + (-z.abs()).exp().log1p();  // log1p: exact for |z| large (log(1 + tiny) = 0)
   T total_w = T(logits.size());
   var<T> out = t.make(1, 1);
   if (weighted) {

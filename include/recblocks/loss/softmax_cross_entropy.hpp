@@ -24,7 +24,7 @@ var<T> softmax_cross_entropy(tape<T>& t, const var<T>& logits, std::span<const i
   T* probs = t.template scratch<T>(static_cast<std::size_t>(B * C));
   index_t* saved = t.template scratch<index_t>(targets.size());
   const_map<T> z(logits.data, B, C);
-  map<T> pr(probs, B, C);
+  mutable_map<T> pr(probs, B, C);
   T total = T(0);
   for (index_t i = 0; i < B; ++i) {
     const index_t y = targets[static_cast<std::size_t>(i)];
@@ -45,7 +45,7 @@ var<T> softmax_cross_entropy(tape<T>& t, const var<T>& logits, std::span<const i
         const T* probs = static_cast<const T*>(nd.aux);
         const index_t* y = static_cast<const index_t*>(nd.aux2);
         const index_t B = logits.rows, C = logits.cols;
-        map<T> dz(t.grad_scratch(B * C), B, C);
+        mutable_map<T> dz(t.grad_scratch(B * C), B, C);
         dz = const_map<T>(probs, B, C);
         for (index_t i = 0; i < B; ++i) dz(i, y[i]) -= T(1);
         dz *= nd.grad[0] / T(B);

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "../nn/cluster_router.hpp"
+#include "../nn/scenario/cluster_router.hpp"
 #include "feature_embedding.hpp"
-#include "../nn/scenario_router.hpp"
-#include "../nn/star_linear.hpp"
+#include "../nn/scenario/scenario_router.hpp"
+#include "../nn/scenario/star_linear.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"
 #include "model_concept.hpp"
@@ -130,8 +130,8 @@ template <class T>
 var<T> adaptdhm<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   detail::check_batch_scenarios("models::adaptdhm", b.scenario, b.size, scenarios_);
   const var<T> e = embedding_(t, b);
-  const std::vector<index_t> clusters = router_(t, e);
-  const nn::scenario_router route(clusters, opt_.clusters, nn::resolve_routing(opt_.routing, false), b.size);
+  const std::span<const index_t> clusters = router_(t, e);  // in the tape's arena
+  const nn::scenario_router route(t, clusters, opt_.clusters, nn::resolve_routing(opt_.routing, false), b.size);
   const var<T> x = route.arrange(t, e);
   const var<T> z = route.apply(t, [&](index_t k) {
     var<T> h = route.rows(t, x, k);

@@ -26,7 +26,7 @@
 #include "feature_embedding.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/pruner.hpp"
+#include "../nn/scenario/pruner.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"
 #include "model_concept.hpp"

@@ -20,7 +20,7 @@
 
 #include "../nn/embedding.hpp"
 #include "feature_embedding.hpp"
-#include "../nn/gate_nu.hpp"
+#include "../nn/scenario/gate_nu.hpp"
 #include "../nn/mlp.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"

@@ -35,6 +35,7 @@
 ///     var<float> e = emb(t, batch);                             // [B, 16 * n_sparse + n_dense]
 
 #include <nlohmann/json.hpp>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -192,8 +193,8 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
   for (index_t r : rows)
     if (r < 0 || r >= b.size)
       throw value_error("models::feature_embedding: row " + std::to_string(r) + " outside the batch of " + std::to_string(b.size));
-  std::vector<var<T>> parts;
-  parts.reserve(tables_.size() + 1);
+  var<T>* parts = t.template scratch<var<T>>(tables_.size() + 1);  // arena, not heap
+  std::size_t n_parts = 0;
   index_t* picked = permuted ? t.template scratch<index_t>(rows.size()) : nullptr;
   for (std::size_t k = 0; k < tables_.size(); ++k) {
     auto ids = ids_of(b, k);
@@ -201,11 +202,11 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
       for (index_t i = 0; i < n; ++i) picked[i] = ids[static_cast<std::size_t>(rows[static_cast<std::size_t>(i)])];
       ids = std::span<const index_t>(picked, rows.size());
     }
-    parts.push_back(tables_[k](t, ids));  // gather_rows saves its own copy of the ids
+    new (parts + n_parts++) var<T>(tables_[k](t, ids));  // gather_rows saves its own copy of the ids
   }
   if (!dense_.empty()) {
     if (!permuted && all_dense_in_order_) {
-      parts.push_back(t.view(b.dense.data(), b.size, b.dense.cols()));
+      new (parts + n_parts++) var<T>(t.view(b.dense.data(), b.size, b.dense.cols()));
     } else {
       var<T> d = t.make(n, static_cast<index_t>(dense_.size()));
       auto dv = t.out(d);
@@ -213,11 +214,11 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
         const index_t src = permuted ? rows[static_cast<std::size_t>(i)] : i;
         for (std::size_t j = 0; j < dense_.size(); ++j) dv(i, index_t(j)) = b.dense(src, dense_[j]);
       }
-      parts.push_back(d);
+      new (parts + n_parts++) var<T>(d);
     }
   }
-  if (parts.size() == 1) return parts.front();
-  return ops::concat_cols(t, std::span<const var<T>>(parts));
+  if (n_parts == 1) return parts[0];
+  return ops::concat_cols(t, std::span<const var<T>>(parts, n_parts));
 }
 
 }  // namespace recblocks::models

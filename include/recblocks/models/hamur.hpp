@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "feature_embedding.hpp"
-#include "../nn/hyper_adapter.hpp"
+#include "../nn/scenario/hyper_adapter.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -153,7 +153,7 @@ hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_
 
 template <class T>
 var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> z = adapters_.front().instance_matrix(t, e);
   const std::size_t per = adapters_.size() - 1;

@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "feature_embedding.hpp"
-#include "../nn/meta_attention.hpp"
-#include "../nn/meta_tower.hpp"
+#include "../nn/scenario/meta_attention.hpp"
+#include "../nn/scenario/meta_tower.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/transformer_encoder.hpp"
 #include "detail/options_json.hpp"
@@ -177,9 +177,9 @@ var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
                                       ops::slice_cols(t, e, tokens_ * dim, dense)});
     }
   }
-  std::vector<var<T>> experts;
-  for (const auto& ex : experts_) experts.push_back(ex(t, backbone));
-  const var<T> r = attention_(t, experts, task, c);
+  const std::span<var<T>> experts = t.template scratch_span<var<T>>(experts_.size());  // arena, not heap
+  for (std::size_t k = 0; k < experts_.size(); ++k) experts[k] = experts_[k](t, backbone);
+  const var<T> r = attention_(t, std::span<const var<T>>(experts.data(), experts.size()), task, c);
   return tower_(t, meta_tower_(t, r, c));
 }
 

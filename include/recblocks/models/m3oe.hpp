@@ -23,9 +23,9 @@
 #include "feature_embedding.hpp"
 #include "../nn/layer_norm_mlp.hpp"
 #include "../nn/linear.hpp"
-#include "../nn/multi_level_experts.hpp"
-#include "../nn/scenario_router.hpp"
-#include "../nn/star_linear.hpp"
+#include "../nn/scenario/multi_level_experts.hpp"
+#include "../nn/scenario/scenario_router.hpp"
+#include "../nn/scenario/star_linear.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -138,11 +138,11 @@ m3oe<T>::m3oe(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, false), b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, false), b.size);
   const var<T> x = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> s = route.apply(t, [&](index_t d) { return star_(t, route.rows(t, x, d), d); });
   const var<T> u = ops::add(t, star_mlp_(t, s), skip_(t, x));
-  const std::vector<var<T>> f = experts_(t, u);
+  const std::span<const var<T>> f = experts_(t, u);  // in the tape's arena
   const var<T> z = route.apply(t, [&](index_t d) {
     const auto k = static_cast<std::size_t>(d);
     return outputs_[k](t, towers_[k](t, route.rows(t, f[k], d)));

@@ -32,8 +32,8 @@
 #include "../core/ops/activation.hpp"
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/moe_gate.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/moe_gate.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -143,16 +143,15 @@ mmoe<T>::mmoe(const data::schema& s, const options_type& opt, rng& gen) : opt_(o
 
 template <class T>
 var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && (opt_.batch_norm || opt_.gate_batch_norm)), b.size);  // validates the ids first
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && (opt_.batch_norm || opt_.gate_batch_norm)), b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
-  std::vector<var<T>> expert_out;
-  expert_out.reserve(experts_.size());
-  for (const auto& expert : experts_) expert_out.push_back(expert(t, e));
-  std::vector<var<T>> expert_rows(experts_.size());
+  const std::span<var<T>> expert_out = t.template scratch_span<var<T>>(experts_.size());  // arena, not heap
+  for (std::size_t k = 0; k < experts_.size(); ++k) expert_out[k] = experts_[k](t, e);
+  const std::span<var<T>> expert_rows = t.template scratch_span<var<T>>(experts_.size());
   const var<T> z = route.apply(t, [&](index_t d) {
     for (std::size_t k = 0; k < expert_out.size(); ++k) expert_rows[k] = route.rows(t, expert_out[k], d);
     const auto& gate = gates_[static_cast<std::size_t>(d)];
-    const var<T> h = gate.combine(t, route.rows(t, e, d), std::span<const var<T>>(expert_rows));
+    const var<T> h = gate.combine(t, route.rows(t, e, d), std::span<const var<T>>(expert_rows.data(), expert_rows.size()));
     return towers_[static_cast<std::size_t>(d)](t, h);
   });
   return route.restore(t, z);

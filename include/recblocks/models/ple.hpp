@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "../nn/cgc_layer.hpp"
+#include "../nn/scenario/cgc_layer.hpp"
 #include "feature_embedding.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -126,8 +126,10 @@ ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt
 
 template <class T>
 var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);
-  std::vector<var<T>> inputs{embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{})};
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);
+  const std::span<var<T>> first = t.template scratch_span<var<T>>(1);  // arena, not heap
+  first[0] = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
+  std::span<const var<T>> inputs(first.data(), 1);
   for (const auto& level : levels_) inputs = level(t, inputs);
   const var<T> z = route.apply(t, [&](index_t d) {
     return towers_[static_cast<std::size_t>(d)](t, route.rows(t, inputs[static_cast<std::size_t>(d)], d));

@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "feature_embedding.hpp"
-#include "../nn/gate_nu.hpp"
+#include "../nn/scenario/gate_nu.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"
 #include "model_concept.hpp"
@@ -157,7 +157,7 @@ ppnet<T>::ppnet(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> ppnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
   const std::span<const index_t> order = route.permuted() ? route.order() : std::span<const index_t>{};
   const var<T> u = ids_(t, b, order);
   const var<T> a = agn_(t, b, order);

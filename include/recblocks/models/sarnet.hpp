@@ -19,7 +19,7 @@
 
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/scenario_transfer.hpp"
+#include "../nn/scenario/scenario_transfer.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"
 #include "model_concept.hpp"

@@ -28,7 +28,7 @@
 #include "../core/ops/activation.hpp"
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/scenario_router.hpp"
+#include "../nn/scenario/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -122,7 +122,7 @@ shared_bottom<T>::shared_bottom(const data::schema& s, const options_type& opt, 
 
 template <class T>
 var<T> shared_bottom<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);  // validates the ids first
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> h = bottom_(t, e);
   const var<T> z = route.apply(t, [&](index_t d) { return towers_[static_cast<std::size_t>(d)](t, route.rows(t, h, d)); });

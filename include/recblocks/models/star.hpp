@@ -29,9 +29,9 @@
 #include "../nn/batch_norm.hpp"
 #include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
-#include "../nn/partitioned_norm.hpp"
-#include "../nn/scenario_router.hpp"
-#include "../nn/star_linear.hpp"
+#include "../nn/scenario/partitioned_norm.hpp"
+#include "../nn/scenario/scenario_router.hpp"
+#include "../nn/scenario/star_linear.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
 
@@ -136,13 +136,13 @@ star<T>::star(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && !bns_.empty()), b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && !bns_.empty()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   // Sorted: one normalisation with each row's own scenario affine, then each head on its rows.
   // Masked (the reference): head d normalises the whole batch with scenario d's affine (its batch
   // norms then see every row transformed by d's parameters, as in the reference's loop).
   const bool masked = route.mode() == nn::routing_mode::masked;
-  std::vector<index_t> ids(static_cast<std::size_t>(b.size));
+  const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));  // arena, not heap
   var<T> x, xhat;
   if (masked) {
     xhat = norm_.normalize(t, e);

@@ -10,27 +10,15 @@
 #include <string_view>
 #include <vector>
 
+#include "../core/hash.hpp"
 #include "embedding.hpp"
 
 namespace recblocks::nn {
 
-/// 64-bit mix (SplitMix64 finaliser): a fast, well-distributed hash of integer keys.
-inline std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-/// FNV-1a hash of a string key, for hashing categorical text values.
-inline std::uint64_t hash_string(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
+// The hashes live in core/hash.hpp (shared with data::feature_hasher); these names keep `nn::mix64`
+// and `nn::hash_string` working.
+using recblocks::hash_string;
+using recblocks::mix64;
 
 template <class T>
 class hashed_embedding {

@@ -154,13 +154,13 @@ var<T> transformer_encoder<T>::sequence(tape<T>& t, const var<T>& x0) const {
   var<T> x = x0;
   for (const auto& L : layers_) {
     const var<T> q = L.q(t, x), k = L.k(t, x), v = L.v(t, x);
-    std::vector<var<T>> heads;
+    const std::span<var<T>> heads = t.template scratch_span<var<T>>(static_cast<std::size_t>(opt_.heads));  // arena
     for (index_t h = 0; h < opt_.heads; ++h) {
       auto part = [&](const var<T>& m) { return opt_.heads == 1 ? m : ops::slice_cols(t, m, h * dh, dh); };
       var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::matmul(t, part(q), part(k), false, true), scale));
-      heads.push_back(ops::matmul(t, a, part(v)));
+      heads[static_cast<std::size_t>(h)] = ops::matmul(t, a, part(v));
     }
-    x = finish(t, L, x, heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads)));
+    x = finish(t, L, x, heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads.data(), heads.size())));
   }
   return x;
 }

@@ -44,7 +44,9 @@ void clip_grad_value(const std::vector<param<T>*>& params, double value) {
   const T v = T(value);
   for (auto* p : params) {
     if (p->has_dense_grad()) p->grad() = p->grad().cwiseMax(-v).cwiseMin(v);
-    for (T& x : p->sparse().rows) x = std::min(std::max(x, -v), v);
+    auto& sp = p->sparse();
+    sp.coalesce();  // clamp each row's summed gradient, not its separate lookups
+    for (T& x : sp.rows) x = std::min(std::max(x, -v), v);
   }
 }
 

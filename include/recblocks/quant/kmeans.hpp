@@ -46,7 +46,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
-#include "detail/nearest_centroid.hpp"
+#include "nearest_centroid.hpp"
 
 namespace recblocks::quant {
 
@@ -155,7 +155,7 @@ void kmeans<T>::seed_plus_plus(const Eigen::Ref<const matrix<T>>& data) {
     std::sort(idx.begin(), idx.begin() + s);
     for (index_t i = 0; i < s; ++i) sample.row(i) = data.row(idx[i]);
   }
-  const vector<T> snorm = sample.rowwise().squaredNorm();
+  const col_vector<T> snorm = sample.rowwise().squaredNorm();
   const index_t trials = 2 + static_cast<index_t>(std::log(static_cast<double>(k)));
   centroids_.resize(k, d);
   std::uniform_int_distribution<index_t> first(0, s - 1);
@@ -184,7 +184,7 @@ void kmeans<T>::seed_plus_plus(const Eigen::Ref<const matrix<T>>& data) {
       cand.row(t) = sample.row(id);
     }
     detail::cross_gemm<T>(sample.data(), s, d, cand, T(1), dots);
-    const vector<T> cnorm = cand.rowwise().squaredNorm();
+    const col_vector<T> cnorm = cand.rowwise().squaredNorm();
     index_t best_t = 0;
     double best_pot = std::numeric_limits<double>::infinity();
     for (index_t t = 0; t < trials; ++t) {

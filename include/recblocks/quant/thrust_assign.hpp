@@ -21,7 +21,7 @@
 #include <type_traits>
 
 #include "../core/tensor.hpp"
-#include "detail/host_device.hpp"
+#include "../core/host_device.hpp"
 
 namespace recblocks::quant {
 

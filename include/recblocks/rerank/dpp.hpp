@@ -57,7 +57,7 @@ class dpp {
 
   /// The trade-off kernel `Diag(exp(alpha r)) S Diag(exp(alpha r))`, `alpha = theta / (2 (1 - theta))`.
   template <class T>
-  static matrix<T> kernel(const Eigen::Ref<const vector<T>>& relevance, const Eigen::Ref<const matrix<T>>& similarity,
+  static matrix<T> kernel(const Eigen::Ref<const col_vector<T>>& relevance, const Eigen::Ref<const matrix<T>>& similarity,
                           double theta);
 
  private:
@@ -130,7 +130,7 @@ std::vector<index_t> dpp::rerank(const Eigen::Ref<const matrix<T>>& kernel, inde
 }
 
 template <class T>
-matrix<T> dpp::kernel(const Eigen::Ref<const vector<T>>& relevance, const Eigen::Ref<const matrix<T>>& similarity,
+matrix<T> dpp::kernel(const Eigen::Ref<const col_vector<T>>& relevance, const Eigen::Ref<const matrix<T>>& similarity,
                       double theta) {
   const index_t n = relevance.size();
   detail::require_square("rerank::dpp::kernel", "similarity", similarity, n);

@@ -57,7 +57,7 @@ class fair_exposure {
 
   /// Candidate indices of the length-`k` list, best first. `num_groups` is G (0 = 1 + max group id).
   template <class T>
-  std::vector<index_t> rerank(const Eigen::Ref<const vector<T>>& relevance, const std::vector<index_t>& groups,
+  std::vector<index_t> rerank(const Eigen::Ref<const col_vector<T>>& relevance, const std::vector<index_t>& groups,
                               index_t k, index_t num_groups = 0) const;
 
  private:
@@ -78,7 +78,7 @@ inline fair_exposure::fair_exposure(fair_exposure_options options) : options_(st
 }
 
 template <class T>
-std::vector<index_t> fair_exposure::rerank(const Eigen::Ref<const vector<T>>& relevance,
+std::vector<index_t> fair_exposure::rerank(const Eigen::Ref<const col_vector<T>>& relevance,
                                            const std::vector<index_t>& groups, index_t k, index_t num_groups) const {
   const char* block = "rerank::fair_exposure";
   const index_t n = relevance.size();

@@ -35,7 +35,7 @@ class mmr {
 
   /// Candidate indices (into `relevance`) of the top-`k` MMR list, best first.
   template <class T>
-  std::vector<index_t> rerank(const Eigen::Ref<const vector<T>>& relevance,
+  std::vector<index_t> rerank(const Eigen::Ref<const col_vector<T>>& relevance,
                               const Eigen::Ref<const matrix<T>>& similarity, index_t k) const;
 
  private:
@@ -50,7 +50,7 @@ inline mmr::mmr(double lambda) : lambda_(lambda) {
 }
 
 template <class T>
-std::vector<index_t> mmr::rerank(const Eigen::Ref<const vector<T>>& relevance,
+std::vector<index_t> mmr::rerank(const Eigen::Ref<const col_vector<T>>& relevance,
                                  const Eigen::Ref<const matrix<T>>& similarity, index_t k) const {
   const index_t n = relevance.size();
   detail::require_square("rerank::mmr", "similarity", similarity, n);

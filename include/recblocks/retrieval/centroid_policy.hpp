@@ -51,7 +51,7 @@ std::vector<scored_child> centroid_policy::choose(const tree_query<T>& query, st
   out.reserve(children.size());
   const double qn = query.embedding.template cast<double>().norm();
   for (std::size_t c = 0; c < children.size(); ++c) {
-    const vector<T>* mu = children[c].centroid;
+    const col_vector<T>* mu = children[c].centroid;
     if (mu == nullptr || mu->size() == 0 || mu->size() != query.embedding.size())
       throw shape_error("retrieval::centroid_policy: query embedding has " + std::to_string(query.embedding.size()) +
                         " dims but the centroid of child '" + std::string(children[c].label) + "' of node '" +

@@ -41,7 +41,7 @@ enum class node_kind { root, category, other, cluster };
 /// text for LLM policies (e.g. the user's profile), and item ids never to return (e.g. the history).
 template <class T>
 struct tree_query {
-  vector<T> embedding;
+  col_vector<T> embedding;
   std::string text;
   std::vector<index_t> exclude;
 };
@@ -53,7 +53,7 @@ struct child_info {
   index_t node = -1;
   std::string_view label;
   index_t item_count = 0;
-  const vector<T>* centroid = nullptr;
+  const col_vector<T>* centroid = nullptr;
   node_kind kind = node_kind::cluster;
   bool is_leaf = false;
 };

@@ -43,7 +43,12 @@
 /// renumbered in depth-first order (node ids are not stable across a save/load); each node stores its
 /// item count so that a truncated item list is detected. Loading validates the
 /// format, version, shapes, ids, tree links and values and throws `io_error` (structure) or
-/// `parse_error` (not JSON) with the offending field. `save` writes a temporary file and renames it.
+/// `parse_error` (not JSON) with the offending field. Sizes are checked before anything is allocated
+/// from them: `dim` must be in [1, `max_loaded_dim`] and equal every item vector's length, `dim` x
+/// nodes at most `max_loaded_dim` x max(1, items) (nodes without items cannot ask for more than the
+/// vectors hold), so an edited file cannot make the loader allocate more than the file itself
+/// carries; an allocation failure is an `io_error`, never `std::bad_alloc`. `save` writes a temporary
+/// file and renames it.
 ///
 /// Requires: item ids unique (any int64); vectors `[dim]` finite; path segments non-empty.
 /// Errors: `value_error` (unknown or duplicate id, NaN, bad options, empty segment), `shape_error`
@@ -54,6 +59,8 @@
 /// rows); build O(n d k iterations * depth); beam search O(beam * depth * c d + leaf items * d).
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -127,7 +134,7 @@ class item_tree {
     std::vector<index_t> children;
     std::vector<index_t> items;  ///< item ids (leaves only)
     index_t count = 0;           ///< items in the subtree
-    vector<T> centroid;          ///< mean embedding of the subtree `[dim]`
+    col_vector<T> centroid;          ///< mean embedding of the subtree `[dim]`
     bool is_leaf() const { return children.empty(); }
   };
 
@@ -141,13 +148,13 @@ class item_tree {
              const std::vector<path_type>& paths = {});
 
   /// Inserts item `id` with embedding `x` `[dim]` at category `path`.
-  void insert(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path = {});
+  void insert(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path = {});
   /// Removes item `id`.
   void remove(index_t id);
   /// Moves item `id` to category `path` (same embedding).
   void move(index_t id, const path_type& path);
   /// Moves item `id` to category `path` with the new embedding `x`.
-  void move(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path);
+  void move(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path);
 
   bool contains(index_t id) const { return items_.count(id) != 0; }
   index_t size() const { return static_cast<index_t>(items_.size()); }
@@ -166,7 +173,7 @@ class item_tree {
   /// The category path item `id` was inserted with.
   const path_type& path_of(index_t id) const { return record(id).path; }
   /// The embedding of item `id`.
-  vector<T> vector_of(index_t id) const { return stored(record(id).slot); }
+  col_vector<T> vector_of(index_t id) const { return stored(record(id).slot); }
   /// Sets the label a policy reads for node `id` (e.g. keywords of a cluster's titles).
   void relabel(index_t id, std::string label);
 
@@ -185,6 +192,8 @@ class item_tree {
 
   nlohmann::json to_json() const;
   static item_tree from_json(const nlohmann::json& j);
+  /// The largest `dim` `from_json` / `load` accept (see Serialization).
+  static constexpr index_t max_loaded_dim = index_t{1} << 16;
   void save(const std::string& file) const;
   static item_tree load(const std::string& file);
 
@@ -202,15 +211,15 @@ class item_tree {
   const item_rec& record(index_t id) const;
   node_rec& nd(index_t id) { return nodes_[static_cast<std::size_t>(id)]; }
   const node_rec& nd(index_t id) const { return nodes_[static_cast<std::size_t>(id)]; }
-  Eigen::Map<vector<T>> stored(index_t slot) { return {storage_.data() + slot * dim_, dim_}; }
-  Eigen::Map<const vector<T>> stored(index_t slot) const { return {storage_.data() + slot * dim_, dim_}; }
+  Eigen::Map<col_vector<T>> stored(index_t slot) { return {storage_.data() + slot * dim_, dim_}; }
+  Eigen::Map<const col_vector<T>> stored(index_t slot) const { return {storage_.data() + slot * dim_, dim_}; }
   index_t min_leaf() const { return options_.min_leaf_size > 0 ? options_.min_leaf_size : options_.max_leaf_size / 4; }
 
-  void check_vector(const char* where, index_t id, const Eigen::Ref<const vector<T>>& x) const;
+  void check_vector(const char* where, index_t id, const Eigen::Ref<const col_vector<T>>& x) const;
   void check_path(const char* where, const path_type& path) const;
   index_t new_node(index_t parent, node_kind kind, std::string label);
   void free_node(index_t id);
-  index_t new_slot(const Eigen::Ref<const vector<T>>& x);
+  index_t new_slot(const Eigen::Ref<const col_vector<T>>& x);
   void add_along(index_t from, index_t slot, double sign);
   void recompute(index_t id);
   bool children_are_clusters(index_t id) const;
@@ -306,7 +315,7 @@ void item_tree<T>::relabel(index_t id, std::string label) {
 }
 
 template <class T>
-void item_tree<T>::check_vector(const char* where, index_t id, const Eigen::Ref<const vector<T>>& x) const {
+void item_tree<T>::check_vector(const char* where, index_t id, const Eigen::Ref<const col_vector<T>>& x) const {
   if (x.size() != dim_)
     throw shape_error(std::string("retrieval::item_tree::") + where + ": item " + std::to_string(id) + " has a vector of " +
                       std::to_string(x.size()) + " dims, the tree has " + std::to_string(dim_));
@@ -339,7 +348,7 @@ index_t item_tree<T>::new_node(index_t parent, node_kind kind, std::string label
   n.kind = kind;
   n.label = std::move(label);
   n.sum = Eigen::VectorXd::Zero(dim_);
-  n.centroid = vector<T>::Zero(dim_);
+  n.centroid = col_vector<T>::Zero(dim_);
   n.alive = true;
   if (parent >= 0) nd(parent).children.push_back(id);
   return id;
@@ -357,7 +366,7 @@ void item_tree<T>::free_node(index_t id) {
 }
 
 template <class T>
-index_t item_tree<T>::new_slot(const Eigen::Ref<const vector<T>>& x) {
+index_t item_tree<T>::new_slot(const Eigen::Ref<const col_vector<T>>& x) {
   index_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -377,7 +386,7 @@ void item_tree<T>::add_along(index_t from, index_t slot, double sign) {
     n.count += sign > 0 ? 1 : -1;
     if (dim_ > 0) {
       n.sum += sign * stored(slot).template cast<double>();
-      n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : vector<T>::Zero(dim_).eval();
+      n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : col_vector<T>::Zero(dim_).eval();
     }
   }
 }
@@ -399,7 +408,7 @@ void item_tree<T>::recompute(index_t id) {
       n.sum += nd(c).sum;
     }
   }
-  n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : vector<T>::Zero(dim_).eval();
+  n.centroid = n.count > 0 ? (n.sum / static_cast<double>(n.count)).template cast<T>().eval() : col_vector<T>::Zero(dim_).eval();
 }
 
 template <class T>
@@ -583,7 +592,7 @@ void item_tree<T>::build(const Eigen::Ref<const matrix<T>>& vectors, const std::
 }
 
 template <class T>
-void item_tree<T>::insert(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path) {
+void item_tree<T>::insert(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path) {
   if (items_.count(id)) throw value_error("retrieval::item_tree::insert: item id " + std::to_string(id) + " already exists");
   check_vector("insert", id, x);
   check_path("insert", path);
@@ -609,16 +618,16 @@ void item_tree<T>::remove(index_t id) {
 
 template <class T>
 void item_tree<T>::move(index_t id, const path_type& path) {
-  const vector<T> x = vector_of(id);
+  const col_vector<T> x = vector_of(id);
   move(id, x, path);
 }
 
 template <class T>
-void item_tree<T>::move(index_t id, const Eigen::Ref<const vector<T>>& x, const path_type& path) {
+void item_tree<T>::move(index_t id, const Eigen::Ref<const col_vector<T>>& x, const path_type& path) {
   record(id);
   check_vector("move", id, x);
   check_path("move", path);
-  const vector<T> copy = x;  // x may alias the stored row
+  const col_vector<T> copy = x;  // x may alias the stored row
   remove(id);
   insert(id, copy, path);
 }
@@ -968,7 +977,22 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     opt.branching = o.at("branching").get<index_t>();
     opt.kmeans_iterations = o.at("kmeans_iterations").get<int>();
     opt.seed = o.at("seed").get<std::uint64_t>();
+    if (!j.at("dim").is_number_integer()) throw bad("\"dim\" must be an integer");
     const index_t dim = j.at("dim").get<index_t>();
+    // sizes before allocations: dim against the vectors the file actually holds
+    if (dim < 1 || dim > max_loaded_dim)
+      throw bad("dim " + std::to_string(dim) + " is outside [1, " + std::to_string(max_loaded_dim) + "]");
+    if (!j.at("nodes").is_array() || !j.at("items").is_array()) throw bad("\"nodes\" and \"items\" must be arrays");
+    for (std::size_t k = 0; k < j.at("items").size(); ++k) {
+      const auto& ji = j.at("items")[k];
+      if (!ji.is_object() || !ji.contains("vector") || !ji.at("vector").is_array() ||
+          static_cast<index_t>(ji.at("vector").size()) != dim)
+        throw bad("items[" + std::to_string(k) + "].vector must hold dim = " + std::to_string(dim) + " values");
+    }
+    if (static_cast<double>(dim) * static_cast<double>(j.at("nodes").size()) >
+        static_cast<double>(max_loaded_dim) * static_cast<double>(std::max<std::size_t>(1, j.at("items").size())))
+      throw bad("dim " + std::to_string(dim) + " x " + std::to_string(j.at("nodes").size()) + " nodes is more than " +
+                std::to_string(j.at("items").size()) + " items can justify");
     item_tree t = [&] {
       try {
         return item_tree(dim, opt);
@@ -998,7 +1022,7 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
       n.label = jn.at("label").get<std::string>();
       n.children = jn.at("children").get<std::vector<index_t>>();
       n.sum = Eigen::VectorXd::Zero(dim);
-      n.centroid = vector<T>::Zero(dim);
+      n.centroid = col_vector<T>::Zero(dim);
       n.alive = true;
     }
     std::vector<char> has_parent(static_cast<std::size_t>(n_nodes), 0);
@@ -1012,7 +1036,7 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
       if (!has_parent[static_cast<std::size_t>(k)]) throw bad("nodes[" + std::to_string(k) + "] is not listed by its parent");
     const auto& items = j.at("items");
     if (!items.is_array()) throw bad("\"items\" must be an array");
-    vector<T> x(dim);
+    col_vector<T> x(dim);
     for (std::size_t k = 0; k < items.size(); ++k) {
       const auto& ji = items[k];
       const index_t id = ji.at("id").get<index_t>();
@@ -1050,6 +1074,10 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     return t;
   } catch (const nlohmann::json::exception& e) {
     throw io_error(std::string("retrieval::item_tree::from_json: corrupted tree: missing or mistyped field (") + e.what() + ")");
+  } catch (const std::bad_alloc&) {
+    throw io_error("retrieval::item_tree::from_json: the tree does not fit in memory");
+  } catch (const std::length_error&) {
+    throw io_error("retrieval::item_tree::from_json: corrupted tree: impossible size");
   }
 }
 
@@ -1078,6 +1106,8 @@ item_tree<T> item_tree<T>::load(const std::string& file) {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw parse_error("retrieval::item_tree::load: '" + file + "' is not valid JSON: " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw io_error("retrieval::item_tree::load: '" + file + "' does not fit in memory");
   }
   try {
     return from_json(j);

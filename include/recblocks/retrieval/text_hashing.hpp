@@ -48,7 +48,7 @@ class text_hashing {
 
   /// The L2-normalised feature vector `[dim]` of `text`.
   template <class T>
-  vector<T> embed(std::string_view text) const;
+  col_vector<T> embed(std::string_view text) const;
 
   /// One row per text: `[texts.size(), dim]`.
   template <class T>
@@ -115,7 +115,7 @@ inline std::uint64_t text_hashing::hash(std::string_view s, std::uint64_t salt) 
 }
 
 template <class T>
-vector<T> text_hashing::embed(std::string_view text) const {
+col_vector<T> text_hashing::embed(std::string_view text) const {
   Eigen::VectorXd v = Eigen::VectorXd::Zero(options_.dim);
   const auto add = [&](std::string_view f, std::uint64_t salt, double w) {
     const std::uint64_t h = hash(f, salt);

@@ -22,7 +22,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
-#include "../quant/detail/nearest_centroid.hpp"
+#include "../quant/nearest_centroid.hpp"
 
 namespace recblocks::retrieval {
 
@@ -52,7 +52,7 @@ class topk {
 
  private:
   matrix<T> items_;
-  vector<T> item_norms_;  // ||x||^2 (l2 only)
+  col_vector<T> item_norms_;  // ||x||^2 (l2 only)
   topk_metric metric_;
 };
 
@@ -63,7 +63,7 @@ template <class T>
 topk<T>::topk(const Eigen::Ref<const matrix<T>>& items, topk_metric metric) : items_(items), metric_(metric) {
   if (items_.rows() < 1 || items_.cols() < 1)
     throw value_error("topk: items must be non-empty (got " + shape_string(items_.rows(), items_.cols()) + ")");
-  if (!quant::detail::all_finite<T>(items_)) throw value_error("topk: items contain NaN or Inf");
+  if (!quant::all_finite<T>(items_)) throw value_error("topk: items contain NaN or Inf");
   if (metric_ == topk_metric::l2) item_norms_ = items_.rowwise().squaredNorm();
 }
 
@@ -75,7 +75,7 @@ topk_result<T> topk<T>::search(const Eigen::Ref<const matrix<T>>& queries, index
                       std::to_string(d));
   if (k < 1 || k > n)
     throw value_error("topk::search: k = " + std::to_string(k) + " must be in [1, items = " + std::to_string(n) + "]");
-  if (!quant::detail::all_finite<T>(queries)) throw value_error("topk::search: queries contain NaN or Inf");
+  if (!quant::all_finite<T>(queries)) throw value_error("topk::search: queries contain NaN or Inf");
   const bool l2 = metric_ == topk_metric::l2;
   topk_result<T> out{matrix<index_t>(m, k), matrix<T>(m, k)};
   constexpr index_t qblock = 64, iblock = 4096;

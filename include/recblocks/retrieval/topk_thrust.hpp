@@ -32,8 +32,8 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
-#include "../quant/detail/host_device.hpp"
-#include "../quant/detail/nearest_centroid.hpp"
+#include "../core/host_device.hpp"
+#include "../quant/nearest_centroid.hpp"
 #include "topk.hpp"
 
 namespace recblocks::retrieval {
@@ -118,7 +118,7 @@ template <class T>
 topk_thrust<T>::topk_thrust(const Eigen::Ref<const matrix<T>>& items, topk_metric metric, index_t batch_elements)
     : n_(items.rows()), d_(items.cols()), metric_(metric), batch_elements_(batch_elements) {
   if (n_ < 1 || d_ < 1) throw value_error("topk_thrust: items must be non-empty (got " + shape_string(n_, d_) + ")");
-  if (!quant::detail::all_finite<T>(items)) throw value_error("topk_thrust: items contain NaN or Inf");
+  if (!quant::all_finite<T>(items)) throw value_error("topk_thrust: items contain NaN or Inf");
   const matrix<T> dense = items;  // contiguous copy
   items_.assign(dense.data(), dense.data() + dense.size());
 }
@@ -134,7 +134,7 @@ topk_result<T> topk_thrust<T>::search(const Policy& policy, const Eigen::Ref<con
   if (k < 1 || k > n_)
     throw value_error("topk_thrust::search: k = " + std::to_string(k) + " must be in [1, items = " +
                       std::to_string(n_) + "]");
-  if (!quant::detail::all_finite<T>(queries)) throw value_error("topk_thrust::search: queries contain NaN or Inf");
+  if (!quant::all_finite<T>(queries)) throw value_error("topk_thrust::search: queries contain NaN or Inf");
   const bool l2 = metric_ == topk_metric::l2;
   topk_result<T> out{matrix<index_t>(m, k), matrix<T>(m, k)};
   const index_t batch = std::max<index_t>(1, batch_elements_ / n_);

@@ -36,7 +36,7 @@
 
 #include "../core/ops/gather.hpp"
 #include "../core/ops/row_pooling.hpp"
-#include "../nn/bert_encoder.hpp"
+#include "bert_encoder.hpp"
 #include "wordpiece_tokenizer.hpp"
 
 namespace recblocks::text {
@@ -90,9 +90,10 @@ class sentence_encoder {
   pooling pooling_mode() const { return pool_; }
   bool normalizes() const { return normalize_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    bert_.visit_parameters(v, prefix);
+  /// The member list (see nn/module.hpp): the encoder's parameters, unprefixed.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("", self.bert_);
   }
 
  private:

@@ -18,7 +18,18 @@
 /// best weights are restored also when the epoch budget ends (the reference restores them only when
 /// early stopping fires); sparse embedding rows get lazy Adam updates (`lazy_sparse_adam`, set false
 /// for PyTorch's dense Adam); a training batch of a single row is skipped (batch norm cannot train
-/// on it; PyTorch raises). The reference's fixed-budget run (no early stop, the last epoch's
+/// on it; PyTorch raises), and a configuration in which every batch would be skipped (`batch_size`
+/// 1, or fewer than 2 training rows) is refused.
+///
+/// Divergence: the options must be finite (`learning_rate` > 0, `weight_decay` >= 0, `gamma` > 0);
+/// a non-finite training loss stops `fit` with a `value_error` naming the epoch, batch and global
+/// step (after restoring the best epoch's weights when `restore_best` and a best epoch exist), so a
+/// diverged run never ends in a silently broken model.
+///
+/// Finite inputs: `check_finite` (off by default) makes `fit`, `predict` and `evaluate` refuse a
+/// dataset with a NaN or infinite dense feature (`value_error` naming the feature and row) and
+/// `predict` refuse a non-finite logit (naming the row).
+/// The reference's fixed-budget run (no early stop, the last epoch's
 /// weights kept) is `patience = 0, restore_best = false`.
 /// Timing: every epoch reports its training time (`epoch_info::train_seconds`) separately from its
 /// validation time (`validation_seconds`); `fit_result` sums both (`train_seconds_per_epoch()`).
@@ -76,6 +87,7 @@ struct trainer_options {
   int threads = 1;               ///< Eigen threads; 0 = leave unchanged
   index_t label = 0;             ///< label column to train on
   bool lazy_sparse_adam = true;  ///< Adam updates only the embedding rows a batch touched
+  bool check_finite = false;     ///< refuse NaN/inf dense features and logits (see file docs)
 };
 
 /// Reported after every optimizer step.
@@ -153,6 +165,7 @@ class trainer {
   snapshot take() const;
   void put(const snapshot& s) const;
   void pin_threads() const;
+  void check_finite_inputs(const data::dataset& d, const char* what) const;
   static optim::adam_options adam_options(const trainer_options& o);
 
   Model* model_;
@@ -168,9 +181,13 @@ class trainer {
 template <class Model>
 optim::adam_options trainer<Model>::adam_options(const trainer_options& o) {
   if (o.epochs < 0 || o.batch_size < 1 || o.eval_batch_size < 0 || o.patience < 0 || o.schedule.step_size < 0 ||
-      !(o.schedule.gamma > 0) || o.threads < 0 || o.label < 0)
+      !(o.schedule.gamma > 0) || !std::isfinite(o.schedule.gamma) || o.threads < 0 || o.label < 0)
     throw value_error("train::trainer: invalid options (need epochs >= 0, batch_size >= 1, eval_batch_size >= 0, "
-                      "patience >= 0, schedule.step_size >= 0, schedule.gamma > 0, threads >= 0, label >= 0)");
+                      "patience >= 0, schedule.step_size >= 0, finite schedule.gamma > 0, threads >= 0, label >= 0)");
+  if (!std::isfinite(o.learning_rate) || !(o.learning_rate > 0))
+    throw value_error("train::trainer: learning_rate must be finite and > 0, got " + std::to_string(o.learning_rate));
+  if (!std::isfinite(o.weight_decay) || o.weight_decay < 0)
+    throw value_error("train::trainer: weight_decay must be finite and >= 0, got " + std::to_string(o.weight_decay));
   optim::adam_options a;
   a.learning_rate = o.learning_rate;
   a.weight_decay = o.weight_decay;
@@ -213,6 +230,14 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
   pin_threads();
   if (train.get_schema().label_count() <= opt_.label)
     throw value_error("train::trainer::fit: the training data has no label column " + std::to_string(opt_.label));
+  if (opt_.epochs > 0 && (opt_.batch_size < 2 || train.rows() < 2))
+    throw value_error("train::trainer::fit: batch_size " + std::to_string(opt_.batch_size) + " with " +
+                      std::to_string(train.rows()) + " training rows would skip every batch (a batch needs >= 2 rows "
+                      "for batch norm): nothing would be trained");
+  if (opt_.check_finite) {
+    check_finite_inputs(train, "training");
+    if (validation) check_finite_inputs(*validation, "validation");
+  }
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   data::batcher<T> batches(train, opt_.batch_size, true, opt_.seed);
@@ -243,6 +268,13 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
         labels = t.view(label_column.data(), b.size, 1);
       }
       const var<T> loss = loss::bce_with_logits(t, logits, labels);
+      if (!std::isfinite(double(loss.item()))) {
+        if (best) put(*best);
+        throw value_error("train::trainer::fit: the training loss is " + std::to_string(double(loss.item())) + " at epoch " +
+                          std::to_string(epoch + 1) + ", batch " + std::to_string(batch_no) + " (step " +
+                          std::to_string(result.steps + 1) + "): training diverged (learning rate " + std::to_string(lr) +
+                          (best ? "); the best epoch's weights were restored" : "); the model holds the last finite step's weights"));
+      }
       t.backward(loss);
       adam_.step();
       // state annealed once per optimizer step (AdaSparse's pruner alpha), never by evaluation
@@ -296,8 +328,24 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
 }
 
 template <class Model>
+void trainer<Model>::check_finite_inputs(const data::dataset& d, const char* what) const {
+  const auto& features = d.get_schema().features();
+  index_t column = 0;
+  for (const auto& f : features) {
+    if (f.kind != data::feature_kind::dense) continue;
+    const auto values = d.dense_column(column);
+    for (index_t r = 0; r < static_cast<index_t>(values.size()); ++r)
+      if (!std::isfinite(double(values[static_cast<std::size_t>(r)])))
+        throw value_error(std::string("train::trainer: the ") + what + " data's dense feature '" + f.name + "' is " +
+                          std::to_string(double(values[static_cast<std::size_t>(r)])) + " at row " + std::to_string(r));
+    ++column;
+  }
+}
+
+template <class Model>
 std::vector<typename Model::scalar_type> trainer<Model>::predict(const data::dataset& d) const {
   pin_threads();
+  if (opt_.check_finite) check_finite_inputs(d, "prediction");
   const index_t bs = opt_.eval_batch_size > 0 ? opt_.eval_batch_size : opt_.batch_size;
   data::batcher<T> batches(d, bs, false, 0);
   data::batch<T> b;
@@ -305,9 +353,14 @@ std::vector<typename Model::scalar_type> trainer<Model>::predict(const data::dat
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(d.rows()));
   while (batches.next(b)) {
-    t.reset();
+    step_scope<T> step(t);  // one inference step per batch, reset when done
     const var<T> logits = (*model_)(t, b);
-    for (index_t i = 0; i < logits.rows; ++i) out.push_back(T(1) / (T(1) + std::exp(-logits.data[i])));
+    for (index_t i = 0; i < logits.rows; ++i) {
+      if (opt_.check_finite && !std::isfinite(double(logits.data[i])))
+        throw value_error("train::trainer::predict: the model's logit of row " + std::to_string(out.size()) + " is " +
+                          std::to_string(double(logits.data[i])));
+      out.push_back(T(1) / (T(1) + std::exp(-logits.data[i])));
+    }
   }
   return out;
 }

@@ -2,7 +2,8 @@
 /// \file elementwise.hpp
 /// Element-wise ops. Binary ops broadcast like NumPy over 2-D shapes: each operand is `[R, C]`,
 /// `[1, C]` (row broadcast), `[R, 1]` (column broadcast) or `[1, 1]`; the gradient of a broadcast
-/// operand is summed back over the broadcast axis.
+/// operand is summed back over the broadcast axis. An empty operand (`[0, C]`, an empty batch) gives
+/// an empty result.
 ///
 ///     add: y = a + b      sub: y = a - b      mul: y = a * b      div: y = a / b
 ///     add_scalar: y = x + s   mul_scalar: y = s x   exp, log, sqrt, pow(x, p), clamp(x, lo, hi), abs
@@ -26,7 +27,8 @@ inline index_t broadcast_dim(const char* op, index_t a, index_t b, index_t ar, i
 /// `v` replicated to `[rows, cols]` as an array expression.
 template <class T>
 auto broadcast(const var<T>& v, index_t rows, index_t cols) {
-  return const_map<T>(v.data, v.rows, v.cols).replicate(rows / v.rows, cols / v.cols).array();
+  // an empty operand only meets an empty result (broadcast_dim): no division by a zero extent
+  return const_map<T>(v.data, v.rows, v.cols).replicate(v.rows == 0 ? 0 : rows / v.rows, v.cols == 0 ? 0 : cols / v.cols).array();
 }
 
 /// Adds a full `[R, C]` gradient into operand `v`, summing over the axes `v` was broadcast along.
@@ -40,7 +42,7 @@ void accumulate_reduced(tape<T>& t, const var<T>& v, const Expr& g, index_t rows
   } else if (v.rows == rows && v.cols == 1) {
     t.accumulate(v, g.matrix().rowwise().sum());
   } else {
-    matrix<T> s(1, 1);
+    Eigen::Matrix<T, 1, 1> s;  // fixed size: no heap allocation
     s(0, 0) = g.sum();
     t.accumulate(v, s);
   }
@@ -76,6 +78,7 @@ void binary_backward(tape<T>& t, const tape_node<T>& nd) {
   const var<T>& a = t.input(nd, 0);
   const var<T>& b = t.input(nd, 1);
   const index_t R = nd.rows, C = nd.cols;
+  if (R == 0 || C == 0) return;  // an empty batch: nothing flows (and no broadcast of empty operands)
   auto g = const_map<T>(nd.grad, R, C).array();
   auto y = const_map<T>(nd.value, R, C).array();
   if (a.rows == R && a.cols == C && b.rows == R && b.cols == C) {
@@ -88,7 +91,7 @@ void binary_backward(tape<T>& t, const tape_node<T>& nd) {
   auto av = broadcast(a, R, C);
   auto bv = broadcast(b, R, C);
   // Materialise the full gradient once, then reduce over the broadcast axes.
-  map<T> full(t.grad_scratch(R * C), R, C);
+  mutable_map<T> full(t.grad_scratch(R * C), R, C);
   if (t.wants_grad(a)) {
     full = Fn::grad_a(g, av, bv, y).matrix();
     accumulate_reduced(t, a, full.array(), R, C);
@@ -104,7 +107,9 @@ var<T> binary(tape<T>& t, const var<T>& a, const var<T>& b) {
   const index_t R = broadcast_dim(Fn::name, a.rows, b.rows, a.rows, a.cols, b.rows, b.cols);
   const index_t C = broadcast_dim(Fn::name, a.cols, b.cols, a.rows, a.cols, b.rows, b.cols);
   var<T> y = t.make(R, C);
-  if (a.rows == R && a.cols == C && b.rows == R && b.cols == C)
+  if (R == 0 || C == 0) {
+    // an empty batch: nothing to compute (replicating an empty operand would divide by zero)
+  } else if (a.rows == R && a.cols == C && b.rows == R && b.cols == C)
     t.out(y).array() = Fn::forward(const_map<T>(a.data, R, C).array(), const_map<T>(b.data, R, C).array());
   else
     t.out(y).array() = Fn::forward(broadcast(a, R, C), broadcast(b, R, C));

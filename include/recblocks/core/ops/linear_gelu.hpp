@@ -54,8 +54,8 @@ var<T> linear_gelu(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b
     throw shape_error("linear_gelu: bias " + shape_string(b.rows, b.cols) + " must be [1, " + std::to_string(w.cols) + "]");
   const bool keep = t.recording() && (x.tracked() || w.tracked() || b.tracked());
   var<T> y = t.make(x.rows, w.cols);
-  T* z = keep ? t.template scratch<T>(static_cast<std::size_t>(y.size())) : y.data;
-  map<T> zv(z, y.rows, y.cols);
+  T* z = keep ? t.template scratch<T>(static_cast<std::size_t>(y.size())) : t.out_data(y);
+  mutable_map<T> zv(z, y.rows, y.cols);
   gemm<T>(const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, zv);
   zv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
   const T r2 = T(0.70710678118654752440);
@@ -65,10 +65,10 @@ var<T> linear_gelu(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b
     const T* zi = z + i * y.cols;
     for (index_t j = 0; j < y.cols; ++j) row[j] = zi[j] * r2;
     detail::erf_n(row, row + y.cols, y.cols);
-    T* yi = y.data + i * y.cols;
+    T* yi = t.out_data(y) + i * y.cols;
     for (index_t j = 0; j < y.cols; ++j) yi[j] = T(0.5) * zi[j] * (T(1) + row[y.cols + j]);
   }
-  if (auto* nd = t.record("linear_gelu", y, {x, w, b}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("linear_gelu", y, {x, w, b}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>&x = t.input(nd, 0), &w = t.input(nd, 1), &b = t.input(nd, 2);
         const T* z = static_cast<const T*>(nd.aux);
         const index_t R = nd.rows, C = nd.cols;

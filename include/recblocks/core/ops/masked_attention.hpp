@@ -101,7 +101,7 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
   const bool drop = dropout > T(0) && t.training();
   const bool keep = t.recording() && (q.tracked() || k.tracked() || v.tracked());
   var<T> out = t.make(q.rows, d);
-  out.value().setZero();  // rows outside every sequence (padding) stay 0
+  t.out(out).setZero();  // rows outside every sequence (padding) stay 0
   index_t max_len = 0, total = 0;
   for (index_t s = 0; s < segments; ++s) {
     max_len = std::max(max_len, lens_in[s]);
@@ -139,7 +139,7 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
         }
         pv = dropped;
       }
-      strided_gemm<T>(false, false, L, dh, L, T(1), pv, L, vb, d, T(0), out.data + row0 * d + h * dh, d);  // O = P' V
+      strided_gemm<T>(false, false, L, dh, L, T(1), pv, L, vb, d, T(0), t.out_data(out) + row0 * d + h * dh, d);  // O = P' V
       off += L * L;
     }
   }
@@ -151,7 +151,7 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
   saved->scale = scale;
   saved->probs = probs;
   saved->mask = drop ? mask : nullptr;
-  if (auto* nd = t.record(op, out, {q, k, v}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record(op, out, {q, k, v}, +[](tape<T>& t, const tape_node<T>& nd) {
         const auto& sv = *static_cast<const attention_saved<T>*>(nd.aux);
         const var<T>&q = t.input(nd, 0), &k = t.input(nd, 1), &v = t.input(nd, 2);
         const index_t d = nd.cols, heads = sv.heads, dh = d / heads;

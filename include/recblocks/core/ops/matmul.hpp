@@ -87,7 +87,7 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
     const T* dz_data = nd.grad;
     if (act != fused_activation::none) {
       T* buf = t.grad_scratch(nd.rows * nd.cols);
-      map<T> dz(buf, nd.rows, nd.cols);
+      mutable_map<T> dz(buf, nd.rows, nd.cols);
       switch (act) {
         case fused_activation::relu: dz = (y.array() > T(0)).select(g.array(), T(0)).matrix(); break;
         case fused_activation::sigmoid: dz = (g.array() * y.array() * (T(1) - y.array())).matrix(); break;
@@ -162,7 +162,7 @@ var<T> batched_matmul(tape<T>& t, const var<T>& x, const var<T>& w, index_t out)
         if (t.wants_grad(w)) {
           auto gw = t.grad_buffer(w);
           for (index_t s = 0; s < x.rows; ++s)
-            map<T>(gw.data() + s * in * out, in, out).noalias() +=
+            mutable_map<T>(gw.data() + s * in * out, in, out).noalias() +=
                 const_map<T>(x.data + s * in, 1, in).transpose() * g.row(s);
         }
       }))

@@ -41,7 +41,7 @@ var<T> mixture(tape<T>& t, const var<T>& gates, std::span<const var<T>> experts)
     const index_t B = nd.rows, D = nd.cols, K = nd.inputs_count - 1;
     const_map<T> dy(nd.grad, B, D), g(gates.data, B, K);
     if (t.wants_grad(gates)) {
-      map<T> dg(t.grad_scratch(B * K), B, K);
+      mutable_map<T> dg(t.grad_scratch(B * K), B, K);
       for (index_t k = 0; k < K; ++k)
         dg.col(k) = (dy.array() * const_map<T>(t.input(nd, int(k + 1)).data, B, D).array()).rowwise().sum().matrix();
       t.accumulate(gates, dg);

@@ -35,7 +35,7 @@ var<T> layer_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
   T* xhat = t.template scratch<T>(static_cast<std::size_t>(x.size() + x.rows));  // xhat, then inv_std
   T* inv_std = xhat + x.size();
   const_map<T> xv(x.data, x.rows, x.cols);
-  map<T> xh(xhat, x.rows, x.cols);
+  mutable_map<T> xh(xhat, x.rows, x.cols);
   for (index_t i = 0; i < x.rows; ++i) {
     const T mean = xv.row(i).mean();
     const T var_ = (xv.row(i).array() - mean).square().mean();
@@ -54,7 +54,7 @@ var<T> layer_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
         if (t.wants_grad(beta)) t.accumulate(beta, g.colwise().sum());
         if (t.wants_grad(gamma)) t.accumulate(gamma, (g.array() * xh.array()).matrix().colwise().sum());
         if (t.wants_grad(x)) {
-          map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
+          mutable_map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
           const auto gm = const_map<T>(gamma.data, 1, nd.cols).array().row(0);
           for (index_t i = 0; i < nd.rows; ++i) {  // dxhat = g * gamma, never materialised
             const T m1 = (g.row(i).array() * gm).mean();
@@ -94,7 +94,7 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
   const index_t R = x.rows, C = x.cols;
   var<T> y = t.make(R, C);
   T* saved = t.template scratch<T>(static_cast<std::size_t>(x.size() + 3 * C + 1));  // xhat, inv_std, mean, var, flag
-  map<T> xh(saved, R, C), inv_std(saved + R * C, 1, C), mean(saved + R * C + C, 1, C), var_(saved + R * C + 2 * C, 1, C);
+  mutable_map<T> xh(saved, R, C), inv_std(saved + R * C, 1, C), mean(saved + R * C + C, 1, C), var_(saved + R * C + 2 * C, 1, C);
   // plain loops over rows with the column loop innermost: vectorised by the compiler for any width,
   // without Eigen's per-row dispatch (which dominates at the widths of CTR towers, 8-64 columns)
   T *mu = mean.data(), *va = var_.data(), *is = inv_std.data(), *xs = xh.data(), *ys = t.out_data(y);
@@ -135,7 +135,7 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
         const_map<T> g(nd.grad, R, C), xh(saved, R, C), is(saved + R * C, 1, C), gm(gamma.data, 1, C);
         const bool train = saved[R * C + 3 * C] != T(0);
         // sum_g = sum_i g_i (d beta), sum_gx = sum_i g_i * xhat_i (d gamma)
-        map<T> sum_g(t.grad_scratch(2 * C), 1, C), sum_gx(sum_g.data() + C, 1, C);
+        mutable_map<T> sum_g(t.grad_scratch(2 * C), 1, C), sum_gx(sum_g.data() + C, 1, C);
         T *sg = sum_g.data(), *sx = sum_gx.data();
         const T *gd = g.data(), *xd = xh.data(), *isd = is.data(), *ga = gm.data();
         std::fill(sg, sg + 2 * C, T(0));

@@ -24,8 +24,8 @@
 
 #include "../../core/error.hpp"
 #include "../../core/ops/activation.hpp"
-#include "../../nn/pruner.hpp"
-#include "../../nn/scenario_router.hpp"
+#include "../../nn/scenario/pruner.hpp"
+#include "../../nn/scenario/scenario_router.hpp"
 
 namespace recblocks::models::detail {
 
@@ -106,6 +106,16 @@ void option_from_json(const nlohmann::json& j, V& out, const std::string& where)
     } else if constexpr (requires(V& x, options_reader& r) { V::describe(x, r); }) {
       out = options_from_json<V>(j, where);
     } else {
+      // integers must be integers: nlohmann would truncate 16.5 to 16 silently (issue 25)
+      if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {
+        if (!j.is_number_integer()) throw parse_error(where + ": expected an integer, got " + j.dump());
+      } else if constexpr (requires { typename V::value_type; }) {
+        using E = typename V::value_type;
+        if constexpr (std::is_same_v<V, std::vector<E>> && std::is_integral_v<E> && !std::is_same_v<E, bool>)
+          if (j.is_array())
+            for (const auto& x : j)
+              if (!x.is_number_integer()) throw parse_error(where + ": expected integers, got " + j.dump());
+      }
       out = j.get<V>();
     }
   } catch (const nlohmann::json::exception& e) {

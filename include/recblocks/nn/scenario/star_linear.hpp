@@ -1,0 +1,102 @@
+#pragma once
+/// \file star_linear.hpp
+/// STAR's star-topology fully-connected layer (Sheng et al. 2021): every scenario's weights are the
+/// element-wise product of a shared and a scenario-specific matrix.
+///
+///     W^d = W ⊙ W_d,    b^d = b + b_d,    y = act(x W^d + b^d)         for the rows of scenario d
+///
+/// Reused with a cluster id in place of the scenario (AdaptDHM) and as M3oE's fusion layer.
+///
+/// Shapes: `x` `[n, in]` (rows of one scenario, e.g. a routed slice) -> `[n, out]`.
+/// Requires `0 <= d < scenarios` (`value_error` otherwise).
+/// Thread-safety: `const` forward, no state.
+
+#include <string>
+#include <vector>
+
+#include "../../core/ops/elementwise.hpp"
+#include "../../core/ops/matmul.hpp"
+#include "../init.hpp"
+#include "../module.hpp"
+
+namespace recblocks::nn {
+
+struct star_linear_options {
+  index_t in = 0;
+  index_t out = 0;
+  index_t scenarios = 0;
+  bool bias = true;
+  init weight_init = init::kaiming_uniform();  ///< applied to W and to every W_d
+  init bias_init = init::zeros();              ///< applied to b and to every b_d
+};
+
+template <class T>
+class star_linear {
+ public:
+  using scalar_type = T;
+
+  star_linear(const star_linear_options& opt, rng& gen);
+
+  /// `act(x (W ⊙ W_d) + b + b_d)` for scenario `d`.
+  var<T> operator()(tape<T>& t, const var<T>& x, index_t d, fused_activation act = fused_activation::none) const;
+
+  index_t in_features() const { return opt_.in; }
+  index_t out_features() const { return opt_.out; }
+  index_t scenarios() const { return opt_.scenarios; }
+
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("weight_shared", self.weight_);
+    if (self.opt_.bias) v("bias_shared", self.bias_);
+    for (std::size_t d = 0; d < self.weights_d_.size(); ++d) {
+      v("scenario." + std::to_string(d) + ".weight", self.weights_d_[d]);
+      if (self.opt_.bias) v("scenario." + std::to_string(d) + ".bias", self.biases_d_[d]);
+    }
+  }
+
+ private:
+  star_linear_options opt_;
+  param<T> weight_, bias_;
+  std::vector<param<T>> weights_d_, biases_d_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+star_linear<T>::star_linear(const star_linear_options& opt, rng& gen) : opt_(opt) {
+  if (opt.in < 1 || opt.out < 1 || opt.scenarios < 1)
+    throw value_error("nn::star_linear: in, out and scenarios must be >= 1, got " + std::to_string(opt.in) + ", " +
+                      std::to_string(opt.out) + ", " + std::to_string(opt.scenarios));
+  auto weight = [&](const std::string& name) {
+    param<T> p(name, opt.in, opt.out);
+    opt.weight_init.apply(p.value(), gen, opt.in, opt.out);
+    return p;
+  };
+  auto bias = [&](const std::string& name) {
+    param<T> p(name, 1, opt.out);
+    opt.bias_init.apply(p.value(), gen, opt.in, opt.out);
+    return p;
+  };
+  weight_ = weight("weight_shared");
+  if (opt.bias) bias_ = bias("bias_shared");
+  for (index_t d = 0; d < opt.scenarios; ++d) {
+    weights_d_.push_back(weight("weight"));
+    if (opt.bias) biases_d_.push_back(bias("bias"));
+  }
+}
+
+template <class T>
+var<T> star_linear<T>::operator()(tape<T>& t, const var<T>& x, index_t d, fused_activation act) const {
+  if (d < 0 || d >= opt_.scenarios)
+    throw value_error("nn::star_linear: scenario " + std::to_string(d) + " is outside [0, " +
+                      std::to_string(opt_.scenarios) + ")");
+  const auto k = static_cast<std::size_t>(d);
+  var<T> w = ops::mul(t, t.leaf(weight_), t.leaf(weights_d_[k]));
+  var<T> b = opt_.bias ? ops::add(t, t.leaf(bias_), t.leaf(biases_d_[k])) : var<T>{};
+  return ops::linear(t, x, w, b, act);
+}
+
+}  // namespace recblocks::nn

@@ -1,0 +1,47 @@
+# Runs a program and checks its exit status and output (the hostile-use tests of the examples).
+#
+#   cmake -DEXPECT=<status> [-DMATCH=<regex>] [-DENV_UNSET=NAME] [-DENV_SET=NAME=VALUE] [-DABSENT=<file>]
+#         -P expect_exit.cmake -- <program> [args...]
+#
+# Passes when the program exits with exactly EXPECT, its stdout+stderr match MATCH (when given), the
+# output holds no sanitizer report (a crash under ASan/UBSan is never an expected failure), and the
+# file ABSENT (removed before the run) was not created by it (shell injection canary).
+set(cmd)
+set(after FALSE)
+math(EXPR last "${CMAKE_ARGC} - 1")
+foreach(i RANGE ${last})
+  if(after)
+    list(APPEND cmd "${CMAKE_ARGV${i}}")
+  elseif("${CMAKE_ARGV${i}}" STREQUAL "--")
+    set(after TRUE)
+  endif()
+endforeach()
+if(NOT cmd OR NOT DEFINED EXPECT)
+  message(FATAL_ERROR "usage: cmake -DEXPECT=<status> [-DMATCH=<regex>] -P expect_exit.cmake -- <program> [args...]")
+endif()
+if(DEFINED ENV_UNSET)
+  unset(ENV{${ENV_UNSET}})
+endif()
+if(DEFINED ENV_SET)
+  string(REGEX MATCH "^[^=]+" _name "${ENV_SET}")
+  string(REGEX REPLACE "^[^=]+=" "" _value "${ENV_SET}")
+  set(ENV{${_name}} "${_value}")
+endif()
+if(DEFINED ABSENT)
+  file(REMOVE "${ABSENT}")
+endif()
+execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(NOT "${rc}" STREQUAL "${EXPECT}")
+  message(FATAL_ERROR "expected exit status ${EXPECT}, got '${rc}'\n--- output ---\n${all}")
+endif()
+if(DEFINED MATCH AND NOT all MATCHES "${MATCH}")
+  message(FATAL_ERROR "output does not match '${MATCH}'\n--- output ---\n${all}")
+endif()
+if(all MATCHES "AddressSanitizer|runtime error:|LeakSanitizer")
+  message(FATAL_ERROR "sanitizer report\n--- output ---\n${all}")
+endif()
+if(DEFINED ABSENT AND EXISTS "${ABSENT}")
+  message(FATAL_ERROR "the program created ${ABSENT}: a command was injected\n--- output ---\n${all}")
+endif()
+message(STATUS "exit ${rc} as expected")
