@@ -273,7 +273,7 @@ int main(int argc, char** argv) try {
   };
   // Candidates: GMF's top 20 unseen items (sigmoid scores, rounded to 3 decimals as the prompts show them).
   auto candidates_of = [&](index_t u) {
-    const recblocks::vector<float> s = gmf.scores(u);
+    const recblocks::col_vector<float> s = gmf.scores(u);
     const auto& sn = seen[static_cast<std::size_t>(u)];
     const index_t pos = held[static_cast<std::size_t>(u)];
     std::vector<std::pair<double, index_t>> scored;
@@ -316,7 +316,7 @@ int main(int argc, char** argv) try {
     const index_t n = static_cast<index_t>(c.candidates.size());
     std::vector<index_t> identity(static_cast<std::size_t>(n));
     for (index_t i = 0; i < n; ++i) identity[static_cast<std::size_t>(i)] = i;
-    const recblocks::vector<double> rel = rr::scorer_node_policy::rank_relevance(identity);
+    const recblocks::col_vector<double> rel = rr::scorer_node_policy::rank_relevance(identity);
     const matrix<double> j = rr::scorer_node_policy::subtopics(c);
     matrix<double> sim(n, n);
     for (index_t a = 0; a < n; ++a)

@@ -19,10 +19,18 @@ extern "C" void* __libc_realloc(void*, std::size_t);
 namespace rb_alloc {
 thread_local bool counting = false;  // only the measuring thread, only inside a measured scope
 thread_local long count = 0;
+// Debug aid: RECBLOCKS_ALLOC_TRAP=1 aborts at the first counted allocation (run under gdb for its stack).
+inline bool trap() {
+  static const bool on = std::getenv("RECBLOCKS_ALLOC_TRAP") != nullptr;
+  return on;
+}
 }  // namespace rb_alloc
 
 extern "C" void* malloc(std::size_t n) {
-  if (rb_alloc::counting) ++rb_alloc::count;
+  if (rb_alloc::counting) {
+    ++rb_alloc::count;
+    if (rb_alloc::trap()) std::abort();
+  }
   return __libc_malloc(n);
 }
 extern "C" void* calloc(std::size_t n, std::size_t m) {

@@ -60,7 +60,8 @@ struct sparse_rows {
     if (ids.size() < 2) return;
     order_.resize(ids.size());
     std::iota(order_.begin(), order_.end(), index_t{0});
-    std::stable_sort(order_.begin(), order_.end(), [&](index_t a, index_t b) { return ids[a] < ids[b]; });
+    // std::sort with the position as tie-break: the stable order without stable_sort's heap buffer
+    std::sort(order_.begin(), order_.end(), [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
     out_ids_.clear();
     out_rows_.clear();
     out_ids_.reserve(ids.size());

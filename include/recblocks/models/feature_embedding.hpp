@@ -165,22 +165,23 @@ std::span<const index_t> feature_embedding<T>::ids_of(const data::batch<T>& b, s
 
 template <class T>
 void feature_embedding<T>::check(const data::batch<T>& b) const {
-  const std::string where = "models::feature_embedding: ";
+  // a plain literal: a std::string here would allocate on every forward (it exceeds the SSO)
+  static constexpr const char* where = "models::feature_embedding: ";
   const index_t B = b.size;
   if (!sparse_.empty() && (b.sparse.rows() != schema_.sparse_count() || b.sparse.cols() != B))
-    throw shape_error(where + "batch.sparse is " + shape_string(b.sparse.rows(), b.sparse.cols()) + ", the schema needs " +
+    throw shape_error(std::string(where) + "batch.sparse is " + shape_string(b.sparse.rows(), b.sparse.cols()) + ", the schema needs " +
                       shape_string(schema_.sparse_count(), B) + " (one row of ids per sparse feature)");
   if (!dense_.empty() && (b.dense.rows() != B || b.dense.cols() != schema_.dense_count()))
-    throw shape_error(where + "batch.dense is " + shape_string(b.dense.rows(), b.dense.cols()) + ", the schema needs " +
+    throw shape_error(std::string(where) + "batch.dense is " + shape_string(b.dense.rows(), b.dense.cols()) + ", the schema needs " +
                       shape_string(B, schema_.dense_count()));
   if (opt_.embed_scenario && static_cast<index_t>(b.scenario.size()) != B)
-    throw shape_error(where + "the batch has " + std::to_string(b.scenario.size()) + " scenario ids for " +
+    throw shape_error(std::string(where) + "the batch has " + std::to_string(b.scenario.size()) + " scenario ids for " +
                       std::to_string(B) + " rows");
   for (std::size_t k = 0; k < tables_.size(); ++k) {
     const auto ids = ids_of(b, k);
     for (std::size_t r = 0; r < ids.size(); ++r)
       if (ids[r] < 0 || ids[r] >= vocab_[k])
-        throw value_error(where + "feature '" + names_[k] + "', row " + std::to_string(r) + ": id " +
+        throw value_error(std::string(where) + "feature '" + names_[k] + "', row " + std::to_string(r) + ": id " +
                           std::to_string(ids[r]) + " is outside [0, " + std::to_string(vocab_[k]) + ")");
   }
 }

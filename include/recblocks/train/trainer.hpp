@@ -29,6 +29,10 @@
 /// Finite inputs: `check_finite` (off by default) makes `fit`, `predict` and `evaluate` refuse a
 /// dataset with a NaN or infinite dense feature (`value_error` naming the feature and row) and
 /// `predict` refuse a non-finite logit (naming the row).
+/// The reference's fixed-budget run (no early stop, the last epoch's
+/// weights kept) is `patience = 0, restore_best = false`.
+/// Timing: every epoch reports its training time (`epoch_info::train_seconds`) separately from its
+/// validation time (`validation_seconds`); `fit_result` sums both (`train_seconds_per_epoch()`).
 ///
 /// Reproducibility: the batch order (batcher, `seed + epoch`), dropout masks (the tape's generator,
 /// `seed`) and the optimizer are deterministic, so the same model initialisation, data and options
@@ -108,6 +112,8 @@ struct epoch_info {
   index_t best_epoch = -1;
   double best_auc = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;            ///< since fit started
+  double train_seconds = 0;      ///< this epoch's training steps (batching, forward, backward, optimizer)
+  double validation_seconds = 0; ///< this epoch's validation (0 without a validation set)
 };
 
 struct callbacks {
@@ -121,6 +127,14 @@ struct fit_result {
   double best_auc = std::numeric_limits<double>::quiet_NaN();
   bool stopped_early = false;
   index_t steps = 0;
+  double train_seconds = 0;       ///< sum of the epochs' train_seconds
+  double validation_seconds = 0;  ///< sum of the epochs' validation_seconds
+  double snapshot_seconds = 0;    ///< copying the best epoch's weights (restore_best)
+
+  /// Mean training time per epoch, validation excluded (NaN without epochs).
+  double train_seconds_per_epoch() const {
+    return history.empty() ? std::numeric_limits<double>::quiet_NaN() : train_seconds / double(history.size());
+  }
 };
 
 template <class Model>
@@ -238,6 +252,7 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
     double lr = opt_.learning_rate;
     if (opt_.schedule.step_size > 0) lr *= std::pow(opt_.schedule.gamma, double(epoch / opt_.schedule.step_size));
     adam_.set_learning_rate(T(lr));
+    const double epoch_start = elapsed();
     double loss_sum = 0;
     index_t batch_no = 0, counted = 0;
     while (batches.next(b)) {
@@ -274,16 +289,25 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
     info.epoch = epoch;
     info.train_loss = counted ? loss_sum / double(counted) : std::numeric_limits<double>::quiet_NaN();
     info.learning_rate = lr;
+    info.train_seconds = elapsed() - epoch_start;
+    result.train_seconds += info.train_seconds;
     bool stop = false;
     if (validation) {
+      const double validation_start = elapsed();
       info.validation.emplace(evaluate(*validation));
+      info.validation_seconds = elapsed() - validation_start;
+      result.validation_seconds += info.validation_seconds;
       const double auc = info.validation->overall().auc;
       info.improved = !std::isnan(auc) && (std::isnan(result.best_auc) || auc > result.best_auc);
       if (info.improved) {
         result.best_auc = auc;
         result.best_epoch = epoch;
         bad_epochs = 0;
-        if (opt_.restore_best) best = take();
+        if (opt_.restore_best) {
+          const double snapshot_start = elapsed();
+          best = take();
+          result.snapshot_seconds += elapsed() - snapshot_start;
+        }
       } else {
         ++bad_epochs;
         stop = opt_.patience > 0 && bad_epochs >= opt_.patience;
