@@ -11,5 +11,6 @@
 #include "ops/normalization.hpp"
 #include "ops/reduce.hpp"
 #include "ops/shape.hpp"
+#include "ops/sequence.hpp"
 #include "ops/softmax.hpp"
 #include "ops/where.hpp"

@@ -11,7 +11,7 @@
 ///     });
 ///
 /// Names (benchmark order): shared_bottom, mmoe, ple, sarnet, star, m2m, adasparse, adaptdhm, epnet,
-/// ppnet, hamur, m3oe; the reference scripts' spellings (`sharedbottom`, `SharedBottom`, `MMOE`,
+/// ppnet, hamur, m3oe; the sequence models mscan (the 13th) and din (its single-sequence baseline); the reference scripts' spellings (`sharedbottom`, `SharedBottom`, `MMOE`,
 /// `PLE`, ...) are accepted too (case-insensitive, underscores ignored).
 ///
 /// `preset_options(name, preset)` gives the reference hyperparameters of papers.md 2.4 per dataset
@@ -38,6 +38,7 @@
 #include "m2m.hpp"
 #include "m3oe.hpp"
 #include "mmoe.hpp"
+#include "mscan.hpp"
 #include "ple.hpp"
 #include "ppnet.hpp"
 #include "sarnet.hpp"
@@ -53,6 +54,11 @@ class registry {
  public:
   /// The twelve canonical names, in benchmark order.
   static const std::vector<std::string>& names();
+
+  /// The models that read behaviour sequences (data built by `data::sequence_builder`): `mscan`,
+  /// and `din`, the DIN-style single-sequence baseline (M-scan with `history = whole`, `cross = none`,
+  /// `debias = false`; further options override these). Accepted by `visit` and `canonical`.
+  static const std::vector<std::string>& sequence_names();
 
   /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
   static std::string canonical(const std::string& name);
@@ -83,10 +89,17 @@ inline const std::vector<std::string>& registry::names() {
   return n;
 }
 
+inline const std::vector<std::string>& registry::sequence_names() {
+  static const std::vector<std::string> n = {"mscan", "din"};
+  return n;
+}
+
 inline std::string registry::canonical(const std::string& name) {
   std::string key;
   for (char c : name)
     if (c != '_' && c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (const auto& n : sequence_names())
+    if (n == key) return n;
   for (const auto& n : names()) {
     std::string k;
     for (char c : n)
@@ -95,6 +108,7 @@ inline std::string registry::canonical(const std::string& name) {
   }
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : sequence_names()) known += ", " + n;
   throw value_error("models::registry: unknown model '" + name + "' (known: " + known + ")");
 }
 
@@ -141,6 +155,16 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };
+  if (n == "mscan") return run(std::type_identity<mscan<T>>{});
+  if (n == "din") {
+    nlohmann::json merged = {{"history", "whole"}, {"cross", "none"}, {"debias", false}};
+    if (o.is_object()) merged.update(o);
+    const nlohmann::json known = mscan_options{}.to_json();
+    for (const auto& [key, value] : merged.items())
+      if (!known.contains(key)) throw parse_error("models::registry: unknown option '" + key + "' for model din (an mscan variant)");
+    mscan<T> model(s, mscan_options::from_json(merged), gen);
+    return f(model);
+  }
   if (n == "shared_bottom") return run(std::type_identity<shared_bottom<T>>{});
   if (n == "mmoe") return run(std::type_identity<mmoe<T>>{});
   if (n == "ple") return run(std::type_identity<ple<T>>{});
