@@ -126,6 +126,16 @@ class mscan {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return scenarios_; }
 
+  /// Sets the TIE coefficient c used at inference (c does not enter training, so one trained model can
+  /// be scored at several c). `value_error` for a negative or non-finite c. Not while other threads
+  /// run the forward.
+  void set_debias_coefficient(double c) {
+    nn::counterfactual_head_options h = opt_.head;
+    h.c = c;
+    head_ = nn::counterfactual_head<T>(h);
+    opt_.head = h;
+  }
+
   template <class Visitor>
   void visit_parameters(Visitor&& v, const std::string& prefix) {
     embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));

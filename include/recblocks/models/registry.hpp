@@ -63,7 +63,8 @@ class registry {
   /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
   static std::string canonical(const std::string& name);
 
-  /// `preset` for a dataset name: movielens/amazon/douban/synthetic -> movielens, kuairand/mind ->
+  /// `preset` for a dataset name: movielens/amazon/douban/synthetic (and the sequence datasets
+  /// movielens-genre, synthetic-sy) -> movielens, kuairand/mind ->
   /// kuairand, aliccp -> aliccp; `value_error` otherwise.
   static preset preset_for_dataset(const std::string& dataset);
 
@@ -113,7 +114,9 @@ inline std::string registry::canonical(const std::string& name) {
 }
 
 inline preset registry::preset_for_dataset(const std::string& dataset) {
-  if (dataset == "movielens" || dataset == "amazon" || dataset == "douban" || dataset == "synthetic") return preset::movielens;
+  if (dataset == "movielens" || dataset == "amazon" || dataset == "douban" || dataset == "synthetic" ||
+      dataset == "movielens-genre" || dataset == "synthetic-sy")
+    return preset::movielens;
   if (dataset == "kuairand" || dataset == "mind") return preset::kuairand;
   if (dataset == "aliccp" || dataset == "ali-ccp" || dataset == "ali_ccp") return preset::aliccp;
   throw value_error("models::registry: no hyperparameter preset for dataset '" + dataset + "'");
