@@ -16,7 +16,7 @@
 //
 // Equivalence: before STAR's and M2M's cases, a recblocks model trained for a few steps (so that every
 // weight and batch-norm statistic has moved off its initial value) is copied into the libtorch model,
-// parameters and running statistics by name (nn::named_parameters, visit_buffers), and the inference
+// parameters and running statistics by name (nn::named_parameters, nn::visit_buffers), and the inference
 // logits on a batch of 64 are compared: `equivalence <model> max_abs_logit_diff <x>`; the program exits
 // with status 1 when x > 1e-4.
 //
@@ -88,7 +88,7 @@ Model make_model(rng& gen);
 template <>
 rb_mmoe make_model<rb_mmoe>(rng& gen) {
   models::mmoe_options opt;
-  opt.n_expert = mmoe::experts;
+  opt.experts = mmoe::experts;
   opt.expert_dims = {mmoe::expert_hidden, mmoe::expert_out};
   opt.tower_dims = {mmoe::tower_hidden};
   opt.batch_norm = false;
@@ -110,7 +110,7 @@ rb_star make_model<rb_star>(rng& gen) {
 template <>
 rb_m2m make_model<rb_m2m>(rng& gen) {
   const models::m2m_options opt;
-  require(opt.num_experts == m2m::experts && opt.expert_output == m2m::expert_out && opt.scenario_dim == m2m::scenario_dim,
+  require(opt.experts == m2m::experts && opt.expert_output == m2m::expert_out && opt.scenario_dim == m2m::scenario_dim,
           "m2m experts");
   require(opt.encoder_layers == m2m::encoder_layers && opt.heads == m2m::heads && opt.feedforward == m2m::feedforward,
           "m2m encoder");
@@ -202,7 +202,7 @@ equivalence_result max_abs_logit_difference(std::vector<float> (*torch_logits)(c
   }
   peers::state s;
   for (auto& [name, p] : nn::named_parameters(model)) s.push_back({name, {p->rows(), p->cols()}, p->value().data()});
-  model.visit_buffers([&](const std::string& name, matrix<float>& m) { s.push_back({name, {m.rows(), m.cols()}, m.data()}); }, "");
+  nn::visit_buffers(model, [&](const std::string& name, matrix<float>& m) { s.push_back({name, {m.rows(), m.cols()}, m.data()}); });
   const batch b = make_batch(64, 900);
   tape<float> t(tape_mode::infer);
   const var<float> ours = model(t, to_batch(b));

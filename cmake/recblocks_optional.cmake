@@ -3,7 +3,7 @@
 
 # recblocks::blas -- GEMMs of batch >= a threshold go to cblas_sgemm/dgemm (OpenBLAS).
 set(RECBLOCKS_HAVE_BLAS OFF)
-if(RECBLOCKS_WITH_BLAS)
+if(RECBLOCKS_WITH_BLAS AND RECBLOCKS_HAVE_CORE)
   find_path(RECBLOCKS_CBLAS_INCLUDE_DIR cblas.h
             PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas /usr/include
             NO_DEFAULT_PATH)
@@ -24,7 +24,7 @@ endif()
 
 # recblocks::hnsw -- Debian's hnswlib 0.6.2 ships headers only, no CMake config.
 set(RECBLOCKS_HAVE_HNSW OFF)
-if(RECBLOCKS_WITH_HNSWLIB)
+if(RECBLOCKS_WITH_HNSWLIB AND RECBLOCKS_HAVE_CORE)
   find_package(Hnswlib)
   if(Hnswlib_FOUND)
     add_library(recblocks_hnsw INTERFACE)
@@ -40,7 +40,7 @@ endif()
 
 # recblocks::thrust -- Thrust on the CPP/OMP host backends (g++), or CUDA with nvcc.
 set(RECBLOCKS_HAVE_THRUST OFF)
-if(RECBLOCKS_WITH_THRUST)
+if(RECBLOCKS_WITH_THRUST AND RECBLOCKS_HAVE_CORE)
   find_path(RECBLOCKS_THRUST_INCLUDE_DIR thrust/version.h)
   find_package(OpenMP COMPONENTS CXX)
   if(RECBLOCKS_THRUST_INCLUDE_DIR)
@@ -72,11 +72,47 @@ if(RECBLOCKS_WITH_CURL)
     add_library(recblocks_llm_http INTERFACE)
     add_library(recblocks::llm_http ALIAS recblocks_llm_http)
     set_target_properties(recblocks_llm_http PROPERTIES EXPORT_NAME llm_http)
-    target_link_libraries(recblocks_llm_http INTERFACE recblocks CURL::libcurl Threads::Threads)
+    target_link_libraries(recblocks_llm_http INTERFACE recblocks_llm CURL::libcurl Threads::Threads)
     target_compile_definitions(recblocks_llm_http INTERFACE RECBLOCKS_HAVE_CURL=1)
     list(APPEND RECBLOCKS_EXPORT_TARGETS recblocks_llm_http)
     set(RECBLOCKS_HAVE_CURL ON)
   else()
     message(STATUS "recblocks: libcurl not found, recblocks::llm_http disabled (apt-get install libcurl4-openssl-dev)")
+  endif()
+endif()
+
+# recblocks::llm_records -- gzip-compressed record files of llm::recorded_client (zlib). Without
+# it, recorded_client reads and writes uncompressed .jsonl files only.
+set(RECBLOCKS_HAVE_ZLIB OFF)
+find_package(ZLIB)
+if(ZLIB_FOUND)
+  add_library(recblocks_llm_records INTERFACE)
+  add_library(recblocks::llm_records ALIAS recblocks_llm_records)
+  set_target_properties(recblocks_llm_records PROPERTIES EXPORT_NAME llm_records)
+  target_link_libraries(recblocks_llm_records INTERFACE recblocks_llm ZLIB::ZLIB)
+  target_compile_definitions(recblocks_llm_records INTERFACE RECBLOCKS_HAVE_ZLIB=1)
+  list(APPEND RECBLOCKS_EXPORT_TARGETS recblocks_llm_records)
+  set(RECBLOCKS_HAVE_ZLIB ON)
+else()
+  message(STATUS "recblocks: zlib not found, recblocks::llm_records disabled (apt-get install zlib1g-dev)")
+endif()
+
+# recblocks::text -- WordPiece tokenizer and BERT sentence encoder (text/); utf8proc gives the
+# Unicode categories and decompositions.
+set(RECBLOCKS_HAVE_TEXT OFF)
+if(RECBLOCKS_WITH_TEXT AND RECBLOCKS_HAVE_CORE)
+  find_path(RECBLOCKS_UTF8PROC_INCLUDE_DIR utf8proc.h)
+  find_library(RECBLOCKS_UTF8PROC_LIBRARY NAMES utf8proc)
+  if(RECBLOCKS_UTF8PROC_INCLUDE_DIR AND RECBLOCKS_UTF8PROC_LIBRARY)
+    add_library(recblocks_text INTERFACE)
+    add_library(recblocks::text ALIAS recblocks_text)
+    set_target_properties(recblocks_text PROPERTIES EXPORT_NAME text)
+    target_link_libraries(recblocks_text INTERFACE recblocks ${RECBLOCKS_UTF8PROC_LIBRARY})
+    target_include_directories(recblocks_text SYSTEM INTERFACE ${RECBLOCKS_UTF8PROC_INCLUDE_DIR})
+    target_compile_definitions(recblocks_text INTERFACE RECBLOCKS_HAVE_TEXT=1)
+    list(APPEND RECBLOCKS_EXPORT_TARGETS recblocks_text)
+    set(RECBLOCKS_HAVE_TEXT ON)
+  else()
+    message(STATUS "recblocks: utf8proc not found, recblocks::text disabled (apt-get install libutf8proc-dev)")
   endif()
 endif()

@@ -19,11 +19,12 @@ struct two_tower_ctr {
   var<float> operator()(tape<float>& t, std::span<const index_t> u, std::span<const index_t> i, const var<float>& dense) const {
     return head(t, ops::concat_cols(t, {users(t, u), items(t, i), dense}));
   }
-  template <class V>
-  void visit_parameters(V&& v, const std::string& p) {
-    users.visit_parameters(v, nn::join_name(p, "users"));
-    items.visit_parameters(v, nn::join_name(p, "items"));
-    head.visit_parameters(v, nn::join_name(p, "head"));
+  /// The member list: checkpoints, optimizers and parameter counts follow from it.
+  template <class Self, class V>
+  static void visit(Self& s, V& v) {
+    v("users", s.users);
+    v("items", s.items);
+    v("head", s.head);
   }
 };
 

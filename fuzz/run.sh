@@ -27,8 +27,10 @@ for src in "${targets[@]}"; do
   dir="$OUT/$name"
   mkdir -p "$dir/corpus"
   echo "== $name: building"
+  # extra link flags of a target: a "// fuzz-libs: ..." line in its source (e.g. -lutf8proc)
+  read -r -a libs <<< "$(sed -n 's|^// fuzz-libs: ||p' "$src")"
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I include -I/usr/include/eigen3 "$src" -o "$dir/$name"
+    -I include -I/usr/include/eigen3 "$src" -o "$dir/$name" "${libs[@]}"
   seeds=()
   [ -d "fuzz/corpus/$name" ] && seeds+=("fuzz/corpus/$name")
   echo "== $name: running ${SECONDS_PER_TARGET}s"

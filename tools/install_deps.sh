@@ -8,6 +8,8 @@ packages=(
   libeigen3-dev libxtensor-dev libxsimd-dev nlohmann-json3-dev catch2
   libopenblas-dev libhnswlib-dev libthrust-dev libcub-dev libcurl4-openssl-dev
   libbenchmark-dev
+  libutf8proc-dev               # text/: Unicode categories and decompositions of the WordPiece tokenizer
+  zlib1g-dev                    # recblocks::llm_records: gzip record files of recorded LLM answers
   clang-14 libclang-rt-14-dev   # libFuzzer targets in fuzz/
   gnuplot-nox                   # charts of the scenario benchmark (optional at run time)
 )

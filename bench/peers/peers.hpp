@@ -10,7 +10,7 @@
 
 namespace peers {
 
-/// One parameter or buffer of a recblocks model, named as `nn::named_parameters` / `visit_buffers`
+/// One parameter or buffer of a recblocks model, named as `nn::named_parameters` / `nn::named_buffers`
 /// name it; `data` is row-major with `shape` (recblocks' layout: a linear weight is [in, out]).
 struct tensor_ref {
   std::string name;

@@ -17,6 +17,7 @@
 #include "llm/openai_protocol.hpp"
 #include "llm/prompt_template.hpp"
 #include "llm/rate_limiter.hpp"
+#include "llm/recorded_client.hpp"
 #include "llm/recording_client.hpp"
 #include "llm/replay_client.hpp"
 #include "llm/request_hash.hpp"

@@ -27,11 +27,12 @@ struct toy_ctr {
     return tower(t, x);
   }
 
-  template <class V>
-  void visit_parameters(V&& v, const std::string& prefix) {
-    users.visit_parameters(v, nn::join_name(prefix, "users"));
-    items.visit_parameters(v, nn::join_name(prefix, "items"));
-    tower.visit_parameters(v, nn::join_name(prefix, "tower"));
+  /// The member list: checkpoints, optimizers and parameter counts follow from it.
+  template <class Self, class V>
+  static void visit(Self& s, V& v) {
+    v("users", s.users);
+    v("items", s.items);
+    v("tower", s.tower);
   }
 };
 

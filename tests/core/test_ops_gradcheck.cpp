@@ -254,7 +254,7 @@ TEST_CASE("the gradient check catches a wrong backward", "[ops][gradcheck]") {
   gen.fill_uniform(x.value(), 0.5, 1.5);
   auto cube_wrong = [](tape<double>& t, const var<double>& in) {
     var<double> y = t.make(in.rows, in.cols);
-    y.value() = in.value().array().cube().matrix();
+    t.out(y) = in.value().array().cube().matrix();
     t.record("cube_wrong", y, {in}, +[](tape<double>& t, const tape_node<double>& nd) {
       const var<double>& x = t.input(nd, 0);
       t.accumulate(x, (nd.grad_map().array() * 2.0 * x.value().array()).matrix());

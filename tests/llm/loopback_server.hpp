@@ -7,6 +7,11 @@
 /// Content-Length larger than what is sent, then close), streamed chunks with delays (SSE), a stall
 /// after the chunks, and dropping the connection without an answer.
 ///
+/// Hostile answers (`namespace hostile` below, used by test_llm_hostile.cpp): a server that never
+/// answers, an endless stream, a huge body, invalid UTF-8 in a stream, a close in the middle of the
+/// body, and 429 forever with a huge Retry-After. Endless and huge answers are generated as they are
+/// sent (the fixture itself uses constant memory) and stop when the client closes.
+///
 /// Thread safety: `push`, `requests`, `max_concurrent` may be called while the server runs.
 
 #include <arpa/inet.h>
@@ -15,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -41,6 +47,9 @@ struct http_reply {
   std::vector<std::string> chunks;  ///< if set: a streamed 200 answer (no Content-Length), these bytes in order
   int chunk_delay_ms = 0;       ///< between chunks
   int stall_ms = 0;             ///< after the last chunk, before closing
+  bool hang = false;            ///< read the request, never answer (until the client closes or the server stops)
+  std::string endless;          ///< if set: a streamed 200 answer repeating these bytes until the client closes
+  std::size_t huge_bytes = 0;   ///< if > 0: a 200 answer of this many bytes (Content-Length), filled with 'x'
 
   static http_reply json(std::string body, int status = 200) {
     http_reply r;
@@ -147,6 +156,7 @@ class loopback_server {
       case 408: return "Request Timeout";
       case 429: return "Too Many Requests";
       case 500: return "Internal Server Error";
+      case 501: return "Not Implemented";
       case 503: return "Service Unavailable";
       default: return "Status";
     }
@@ -219,8 +229,25 @@ class loopback_server {
     while (prev < now && !max_concurrent_.compare_exchange_weak(prev, now)) {
     }
     sleep_ms(r.delay_ms);
+    if (r.hang) {  // hold the connection open without a byte until the client gives up
+      char tmp[256];
+      while (!stop_) {
+        pollfd p{c, POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0 && ::recv(c, tmp, sizeof tmp, MSG_DONTWAIT) == 0) break;  // client closed
+      }
+    }
     --in_flight_;  // before answering, so a client's next request cannot overlap this count
-    if (!r.drop) {
+    if (r.hang) {
+    } else if (!r.endless.empty()) {
+      bool ok = send_all(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
+      while (ok && !stop_) ok = send_all(c, r.endless);
+    } else if (r.huge_bytes > 0) {
+      bool ok = send_all(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                            "Content-Length: " + std::to_string(r.huge_bytes) + "\r\n\r\n");
+      const std::string block(64 * 1024, 'x');
+      for (std::size_t sent = 0; ok && !stop_ && sent < r.huge_bytes; sent += block.size())
+        ok = send_all(c, block.substr(0, std::min(block.size(), r.huge_bytes - sent)));
+    } else if (!r.drop) {
       std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) + "\r\n";
       for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
       head += "Connection: close\r\n";
@@ -254,5 +281,47 @@ class loopback_server {
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_concurrent_{0};
 };
+
+/// Hostile answers for the fixture (see the file comment).
+namespace hostile {
+/// Accepts the request and never sends a byte.
+inline http_reply never_answers() {
+  http_reply r;
+  r.hang = true;
+  return r;
+}
+/// A 200 event stream of `data:` chunks that never ends (no [DONE], no finish_reason).
+inline http_reply endless_stream() {
+  http_reply r;
+  r.endless = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"spam spam spam spam\"}}]}\n\n";
+  return r;
+}
+/// A 200 answer with a body of `bytes` bytes.
+inline http_reply huge_body(std::size_t bytes) {
+  http_reply r;
+  r.huge_bytes = bytes;
+  return r;
+}
+/// A stream whose second chunk carries bytes that are not UTF-8 (a lone 0xff and a cut sequence).
+inline http_reply invalid_utf8_stream() {
+  http_reply r;
+  r.chunks = {"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok \"}}]}\n\n",
+              std::string("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xff\xfe\xe2\x82\"}}]}\n\n"),
+              "data: [DONE]\n\n"};
+  return r;
+}
+/// Announces a complete chat answer, sends half of it, closes.
+inline http_reply mid_body_close(std::string body) {
+  http_reply r = http_reply::json(body.substr(0, body.size() / 2));
+  r.truncate = true;
+  return r;
+}
+/// 429 with `Retry-After: <retry_after>` (use it as the fallback: 429 forever).
+inline http_reply rate_limited(std::string retry_after) {
+  http_reply r = http_reply::json(R"({"error":{"message":"rate limited","type":"rate_limit"}})", 429);
+  r.headers.emplace_back("Retry-After", std::move(retry_after));
+  return r;
+}
+}  // namespace hostile
 
 }  // namespace recblocks_test

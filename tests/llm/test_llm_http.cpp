@@ -149,9 +149,9 @@ TEST_CASE("http_client: 429 with Retry-After is retried after the advertised wai
   CHECK_THAT(e.what(), Catch::Contains("come back in an hour"));
 }
 
-TEST_CASE("http_client: 500 then success; persistent 503 reports every attempt", "[llm][http]") {
+TEST_CASE("http_client: 502 then success; persistent 503 reports every attempt", "[llm][http]") {
   loopback_server server;
-  server.push(http_reply::json(R"({"error":{"message":"overloaded"}})", 500));
+  server.push(http_reply::json(R"({"error":{"message":"overloaded"}})", 502));
   server.push(http_reply::json(completion("recovered")));
   http_client client(fast_options(server));
   CHECK(client.chat(user_request("q")).text == "recovered");

@@ -183,11 +183,13 @@ TEST_CASE("structured_client re-asks with the error, then returns a validated va
   REQUIRE(reqs.size() == 3);
   CHECK(reqs[0].options.format.kind == format_kind::json_schema);
   CHECK(reqs[0].options.format.schema == ranking_schema);
-  REQUIRE(reqs[2].messages.size() == 5);  // user, bad answer, repair, bad answer, repair
+  REQUIRE(reqs[2].messages.size() == 3);  // user, the latest bad answer, repair (re-asks do not pile up)
   CHECK(reqs[1].messages[1].role == role::assistant);
   CHECK_THAT(reqs[1].messages[2].content, Catch::Contains("contains no JSON value"));
-  CHECK_THAT(reqs[2].messages[4].content, Catch::Contains("fewer than minItems"));
-  CHECK_THAT(reqs[2].messages[4].content, Catch::Contains("\"minItems\":1"));
+  CHECK(reqs[2].messages[1].content == R"({"items": [], "confidence": 0.9})");
+  CHECK_THAT(reqs[2].messages[2].content, Catch::Contains("fewer than minItems"));
+  CHECK_THAT(reqs[2].messages[2].content, Catch::Contains("\"minItems\":1"));
+  CHECK(reqs[0].options.max_tokens == 512);  // structured requests are bounded by default
 }
 
 TEST_CASE("structured_client converts to a C++ type and gives up with the last raw answer", "[llm][structured]") {

@@ -106,12 +106,12 @@ TEST_CASE("gru: PyTorch equations, padding freezes the state, gradient through t
     Eigen::Matrix<D, 1, Eigen::Dynamic> h = Eigen::Matrix<D, 1, Eigen::Dynamic>::Zero(4);
     std::vector<Eigen::Matrix<D, 1, Eigen::Dynamic>> states;
     matrix<D> wx, bx, wh, bh;
-    g.visit_parameters([&](const std::string& n, param<D>& p) {
+    nn::visit_parameters(g, [&](const std::string& n, param<D>& p) {
       if (n == "w_x") wx = p.value();
       if (n == "b_x") bx = p.value();
       if (n == "w_h") wh = p.value();
       if (n == "b_h") bh = p.value();
-    }, "");
+    });
     for (index_t s = 0; s < L; ++s) {
       if (s < len[std::size_t(b)]) {
         const Eigen::Matrix<D, 1, Eigen::Dynamic> a = x.row(b * L + s) * wx + bx, c = h * wh + bh;
@@ -445,9 +445,9 @@ TEST_CASE("mscan on synthetic S->Y data: trains, and the debiased score ranks by
   auto src = nn::parameters(m);
   auto dst = nn::parameters(m0);
   for (std::size_t k = 0; k < src.size(); ++k) dst[k]->value() = src[k]->value();
-  m.visit_buffers([&](const std::string& n, matrix<float>& v) {
-    m0.visit_buffers([&](const std::string& n0, matrix<float>& v0) { if (n0 == n) v0 = v; }, "");
-  }, "");
+  nn::visit_buffers(m, [&](const std::string& n, matrix<float>& v) {
+    nn::visit_buffers(m0, [&](const std::string& n0, matrix<float>& v0) { if (n0 == n) v0 = v; });
+  });
   train::trainer<models::mscan<float>> tr0(m0, to);
   const std::vector<float> biased = tr0.predict(test);
   std::vector<double> interest;

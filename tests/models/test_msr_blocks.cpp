@@ -255,7 +255,7 @@ TEST_CASE("pruner: three forms, zero below epsilon, reference sign, alpha per st
   paper.advance();
   CHECK(paper.alpha() == 1.5);
   matrix<D> saved;
-  paper.visit_buffers([&](const std::string& name, matrix<D>& m) { if (name == "p.alpha") saved = m; }, "p");
+  nn::visit_buffers(paper, [&](const std::string& name, matrix<D>& m) { if (name == "p.alpha") saved = m; }, "p");
   CHECK(saved(0, 0) == 1.5);
   CHECK_THROWS_AS(nn::pruner_form_from_string("soft"), value_error);
 }

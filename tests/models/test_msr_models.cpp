@@ -63,8 +63,8 @@ data::batch<D> tiny_batch(index_t n, std::uint64_t seed) {
   return b;
 }
 
-nn::feature_embedding_options wide_init() {
-  nn::feature_embedding_options e;
+models::feature_embedding_options wide_init() {
+  models::feature_embedding_options e;
   e.dim = 4;
   e.init_stddev = 0.7;  // tables large enough for well-conditioned finite differences
   return e;
@@ -77,7 +77,7 @@ typename M::options_type tiny_options() {
   o.embedding = wide_init();
   using Opt = typename M::options_type;
   if constexpr (std::is_same_v<Opt, models::ple_options>) {
-    o.n_level = 2;
+    o.levels = 2;
     o.expert_dims = {4};
     o.tower_dims = {3};
   } else if constexpr (std::is_same_v<Opt, models::star_options>) {
@@ -88,7 +88,7 @@ typename M::options_type tiny_options() {
     o.expert_dim = 3;
     o.tower_dims = {3};
   } else if constexpr (std::is_same_v<Opt, models::m2m_options>) {
-    o.num_experts = 2;
+    o.experts = 2;
     o.expert_output = 3;
     o.scenario_dim = 3;
     o.encoder_layers = 1;
@@ -96,7 +96,7 @@ typename M::options_type tiny_options() {
     o.feedforward = 3;
     o.tower_dims = {3};
   } else if constexpr (std::is_same_v<Opt, models::adasparse_options>) {
-    o.mlp_dims = {4, 3};
+    o.fcn_dims = {4, 3};
   } else if constexpr (std::is_same_v<Opt, models::adaptdhm_options>) {
     o.fcn_dims = {4};
     o.clusters = 2;
@@ -111,7 +111,7 @@ typename M::options_type tiny_options() {
     o.bottleneck = 3;
   } else if constexpr (std::is_same_v<Opt, models::m3oe_options>) {
     o.fcn_dims = {4, 3, 3, 2};
-    o.expert_num = 2;
+    o.experts = 2;
   }
   return o;
 }
@@ -436,7 +436,7 @@ TEST_CASE("registry: an options key the model does not have is an error, not ign
   try {
     models::registry::visit<D>("star", s, {{"fcn_dim", {8}}}, g, [](auto&) { return 0; });
   } catch (const parse_error& e) {
-    CHECK(std::string(e.what()).find("'fcn_dim'") != std::string::npos);
+    CHECK(std::string(e.what()).find("\"fcn_dim\"") != std::string::npos);
     CHECK(std::string(e.what()).find("fcn_dims") != std::string::npos);  // lists the real keys
   }
   CHECK(models::registry::visit<D>("star", s, {{"fcn_dims", {8}}}, g, [](auto& m) { return m.config().at("fcn_dims").size(); }) == 1);

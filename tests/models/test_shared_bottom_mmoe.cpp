@@ -67,7 +67,7 @@ testing::gradcheck_result check_model(Model& m, const data::batch<D>& b) {
 template <class Model>
 void randomize_buffers(Model& m, std::uint64_t seed) {
   rng g(seed);
-  m.visit_buffers([&](const std::string& name, matrix<D>& buf) {
+  nn::visit_buffers(m, [&](const std::string& name, matrix<D>& buf) {
     if (name.ends_with("running_var")) g.fill_uniform(buf, 0.5, 2.0);
     else g.fill_uniform(buf, -0.3, 0.3);
   }, "");
@@ -84,8 +84,8 @@ std::vector<std::pair<std::string, matrix<D>>> grads_after_backward(Model& m, co
   return out;
 }
 
-nn::feature_embedding_options wide_init() {
-  nn::feature_embedding_options e;
+models::feature_embedding_options wide_init() {
+  models::feature_embedding_options e;
   e.dim = 3;
   e.init_stddev = 0.7;  // well-conditioned finite differences (the default 1e-4 makes the tables negligible)
   return e;
@@ -97,7 +97,7 @@ TEST_CASE("feature_embedding: layout, field selection, scenario embedding, row o
   const auto s = tiny_schema();
   const auto b = tiny_batch(6, 3);
   rng g(1);
-  nn::feature_embedding<D> all(s, {}, g);
+  models::feature_embedding<D> all(s, {}, g);
   CHECK(all.output_dim() == 2 * 16 + 2);
   tape<D> t(tape_mode::infer);
   var<D> e = all(t, b);
@@ -115,11 +115,11 @@ TEST_CASE("feature_embedding: layout, field selection, scenario embedding, row o
     CHECK(e.value()(r, 33) == b.dense(r, 1));
   }
 
-  nn::feature_embedding_options o;
+  models::feature_embedding_options o;
   o.dim = 4;
   o.fields = {"price", "item"};
   o.embed_scenario = true;
-  nn::feature_embedding<D> sel(s, o, g);
+  models::feature_embedding<D> sel(s, o, g);
   CHECK(sel.output_dim() == 4 + 4 + 1);
   auto names = nn::named_parameters(sel, "emb");
   REQUIRE(names.size() == 2);
@@ -140,17 +140,17 @@ TEST_CASE("feature_embedding: layout, field selection, scenario embedding, row o
 TEST_CASE("feature_embedding: clear errors", "[models][embedding]") {
   const auto s = tiny_schema();
   rng g(1);
-  nn::feature_embedding_options o;
+  models::feature_embedding_options o;
   o.fields = {"nope"};
-  CHECK_THROWS_WITH(nn::feature_embedding<D>(s, o, g), Catch::Contains("no feature 'nope'"));
+  CHECK_THROWS_WITH(models::feature_embedding<D>(s, o, g), Catch::Contains("no feature 'nope'"));
   o.fields = {"click"};
-  CHECK_THROWS_WITH(nn::feature_embedding<D>(s, o, g), Catch::Contains("kind label"));
+  CHECK_THROWS_WITH(models::feature_embedding<D>(s, o, g), Catch::Contains("kind label"));
   o.fields = {"scenario"};
-  CHECK_THROWS_WITH(nn::feature_embedding<D>(s, o, g), Catch::Contains("embed_scenario"));
+  CHECK_THROWS_WITH(models::feature_embedding<D>(s, o, g), Catch::Contains("embed_scenario"));
   o.fields = {"user", "user"};
-  CHECK_THROWS_WITH(nn::feature_embedding<D>(s, o, g), Catch::Contains("twice"));
+  CHECK_THROWS_WITH(models::feature_embedding<D>(s, o, g), Catch::Contains("twice"));
 
-  nn::feature_embedding<D> emb(s, {}, g);
+  models::feature_embedding<D> emb(s, {}, g);
   tape<D> t;
   auto b = tiny_batch(4, 2);
   b.sparse(1, 2) = 5;  // item vocabulary is 5
@@ -303,7 +303,7 @@ TEST_CASE("shared_bottom and mmoe: end-to-end gradient check (double)", "[models
     mo.embedding.embed_scenario = true;
     mo.expert_dims = {5};
     mo.tower_dims = {3};
-    mo.n_expert = 2;
+    mo.experts = 2;
     mo.routing = mode;
     rng g2(4);
     models::mmoe<D> mm(s, mo, g2);

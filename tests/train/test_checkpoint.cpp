@@ -167,7 +167,7 @@ TEST_CASE("checkpoint: bit-exact round trip of an MMoE, manifest contents, atomi
   o.embedding.init_stddev = 0.1;
   models::mmoe<float> model(d.get_schema(), o, g);
   rng noise(3);
-  model.visit_buffers([&](const std::string&, matrix<float>& m) { noise.fill_uniform(m, 0.5, 1.5); }, "");
+  nn::visit_buffers(model, [&](const std::string&, matrix<float>& m) { noise.fill_uniform(m, 0.5, 1.5); });
 
   temp_dir dir("ck");
   io::checkpoint::save(dir.path, model, {.seed = 2022, .encoders = {{"user_id", {"a", "b"}}}, .metadata = {{"note", "x"}}});

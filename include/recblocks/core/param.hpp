@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -75,6 +76,27 @@ struct sparse_rows {
   map<T> row(index_t k) { return map<T>(rows.data() + k * cols, 1, cols); }
 };
 
+/// The gradient side of a parameter, held on the heap so that its address survives a move of the
+/// parameter (a `std::vector<param<T>>` that grows mid-step): a tape's leaf node points here, never
+/// at the parameter object itself.
+template <class T>
+struct param_grad_state {
+  matrix<T> grad;
+  bool written = false;
+  sparse_rows<T> sparse;
+  // tape bookkeeping: the leaf node this parameter has on the tape step `epoch` (globally unique)
+  std::uint64_t epoch = 0;
+  int node = -1;
+
+  /// The gradient `[rows, cols]` as a dense matrix, sparse rows scattered in.
+  matrix<T> dense(index_t rows, index_t cols) const {
+    matrix<T> g = written ? grad : matrix<T>::Zero(rows, cols);
+    for (index_t k = 0; k < sparse.size(); ++k)
+      g.row(sparse.ids[static_cast<std::size_t>(k)]) += const_map<T>(sparse.rows.data() + k * cols, 1, cols);
+    return g;
+  }
+};
+
 /// A named trainable tensor `[rows, cols]`.
 template <class T>
 class param {
@@ -85,14 +107,17 @@ class param {
   param(std::string name, index_t rows, index_t cols) : name_(std::move(name)), value_(matrix<T>::Zero(rows, cols)) {}
   param(std::string name, matrix<T> value) : name_(std::move(name)), value_(std::move(value)) {}
 
-  // A parameter is owned by exactly one module; copying would silently alias tape bookkeeping.
+  // A copy gets its own (empty) gradient state; a move carries the state along, so a tape node
+  // recorded before the move still writes into the moved-to parameter.
   param(const param& other) : name_(other.name_), value_(other.value_), trainable_(other.trainable_),
                               sparse_(other.sparse_) {}
   param& operator=(const param& other) {
+    if (this == &other) return *this;
     name_ = other.name_;
     value_ = other.value_;
     trainable_ = other.trainable_;
     sparse_ = other.sparse_;
+    if (!state_) state_ = std::make_unique<param_grad_state<T>>();
     zero_grad();
     return *this;
   }
@@ -117,35 +142,31 @@ class param {
   void set_sparse_grad(bool on) { sparse_ = on; }
 
   /// True when the dense gradient holds this step's value.
-  bool has_dense_grad() const { return grad_written_; }
+  bool has_dense_grad() const { return state_->written; }
   /// The dense gradient `[rows, cols]`; meaningful only when `has_dense_grad()`.
-  const matrix<T>& grad() const { return grad_; }
-  matrix<T>& grad() { return grad_; }
+  const matrix<T>& grad() const { return state_->grad; }
+  matrix<T>& grad() { return state_->grad; }
   /// The row-sparse gradient (embedding tables).
   sparse_rows<T>& sparse() const {
-    sparse_rows_.cols = value_.cols();
-    return sparse_rows_;
+    state_->sparse.cols = value_.cols();
+    return state_->sparse;
   }
 
   /// Clears both gradients (no memory is released).
   void zero_grad() const {
-    grad_written_ = false;
-    sparse_rows_.clear();
-    sparse_rows_.cols = value_.cols();
+    if (!state_) return;  // moved-from
+    state_->written = false;
+    state_->sparse.clear();
+    state_->sparse.cols = value_.cols();
   }
 
   /// The gradient as a dense matrix, sparse rows scattered in (for tests, clipping and checks).
-  matrix<T> dense_grad() const {
-    matrix<T> g = grad_written_ ? grad_ : matrix<T>::Zero(rows(), cols());
-    for (index_t k = 0; k < sparse_rows_.size(); ++k)
-      g.row(sparse_rows_.ids[static_cast<std::size_t>(k)]) += const_map<T>(sparse_rows_.rows.data() + k * cols(), 1, cols());
-    return g;
-  }
+  matrix<T> dense_grad() const { return state_->dense(rows(), cols()); }
 
   /// Bytes held by value and gradient buffers.
   std::size_t memory_bytes() const {
-    return sizeof(T) * (static_cast<std::size_t>(value_.size()) + static_cast<std::size_t>(grad_.size()) +
-                        sparse_rows_.rows.capacity());
+    return sizeof(T) * (static_cast<std::size_t>(value_.size()) + static_cast<std::size_t>(state_->grad.size()) +
+                        state_->sparse.rows.capacity());
   }
 
  private:
@@ -154,13 +175,8 @@ class param {
   matrix<T> value_;
   bool trainable_ = true;
   bool sparse_ = false;
-  mutable matrix<T> grad_;
-  mutable bool grad_written_ = false;
-  mutable sparse_rows<T> sparse_rows_;
-  // tape bookkeeping: the leaf node this parameter has on the tape `tape_` in step `epoch_`
-  mutable const void* tape_ = nullptr;
-  mutable std::uint64_t epoch_ = 0;
-  mutable int node_ = -1;
+  // `mutable`: models expose a `const` forward that training also calls (see file docs)
+  mutable std::unique_ptr<param_grad_state<T>> state_ = std::make_unique<param_grad_state<T>>();
 };
 
 }  // namespace recblocks

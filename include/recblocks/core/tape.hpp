@@ -17,6 +17,11 @@
 /// tape). `no_grad` switches recording off temporarily; `set_training` toggles train-time behaviour
 /// independently of recording.
 ///
+/// Safety: every value carries the tape step that owns its memory (`var::epoch`); an op, `backward`
+/// or `grad` given a value of another tape or of a step before `reset()` throws `state_error`
+/// instead of reading freed memory. A parameter's leaf node points at the parameter's heap-held
+/// gradient state, so moving a parameter mid-step (a growing vector) leaves no dangling leaf.
+///
 /// Thread-safety: a tape belongs to one thread. After warm-up a step allocates no heap memory.
 
 #include <atomic>
@@ -35,16 +40,23 @@
 
 namespace recblocks {
 
-/// A value on a tape: `[rows, cols]` row-major memory plus the index of the node that produced it
-/// (`-1`: a constant, no gradient flows into it).
+/// A value on a tape: read-only `[rows, cols]` row-major memory, the index of the node that produced
+/// it (`-1`: a constant, no gradient flows into it), and the tape step that owns the memory.
+///
+/// `epoch` is the globally unique id of the tape step (construction or `reset()`) whose arena holds
+/// `data` (0: memory the tape does not own: a parameter's value or a caller's view). A tape refuses
+/// (`state_error`) a value of another tape or of an earlier step, which would otherwise read freed
+/// arena memory and give silently wrong gradients. Reading is `value()` (a `const` view); only the
+/// op that produced a value fills it, through `tape::out`.
 template <class T>
 struct var {
-  T* data = nullptr;
+  const T* data = nullptr;
   index_t rows = 0;
   index_t cols = 0;
   int node = -1;
+  std::uint64_t epoch = 0;
 
-  map<T> value() const { return map<T>(data, rows, cols); }
+  const_map<T> value() const { return const_map<T>(data, rows, cols); }
   index_t size() const { return rows * cols; }
   bool tracked() const { return node >= 0; }
   /// The single element of a `[1, 1]` value (a loss).
@@ -64,14 +76,15 @@ struct tape_node {
 
   const char* op = "";
   backward_fn backward = nullptr;
-  T* value = nullptr;
+  const T* value = nullptr;
   T* grad = nullptr;
   index_t rows = 0;
   index_t cols = 0;
   int inputs_begin = 0;  // into tape::links_
   int inputs_count = 0;
   bool has_grad = false;
-  const param<T>* leaf = nullptr;
+  param_grad_state<T>* leaf = nullptr;  // a parameter leaf's gradient state (stable across moves)
+  bool leaf_sparse = false;             // the parameter takes row-sparse gradients
   // op payload: a pointer into the arena plus a few scalars
   void* aux = nullptr;
   void* aux2 = nullptr;
@@ -80,11 +93,27 @@ struct tape_node {
   T s0 = T(0);
   T s1 = T(0);
 
-  map<T> value_map() const { return map<T>(value, rows, cols); }
+  const_map<T> value_map() const { return const_map<T>(value, rows, cols); }
   map<T> grad_map() const { return map<T>(grad, rows, cols); }
 };
 
 enum class tape_mode { train, infer };
+
+/// What `tape::record` returns: a handle to the recorded node (by index, so a later `record` that
+/// grows the node list cannot leave it dangling), or an empty handle when nothing was recorded.
+template <class T>
+class node_ref {
+ public:
+  node_ref() = default;
+  node_ref(std::vector<tape_node<T>>* nodes, int index) : nodes_(nodes), index_(index) {}
+  explicit operator bool() const { return nodes_ != nullptr; }
+  tape_node<T>* operator->() const { return &(*nodes_)[static_cast<std::size_t>(index_)]; }
+  tape_node<T>& operator*() const { return (*nodes_)[static_cast<std::size_t>(index_)]; }
+
+ private:
+  std::vector<tape_node<T>>* nodes_ = nullptr;
+  int index_ = -1;
+};
 
 template <class T>
 class tape {
@@ -114,10 +143,12 @@ class tape {
   /// A parameter as a leaf: tracked when recording and the parameter is trainable, otherwise a
   /// constant view of its value (no copy).
   var<T> leaf(const param<T>& p) {
-    var<T> v{const_cast<T*>(p.value().data()), p.rows(), p.cols(), -1};
+    var<T> v{p.value().data(), p.rows(), p.cols(), -1, 0};
     if (!recording_ || !p.trainable()) return v;
-    if (p.tape_ == this && p.epoch_ == epoch_ && p.node_ >= 0) {
-      v.node = p.node_;
+    param_grad_state<T>& st = *p.state_;
+    v.epoch = epoch_;
+    if (st.epoch == epoch_ && st.node >= 0) {
+      v.node = st.node;
       return v;
     }
     node_type n;
@@ -125,12 +156,12 @@ class tape {
     n.value = v.data;
     n.rows = v.rows;
     n.cols = v.cols;
-    n.leaf = &p;
+    n.leaf = &st;
+    n.leaf_sparse = p.sparse_grad();
     nodes_.push_back(n);
     v.node = static_cast<int>(nodes_.size()) - 1;
-    p.tape_ = this;
-    p.epoch_ = epoch_;
-    p.node_ = v.node;
+    st.epoch = epoch_;
+    st.node = v.node;
     return v;
   }
 
@@ -138,17 +169,36 @@ class tape {
   template <class Derived>
   var<T> constant(const Eigen::MatrixBase<Derived>& m) {
     var<T> v = make(m.rows(), m.cols());
-    v.value() = m.template cast<T>();
+    out(v) = m.template cast<T>();
     return v;
   }
 
   /// A constant view of caller-owned row-major memory (no copy; must outlive the tape's use).
-  var<T> view(const T* data, index_t rows, index_t cols) { return var<T>{const_cast<T*>(data), rows, cols, -1}; }
+  var<T> view(const T* data, index_t rows, index_t cols) { return var<T>{data, rows, cols, -1, 0}; }
 
   /// A fresh `[rows, cols]` value in the arena (uninitialised).
   var<T> make(index_t rows, index_t cols) {
     if (rows < 0 || cols < 0) throw shape_error("tape::make: negative shape " + shape_string(rows, cols));
-    return var<T>{values_.allocate_array<T>(static_cast<std::size_t>(rows * cols)), rows, cols, -1};
+    return var<T>{values_.allocate_array<T>(static_cast<std::size_t>(rows * cols)), rows, cols, -1, epoch_};
+  }
+
+  /// The writable memory of `v`, a value this tape made in this step (`make`): how an op fills its
+  /// output. `state_error` for anything else (a parameter, a caller's view, another tape's value).
+  map<T> out(const var<T>& v) { return map<T>(out_data(v), v.rows, v.cols); }
+  T* out_data(const var<T>& v) {
+    if (v.epoch != epoch_ || v.node >= 0)
+      throw state_error("tape::out: only an op's own fresh output (tape::make in this step) may be written");
+    return const_cast<T*>(v.data);  // arena memory this tape owns; var hands out read-only views
+  }
+
+  /// `state_error` unless `v` may be used on this tape now (see `var`): it is a constant the tape
+  /// does not own, or a value of this tape's current step. `what` names the op in the message.
+  void check(const var<T>& v, const char* what) const {
+    if (v.epoch != 0 && v.epoch != epoch_)
+      throw state_error(std::string(what) + ": a value from another tape or from before this tape's reset() (its memory "
+                        "is no longer valid); recompute it on this tape in this step");
+    if (v.node >= static_cast<int>(nodes_.size()) || (v.node >= 0 && v.epoch != epoch_))
+      throw state_error(std::string(what) + ": a tracked value that this tape did not record in this step");
   }
 
   /// Arena memory for an op's saved state (valid until `reset()`).
@@ -158,17 +208,19 @@ class tape {
   }
 
   // ---- recording (used by ops) --------------------------------------------------------------
-  /// Records `out = op(inputs)` if recording and any input is tracked; sets `out.node` and returns
-  /// the node for its payload, else returns nullptr. Also runs the finite check when enabled.
-  node_type* record(const char* op, var<T>& out, std::initializer_list<var<T>> inputs, backward_fn fn) {
+  /// Records `out = op(inputs)` if recording and any input is tracked; sets `out.node` and returns a
+  /// handle to the node for its payload, else an empty handle. Every input is checked first
+  /// (`state_error` for a stale or foreign value, see `check`); also runs the finite check when enabled.
+  node_ref<T> record(const char* op, var<T>& out, std::initializer_list<var<T>> inputs, backward_fn fn) {
     return record_range(op, out, inputs.begin(), inputs.size(), fn);
   }
-  node_type* record_range(const char* op, var<T>& out, const var<T>* inputs, std::size_t count, backward_fn fn) {
+  node_ref<T> record_range(const char* op, var<T>& out, const var<T>* inputs, std::size_t count, backward_fn fn) {
+    for (std::size_t k = 0; k < count; ++k) check(inputs[k], op);
     if (check_finite_) check_values(op, out);
-    if (!recording_ || consumed_) return nullptr;
+    if (!recording_ || consumed_) return {};
     bool any = false;
     for (std::size_t k = 0; k < count; ++k) any = any || inputs[k].tracked();
-    if (!any) return nullptr;
+    if (!any) return {};
     node_type n;
     n.op = op;
     n.backward = fn;
@@ -180,7 +232,8 @@ class tape {
     links_.insert(links_.end(), inputs, inputs + count);
     nodes_.push_back(n);
     out.node = static_cast<int>(nodes_.size()) - 1;
-    return &nodes_.back();
+    out.epoch = epoch_;
+    return node_ref<T>(&nodes_, out.node);
   }
 
   /// The k-th input of a node (as it was at record time).
@@ -193,13 +246,13 @@ class tape {
   map<T> grad_buffer(const var<T>& v) {
     node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) {
-      const param<T>& p = *n.leaf;
-      if (!p.grad_written_) {
-        if (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols()) p.grad_.resize(p.rows(), p.cols());
-        p.grad_.setZero();
-        p.grad_written_ = true;
+      param_grad_state<T>& p = *n.leaf;
+      if (!p.written) {
+        if (p.grad.rows() != n.rows || p.grad.cols() != n.cols) p.grad.resize(n.rows, n.cols);
+        p.grad.setZero();
+        p.written = true;
       }
-      return map<T>(p.grad_.data(), n.rows, n.cols);
+      return map<T>(p.grad.data(), n.rows, n.cols);
     }
     if (!n.has_grad) {
       n.grad = grads_.allocate_array<T>(static_cast<std::size_t>(n.rows * n.cols));
@@ -214,11 +267,11 @@ class tape {
   std::pair<map<T>, bool> grad_slot(const var<T>& v) {
     node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) {
-      const param<T>& p = *n.leaf;
-      const bool first = !p.grad_written_;
-      if (first && (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols())) p.grad_.resize(p.rows(), p.cols());
-      p.grad_written_ = true;
-      return {map<T>(p.grad_.data(), n.rows, n.cols), first};
+      param_grad_state<T>& p = *n.leaf;
+      const bool first = !p.written;
+      if (first && (p.grad.rows() != n.rows || p.grad.cols() != n.cols)) p.grad.resize(n.rows, n.cols);
+      p.written = true;
+      return {map<T>(p.grad.data(), n.rows, n.cols), first};
     }
     const bool first = !n.has_grad;
     if (first) {
@@ -237,13 +290,13 @@ class tape {
     if (v.node < 0) return;
     node_type& n = nodes_[static_cast<std::size_t>(v.node)];
     if (n.leaf) {
-      const param<T>& p = *n.leaf;
-      if (!p.grad_written_) {
-        if (p.grad_.rows() != p.rows() || p.grad_.cols() != p.cols()) p.grad_.resize(p.rows(), p.cols());
-        map<T>(p.grad_.data(), n.rows, n.cols).noalias() = expr;
-        p.grad_written_ = true;
+      param_grad_state<T>& p = *n.leaf;
+      if (!p.written) {
+        if (p.grad.rows() != n.rows || p.grad.cols() != n.cols) p.grad.resize(n.rows, n.cols);
+        map<T>(p.grad.data(), n.rows, n.cols).noalias() = expr;
+        p.written = true;
       } else {
-        map<T>(p.grad_.data(), n.rows, n.cols).noalias() += expr;
+        map<T>(p.grad.data(), n.rows, n.cols).noalias() += expr;
       }
       return;
     }
@@ -256,9 +309,14 @@ class tape {
     }
   }
 
-  /// The parameter behind a leaf input, or nullptr (used by gather for sparse gradients).
-  const param<T>* leaf_param(const var<T>& v) const {
-    return v.node >= 0 ? nodes_[static_cast<std::size_t>(v.node)].leaf : nullptr;
+  /// The row-sparse gradient of the parameter behind a leaf input that takes sparse gradients, or
+  /// nullptr (used by gather).
+  sparse_rows<T>* leaf_sparse_rows(const var<T>& v) const {
+    if (v.node < 0) return nullptr;
+    const node_type& n = nodes_[static_cast<std::size_t>(v.node)];
+    if (!n.leaf || !n.leaf_sparse) return nullptr;
+    n.leaf->sparse.cols = n.cols;
+    return &n.leaf->sparse;
   }
 
   // ---- backward -------------------------------------------------------------------------------
@@ -276,6 +334,7 @@ class tape {
     if (consumed_) throw state_error("tape::backward: this tape was already consumed by a backward pass; reset() it first");
     if (!recording_ && nodes_.empty())
       throw state_error("tape::backward: nothing was recorded (the tape is in inference mode or recording is off)");
+    check(out, "tape::backward");
     if (out.node < 0)
       throw state_error("tape::backward: the output does not depend on any trainable parameter or was computed with recording off");
     require_same_shape("tape::backward (seed)", out.rows, out.cols, seed.rows(), seed.cols());
@@ -293,8 +352,9 @@ class tape {
   /// The gradient of a tracked intermediate value after backward (zeros if none flowed).
   matrix<T> grad(const var<T>& v) const {
     if (v.node < 0) throw state_error("tape::grad: value is not tracked");
+    check(v, "tape::grad");
     const node_type& n = nodes_[static_cast<std::size_t>(v.node)];
-    if (n.leaf) return n.leaf->dense_grad();
+    if (n.leaf) return n.leaf->dense(n.rows, n.cols);
     if (!n.has_grad) return matrix<T>::Zero(n.rows, n.cols);
     return map<T>(n.grad, n.rows, n.cols);
   }

@@ -27,6 +27,10 @@
 ///     auto m2 = io::checkpoint::load<models::mmoe<float>>(dir);    // config + weights
 ///     io::checkpoint::open(dir).restore(existing_model);            // weights into a built model
 ///
+/// Any module is checkpointable from its member list alone (`nn/module.hpp`): a model without
+/// `name`, `config()` and `get_schema()` is saved as model "module" with a null config and an empty
+/// schema, and `restore` fills it back (`load`/`make` need `from_config`).
+///
 /// Thread-safety: `save` reads the model (do not train concurrently); distinct checkpoints may be
 /// written concurrently. Complexity: O(model bytes).
 
@@ -35,6 +39,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -43,6 +48,7 @@
 #include "../core/param.hpp"
 #include "../core/rng.hpp"
 #include "../data/schema.hpp"
+#include "../nn/module.hpp"
 #include "../version.hpp"
 #include "detail/atomic_file.hpp"
 #include "safetensors.hpp"
@@ -94,9 +100,13 @@ class checkpoint {
   static std::string fnv1a64(std::string_view bytes);
 
  private:
-  /// `(name, kind)` of every parameter and buffer of `model`, in visiting order, with a pointer to its value.
+  /// `(name, kind)` of every parameter and buffer of `model` (const or not), in member-list order,
+  /// with a pointer to its value.
   template <class Model>
-  static std::vector<std::pair<std::pair<std::string, const char*>, matrix<typename Model::scalar_type>*>> tensors(Model& model);
+  static auto tensors(Model& model);
+  /// The model's name for the manifest: `Model::name`, or "module" for a plain module.
+  template <class Model>
+  static std::string name_of();
 
   std::filesystem::path dir_;
   nlohmann::json manifest_;
@@ -107,6 +117,25 @@ class checkpoint {
 // ---------------------------------------------------------------------------------------------
 // Implementation
 // ---------------------------------------------------------------------------------------------
+
+namespace detail {
+/// A model's options as JSON (`config()`), or null for a plain module.
+template <class Model>
+nlohmann::json model_config(const Model& m) {
+  if constexpr (requires { m.config(); })
+    return m.config();
+  else
+    return nullptr;
+}
+/// The schema a model was built for, or an empty one for a plain module.
+template <class Model>
+data::schema model_schema(const Model& m) {
+  if constexpr (requires { m.get_schema(); })
+    return m.get_schema();
+  else
+    return data::schema{};
+}
+}  // namespace detail
 
 inline std::string checkpoint::fnv1a64(std::string_view bytes) {
   std::uint64_t h = 0xcbf29ce484222325ull;
@@ -120,24 +149,33 @@ inline std::string checkpoint::fnv1a64(std::string_view bytes) {
 }
 
 template <class Model>
-auto checkpoint::tensors(Model& model)
-    -> std::vector<std::pair<std::pair<std::string, const char*>, matrix<typename Model::scalar_type>*>> {
-  using T = typename Model::scalar_type;
-  std::vector<std::pair<std::pair<std::string, const char*>, matrix<T>*>> out;
-  model.visit_parameters([&](const std::string& name, param<T>& p) { out.push_back({{name, "parameter"}, &p.value()}); }, "");
-  model.visit_buffers([&](const std::string& name, matrix<T>& m) { out.push_back({{name, "buffer"}, &m}); }, "");
+auto checkpoint::tensors(Model& model) {
+  using T = typename std::remove_const_t<Model>::scalar_type;
+  using M = std::conditional_t<std::is_const_v<Model>, const matrix<T>, matrix<T>>;
+  std::vector<std::pair<std::pair<std::string, const char*>, M*>> out;
+  nn::visit_members(
+      model, [&](const std::string& name, auto& p) { out.push_back({{name, "parameter"}, &p.value()}); },
+      [&](const std::string& name, auto& m) { out.push_back({{name, "buffer"}, &m}); });
   std::map<std::string, int> seen;
   for (const auto& t : out)
     if (seen[t.first.first]++)
-      throw value_error(std::string("io::checkpoint: model '") + Model::name + "' has two tensors named '" + t.first.first + "'");
+      throw value_error("io::checkpoint: model '" + name_of<std::remove_const_t<Model>>() + "' has two tensors named '" +
+                        t.first.first + "'");
   return out;
+}
+
+template <class Model>
+std::string checkpoint::name_of() {
+  if constexpr (requires { Model::name; })
+    return Model::name;
+  else
+    return "module";
 }
 
 template <class Model>
 void checkpoint::save(const std::filesystem::path& dir, const Model& model, const checkpoint_options& opt) {
   using T = typename Model::scalar_type;
-  // visit_parameters is non-const by the module convention; saving only reads the values.
-  auto list = tensors(const_cast<Model&>(model));
+  auto list = tensors(model);
   safetensors st;
   nlohmann::json manifest_tensors = nlohmann::json::array();
   for (const auto& [id, value] : list) {
@@ -152,9 +190,9 @@ void checkpoint::save(const std::filesystem::path& dir, const Model& model, cons
       {"format_version", format_version},
       {"library_version", std::to_string(RECBLOCKS_VERSION_MAJOR) + "." + std::to_string(RECBLOCKS_VERSION_MINOR) + "." +
                               std::to_string(RECBLOCKS_VERSION_PATCH)},
-      {"model", {{"name", Model::name}, {"config", model.config()}}},
+      {"model", {{"name", name_of<Model>()}, {"config", detail::model_config(model)}}},
       {"scalar_type", safetensors::dtype_of<T>()},
-      {"schema", model.get_schema().to_json()},
+      {"schema", detail::model_schema(model).to_json()},
       {"encoders", opt.encoders},
       {"seed", opt.seed},
       {"endianness", "little"},
@@ -245,8 +283,8 @@ void checkpoint::restore(Model& model) const {
   auto fail = [&](const std::string& why) -> void {
     throw io_error("io::checkpoint::restore: " + dir_.string() + ": " + why);
   };
-  if (model_name() != Model::name)
-    fail("the checkpoint holds model '" + model_name() + "', not '" + Model::name + "'");
+  if (model_name() != name_of<Model>())
+    fail("the checkpoint holds model '" + model_name() + "', not '" + name_of<Model>() + "'");
   if (manifest_["scalar_type"] != safetensors::dtype_of<T>())
     fail("the checkpoint's scalar type is " + manifest_["scalar_type"].dump() + ", the model's " + safetensors::dtype_of<T>());
   auto list = tensors(model);
@@ -266,7 +304,7 @@ void checkpoint::restore(Model& model) const {
     for (const auto& n : names) {
       bool found = false;
       for (const auto& [id, value] : list) found = found || id.first == n;
-      if (!found) fail("the checkpoint's tensor '" + n + "' does not exist in model '" + Model::name + "'");
+      if (!found) fail("the checkpoint's tensor '" + n + "' does not exist in model '" + name_of<Model>() + "'");
     }
   }
   for (std::size_t k = 0; k < list.size(); ++k) list[k].second->swap(loaded[k]);  // commit: no throw from here

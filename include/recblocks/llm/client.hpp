@@ -17,7 +17,7 @@
 /// Generic entry points dispatch to the member when present and fall back otherwise:
 /// `llm::chat_batch(c, reqs)` loops over `chat` when there is no `chat_batch` member;
 /// `llm::chat_stream(c, r, cb)` calls `chat` and passes the whole text to `cb` once;
-/// `llm::chat_logprobs(c, r, top)` sets `options.logprobs` and throws `llm_error(bad_response)` when
+/// `llm::chat_logprobs(c, r, top)` sets `options.logprobs` (and at least one top alternative) and throws `llm_error(bad_response)` when
 /// the answer carries none. Errors: whatever the client throws (by convention `llm_error`).
 ///
 /// Thread safety: the concepts say nothing; each client documents its own.
@@ -73,10 +73,11 @@ std::vector<chat_response> chat_batch(C& c, std::span<const chat_request> reques
 template <llm_client C>
 chat_response chat_stream(C& c, const chat_request& r, const stream_callback& cb);
 
-/// Asks with `options.logprobs = true` (and `top_logprobs = top` when `top > 0`); throws
+/// Asks with `options.logprobs = true` and `top_logprobs = max(top, 1)` (some servers, llama.cpp's
+/// among them, answer `top_logprobs: 0` or a missing `top_logprobs` with no logprobs at all); throws
 /// `llm_error(bad_response)` when the answer has no logprobs (the server does not serve them).
 template <llm_client C>
-chat_response chat_logprobs(C& c, chat_request r, int top = 0);
+chat_response chat_logprobs(C& c, chat_request r, int top = 1);
 
 /// One-shot convenience: a single user message in, the answer text out.
 template <llm_client C>
@@ -114,7 +115,7 @@ chat_response chat_logprobs(C& c, chat_request r, int top) {
       throw llm_error(llm_error_kind::config, "chat_logprobs: this client does not serve logprobs", 0, 0);
   }
   r.options.logprobs = true;
-  if (top > 0) r.options.top_logprobs = top;
+  r.options.top_logprobs = top > 1 ? top : 1;
   chat_response resp = c.chat(r);
   if (resp.logprobs.empty() && !resp.text.empty())
     throw llm_error(llm_error_kind::bad_response, "chat_logprobs: the answer carries no logprobs", 0, 1, resp.text);

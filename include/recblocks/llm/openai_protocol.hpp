@@ -25,12 +25,22 @@
 /// - `endpoint(base, path)`: `http://h:8080` + `chat/completions` -> `http://h:8080/v1/chat/completions`;
 ///   a base that already ends in `/v1` (Ollama's documented `http://localhost:11434/v1`) is kept.
 /// - `parse_retry_after(value, value_ms)`: Retry-After (seconds, fractional seconds or an HTTP
-///   date) or `retry-after-ms`, in milliseconds; -1 when absent or unparsable.
+///   date) or `retry-after-ms`, in milliseconds, capped at `max_retry_after_ms` (10^12 ms, about
+///   31 years: far beyond any `retry_policy::max_retry_after`, so a huge or infinite value gives up
+///   instead of overflowing); -1 when absent or unparsable (negative, NaN, garbage).
+/// - `parse_dialect(name)`: "openai" | "llamacpp" | "vllm" (case-sensitive) to `schema_dialect`;
+///   anything else throws `llm_error(config)` naming the value (this is how `RECBLOCKS_LLM_DIALECT`
+///   is read).
+///
+/// Bytes that are not valid UTF-8 in a body or a stream chunk are reported as such
+/// (`llm_error(bad_response)`, "... is not valid UTF-8 at byte N"), never as "not JSON", and every
+/// error message shows the body through `printable` (invalid bytes as `\xNN`).
 ///
 /// Thread safety: static pure functions; an `sse_parser` object belongs to one stream.
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <functional>
 #include <iomanip>
@@ -51,6 +61,16 @@ namespace recblocks::llm {
 
 /// How a JSON schema is sent to the server (see the file comment).
 enum class schema_dialect { openai, llamacpp, vllm };
+
+/// "openai", "llamacpp" or "vllm".
+constexpr const char* to_string(schema_dialect d) noexcept {
+  switch (d) {
+    case schema_dialect::openai: return "openai";
+    case schema_dialect::llamacpp: return "llamacpp";
+    case schema_dialect::vllm: return "vllm";
+  }
+  return "unknown";
+}
 
 /// Pure request builders and response parsers of the OpenAI-compatible API.
 class openai_protocol {
@@ -88,6 +108,9 @@ class openai_protocol {
   /// `error.message` of an error body, else the body itself (truncated to 300 bytes).
   static std::string error_message(std::string_view body);
   static long parse_retry_after(std::string_view retry_after, std::string_view retry_after_ms = {});
+  static schema_dialect parse_dialect(std::string_view name);
+  /// The cap of `parse_retry_after`, in milliseconds.
+  static constexpr long max_retry_after_ms = 1'000'000'000'000L;
   static std::string endpoint(std::string_view base_url, std::string_view path);
 
  private:
@@ -98,6 +121,27 @@ class openai_protocol {
 
 inline void openai_protocol::bad(const std::string& what, std::string_view body) {
   throw llm_error(llm_error_kind::bad_response, what, 0, 1, std::string(body));
+}
+
+namespace detail {
+/// Throws `llm_error(bad_response)` when `bytes` is not valid UTF-8 (`what`: "response body", ...).
+inline void require_utf8(std::string_view bytes, const char* what) {
+  const auto at = first_invalid_utf8(bytes);
+  if (at != std::string_view::npos)
+    throw llm_error(llm_error_kind::bad_response,
+                    std::string(what) + " is not valid UTF-8 at byte " + std::to_string(at) + " of " +
+                        std::to_string(bytes.size()),
+                    0, 1, std::string(bytes));
+}
+}  // namespace detail
+
+inline schema_dialect openai_protocol::parse_dialect(std::string_view name) {
+  for (auto d : {schema_dialect::openai, schema_dialect::llamacpp, schema_dialect::vllm})
+    if (name == to_string(d)) return d;
+  throw llm_error(llm_error_kind::config,
+                  "unknown schema dialect \"" + printable(name, 60) + "\" (RECBLOCKS_LLM_DIALECT or "
+                  "http_client_options::dialect): expected openai, llamacpp or vllm",
+                  0, 0);
 }
 
 inline nlohmann::json openai_protocol::chat_body(const chat_request& r, std::string_view default_model,
@@ -149,7 +193,14 @@ inline std::string string_or_empty(const nlohmann::json& j, const char* key) {
 }
 inline long long_or_zero(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
-  return (it != j.end() && it->is_number()) ? it->get<long>() : 0L;
+  if (it == j.end() || !it->is_number()) return 0L;
+  if (it->is_number_integer()) return it->get<long>();
+  const double v = it->get<double>();  // a float count: clamp, never cast out of range
+  return v >= 0.0 && v < 9.0e18 ? static_cast<long>(v) : 0L;
+}
+inline double double_or(const nlohmann::json& j, const char* key, double fallback) {
+  auto it = j.find(key);
+  return (it != j.end() && it->is_number()) ? it->get<double>() : fallback;
 }
 inline usage parse_usage(const nlohmann::json& u) {
   usage out;
@@ -164,6 +215,7 @@ inline usage parse_usage(const nlohmann::json& u) {
 
 inline chat_response openai_protocol::parse_chat(std::string_view body) {
   if (body.empty()) bad("empty response body", body);
+  detail::require_utf8(body, "response body");
   auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_discarded()) bad("response body is not JSON", body);
   if (!j.is_object()) bad("response body is not a JSON object", body);
@@ -190,10 +242,10 @@ inline chat_response openai_protocol::parse_chat(std::string_view body) {
         if (!t.is_object()) continue;
         token_logprob tl;
         tl.token = detail::string_or_empty(t, "token");
-        tl.logprob = t.value("logprob", 0.0);
+        tl.logprob = detail::double_or(t, "logprob", 0.0);
         if (auto top = t.find("top_logprobs"); top != t.end() && top->is_array())
           for (const auto& a : *top)
-            if (a.is_object()) tl.top.emplace_back(detail::string_or_empty(a, "token"), a.value("logprob", 0.0));
+            if (a.is_object()) tl.top.emplace_back(detail::string_or_empty(a, "token"), detail::double_or(a, "logprob", 0.0));
         out.logprobs.push_back(std::move(tl));
       }
     }
@@ -202,6 +254,7 @@ inline chat_response openai_protocol::parse_chat(std::string_view body) {
 }
 
 inline openai_protocol::stream_chunk openai_protocol::parse_stream_chunk(std::string_view data) {
+  detail::require_utf8(data, "stream chunk");
   auto j = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) bad("stream chunk is not a JSON object", data);
   if (j.contains("error")) bad("server error in stream: " + error_message(data), data);
@@ -254,6 +307,7 @@ inline nlohmann::json openai_protocol::embeddings_body(std::span<const std::stri
 
 inline std::vector<std::vector<float>> openai_protocol::parse_embeddings(std::string_view body, std::size_t expected) {
   if (body.empty()) bad("empty embeddings body", body);
+  detail::require_utf8(body, "embeddings body");
   auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) bad("embeddings body is not a JSON object", body);
   if (j.contains("error")) bad("server error: " + error_message(body), body);
@@ -275,7 +329,9 @@ inline std::vector<std::vector<float>> openai_protocol::parse_embeddings(std::st
     v.reserve(e->size());
     for (const auto& x : *e) {
       if (!x.is_number()) bad("data[" + std::to_string(i) + "].embedding holds a non-number", body);
-      v.push_back(x.get<float>());
+      const double xv = x.get<double>();
+      if (!(std::abs(xv) <= 3.0e38)) bad("data[" + std::to_string(i) + "].embedding holds a value out of float range", body);
+      v.push_back(static_cast<float>(xv));
     }
     seen[index] = true;
   }
@@ -286,13 +342,12 @@ inline std::string openai_protocol::error_message(std::string_view body) {
   auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
     if (auto e = j.find("error"); e != j.end()) {
-      if (e->is_string()) return e->get<std::string>();
+      if (e->is_string()) return printable(e->get<std::string>(), 300);
       if (e->is_object() && e->contains("message") && (*e)["message"].is_string())
-        return (*e)["message"].get<std::string>();
+        return printable((*e)["message"].get<std::string>(), 300);
     }
   }
-  std::string s(body.substr(0, 300));
-  return s.empty() ? std::string("(empty body)") : s;
+  return body.empty() ? std::string("(empty body)") : printable(body, 300);
 }
 
 inline long openai_protocol::parse_retry_after(std::string_view retry_after, std::string_view retry_after_ms) {
@@ -306,20 +361,23 @@ inline long openai_protocol::parse_retry_after(std::string_view retry_after, std
     std::string str(s);
     char* end = nullptr;
     const double v = std::strtod(str.c_str(), &end);
-    if (end != str.c_str() + str.size() || !(v >= 0.0)) return std::nullopt;
+    if (end != str.c_str() + str.size() || !(v >= 0.0)) return std::nullopt;  // NaN, negative, garbage
     return v;
   };
-  if (auto ms = number(trim(retry_after_ms))) return static_cast<long>(*ms);
+  auto capped = [](double ms) {  // +inf and 1e300 included: never cast an out-of-range double
+    return ms >= static_cast<double>(max_retry_after_ms) ? max_retry_after_ms : static_cast<long>(ms);
+  };
+  if (auto ms = number(trim(retry_after_ms))) return capped(*ms);
   const auto ra = trim(retry_after);
   if (ra.empty()) return -1;
-  if (auto s = number(ra)) return static_cast<long>(*s * 1000.0);
+  if (auto s = number(ra)) return capped(*s * 1000.0);
   std::tm tm{};
   std::istringstream in{std::string(ra)};
   in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S");
   if (in.fail()) return -1;
   const std::time_t when = timegm(&tm);
   const std::time_t now = std::time(nullptr);
-  return when > now ? static_cast<long>(when - now) * 1000L : 0L;
+  return when > now ? capped(static_cast<double>(when - now) * 1000.0) : 0L;
 }
 
 inline std::string openai_protocol::endpoint(std::string_view base_url, std::string_view path) {

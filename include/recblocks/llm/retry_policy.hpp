@@ -3,7 +3,9 @@
 /// `retry_policy`: when and how long to wait before retrying a failed LLM call.
 ///
 /// A failure is retried when it is `llm_error::retryable()` (connection errors, timeouts unless
-/// `retry_timeouts` is false, HTTP 408, 429 and 5xx), fewer than `max_attempts` calls were made, and
+/// `retry_timeouts` is false, HTTP 408, 429 and 5xx except 501/505; a 500 only when `retry_http_500`
+/// is set, because llama.cpp answers requests it can never serve with 500, while hosted APIs' 500s
+/// are often transient), fewer than `max_attempts` calls were made, and
 /// the server's Retry-After (if any) is at most `max_retry_after` (a longer one gives up at once
 /// rather than block for minutes). The wait before attempt k+1 is
 ///
@@ -33,6 +35,7 @@ struct retry_policy {
   double jitter = 0.5;  ///< in [0, 1]: 0 = fixed exponential delays
   std::chrono::milliseconds max_retry_after{60000};
   bool retry_timeouts = true;
+  bool retry_http_500 = false;  ///< retry HTTP 500 (true for hosted APIs whose 500s are transient)
 
   /// No retries at all.
   static retry_policy none() {
@@ -57,6 +60,7 @@ struct retry_policy {
 inline bool retry_policy::should_retry(const llm_error& e, int attempt) const noexcept {
   if (attempt >= max_attempts || !e.retryable()) return false;
   if (e.kind() == llm_error_kind::timeout && !retry_timeouts) return false;
+  if (e.kind() == llm_error_kind::http_status && e.status() == 500 && !retry_http_500) return false;
   if (e.retry_after_ms() >= 0 && std::chrono::milliseconds(e.retry_after_ms()) > max_retry_after) return false;
   return true;
 }

@@ -40,6 +40,8 @@ namespace recblocks::llm {
 struct structured_options {
   int max_attempts = 3;              ///< calls in all, >= 1 (the first ask plus re-asks)
   bool set_response_format = true;   ///< put the schema into `options.format` for the server
+  std::optional<int> default_max_tokens = 512;  ///< max_tokens of JSON requests that set none; nullopt: leave unset
+  std::size_t max_echo_bytes = 1000;  ///< how much of a failed answer a re-ask quotes (>= 64)
 };
 
 /// Structured-output layer over `Inner` (see the file comment).
@@ -70,6 +72,7 @@ class structured_client {
   using check_fn = std::function<std::string(const nlohmann::json&)>;
   std::pair<nlohmann::json, chat_response> run(chat_request r, const check_fn& check);
   static std::string repair_prompt(const std::string& error, const response_format& f);
+  std::string echo(const std::string& answer) const;
 
   Inner inner_;
   structured_options options_;
@@ -87,6 +90,26 @@ structured_client<Inner>::structured_client(C&& inner, structured_options option
   if (options_.max_attempts < 1)
     throw value_error("[llm::structured_client] max_attempts must be >= 1, got " +
                       std::to_string(options_.max_attempts));
+  if (options_.default_max_tokens && *options_.default_max_tokens < 1)
+    throw value_error("[llm::structured_client] default_max_tokens must be >= 1, got " +
+                      std::to_string(*options_.default_max_tokens));
+  if (options_.max_echo_bytes < 64)
+    throw value_error("[llm::structured_client] max_echo_bytes must be >= 64, got " +
+                      std::to_string(options_.max_echo_bytes));
+}
+
+template <class Inner>
+std::string structured_client<Inner>::echo(const std::string& answer) const {
+  const std::size_t limit = options_.max_echo_bytes;
+  if (answer.size() <= limit) return answer;
+  // head and tail, cut on UTF-8 character boundaries
+  auto boundary = [&](std::size_t i) {
+    while (i > 0 && i < answer.size() && (static_cast<unsigned char>(answer[i]) & 0xc0) == 0x80) --i;
+    return i;
+  };
+  const std::size_t head = boundary(limit / 2);
+  const std::size_t tail = boundary(answer.size() - limit / 2 + 16);
+  return answer.substr(0, head) + "\n[... " + std::to_string(tail - head) + " bytes cut ...]\n" + answer.substr(tail);
 }
 
 template <class Inner>
@@ -147,6 +170,8 @@ template <class Inner>
 std::pair<nlohmann::json, chat_response> structured_client<Inner>::run(chat_request r, const check_fn& check) {
   const response_format wanted = r.options.format;
   if (!options_.set_response_format) r.options.format = response_format::text();
+  if (!r.options.max_tokens && options_.default_max_tokens) r.options.max_tokens = options_.default_max_tokens;
+  const std::size_t base_messages = r.messages.size();
   usage total;
   std::string last_raw;
   std::string last_error;
@@ -160,8 +185,10 @@ std::pair<nlohmann::json, chat_response> structured_client<Inner>::run(chat_requ
       resp.usage = total;
       return {std::move(*j), std::move(resp)};
     }
-    last_raw = resp.text;
-    r.messages.push_back(message::assistant(resp.text));
+    if (last_error.size() > 500) last_error = last_error.substr(0, 500) + "...";
+    last_raw = std::move(resp.text);
+    r.messages.resize(base_messages);
+    r.messages.push_back(message::assistant(echo(last_raw)));
     r.messages.push_back(message::user(repair_prompt(last_error, wanted)));
   }
   throw llm_error(llm_error_kind::invalid_output,

@@ -21,9 +21,9 @@ var<T> bce(tape<T>& t, const var<T>& probs, const var<T>& labels, T eps = T(1e-7
   auto p = const_map<T>(probs.data, probs.rows, probs.cols).array().max(eps).min(T(1) - eps);
   auto y = const_map<T>(labels.data, labels.rows, labels.cols).array();
   var<T> out = t.make(1, 1);
-  out.data[0] = -(y * p.log() + (T(1) - y) * (T(1) - p).log()).sum() / T(probs.size());
-  var<T> labels_const{labels.data, labels.rows, labels.cols, -1};
-  if (auto* nd = t.record("bce", out, {probs, labels_const}, +[](tape<T>& t, const tape_node<T>& nd) {
+  t.out_data(out)[0] = -(y * p.log() + (T(1) - y) * (T(1) - p).log()).sum() / T(probs.size());
+  var<T> labels_const{labels.data, labels.rows, labels.cols, -1, labels.epoch};
+  if (auto nd = t.record("bce", out, {probs, labels_const}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& probs = t.input(nd, 0);
         const var<T>& labels = t.input(nd, 1);
         const T eps = nd.s0;

@@ -45,13 +45,13 @@ var<T> bce_with_logits(tape<T>& t, const var<T>& logits, const var<T>& labels, c
     if ((w < T(0)).any()) throw value_error("bce_with_logits: negative sample weight");
     total_w = w.sum();
     if (!(total_w > T(0))) throw value_error("bce_with_logits: sample weights sum to zero");
-    out.data[0] = (per * w).sum() / total_w;
+    t.out_data(out)[0] = (per * w).sum() / total_w;
   } else {
-    out.data[0] = per.sum() / total_w;
+    t.out_data(out)[0] = per.sum() / total_w;
   }
-  var<T> labels_const{labels.data, labels.rows, labels.cols, -1};
-  var<T> weights_const{weights.data, weights.rows, weights.cols, -1};
-  if (auto* nd = t.record("bce_with_logits", out, {logits, labels_const, weights_const}, +[](tape<T>& t, const tape_node<T>& nd) {
+  var<T> labels_const{labels.data, labels.rows, labels.cols, -1, labels.epoch};
+  var<T> weights_const{weights.data, weights.rows, weights.cols, -1, weights.epoch};
+  if (auto nd = t.record("bce_with_logits", out, {logits, labels_const, weights_const}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& logits = t.input(nd, 0);
         const var<T>& labels = t.input(nd, 1);
         const var<T>& weights = t.input(nd, 2);

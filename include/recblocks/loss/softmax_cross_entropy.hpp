@@ -39,8 +39,8 @@ var<T> softmax_cross_entropy(tape<T>& t, const var<T>& logits, std::span<const i
     total += m + std::log(s) - z(i, y);
   }
   var<T> out = t.make(1, 1);
-  out.data[0] = total / T(B);
-  if (auto* nd = t.record("softmax_cross_entropy", out, {logits}, +[](tape<T>& t, const tape_node<T>& nd) {
+  t.out_data(out)[0] = total / T(B);
+  if (auto nd = t.record("softmax_cross_entropy", out, {logits}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& logits = t.input(nd, 0);
         const T* probs = static_cast<const T*>(nd.aux);
         const index_t* y = static_cast<const index_t*>(nd.aux2);

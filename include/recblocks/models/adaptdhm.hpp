@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "../nn/cluster_router.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/scenario_router.hpp"
 #include "../nn/star_linear.hpp"
 #include "detail/options_json.hpp"
@@ -32,7 +32,7 @@
 namespace recblocks::models {
 
 struct adaptdhm_options {
-  nn::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is embedded
+  models::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is embedded
   std::vector<index_t> fcn_dims{64, 64};
   index_t clusters = 3;
   double beta = 0.9;
@@ -40,8 +40,22 @@ struct adaptdhm_options {
   bool bias = false;
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static adaptdhm_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("fcn_dims", o.fcn_dims);
+    f("clusters", o.clusters);
+    f("beta", o.beta);
+    f("iterations", o.iterations);
+    f("bias", o.bias);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static adaptdhm_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<adaptdhm_options>(j, "models::adaptdhm_options");
+  }
 };
 
 template <class T>
@@ -64,22 +78,20 @@ class adaptdhm {
   index_t scenarios() const { return scenarios_; }
   const nn::cluster_router<T>& router() const { return router_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].visit_parameters(v, nn::join_name(prefix, "fcn." + std::to_string(i)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    router_.visit_buffers(v, nn::join_name(prefix, "router"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("fcn", self.layers_);
+    v("router", self.router_);
   }
 
  private:
-  static nn::feature_embedding_options embedding_options(const adaptdhm_options& opt, const data::schema& s);
+  static models::feature_embedding_options embedding_options(const adaptdhm_options& opt, const data::schema& s);
 
   options_type opt_;
   index_t scenarios_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::cluster_router<T> router_;
   std::vector<nn::star_linear<T>> layers_;
 };
@@ -88,29 +100,11 @@ class adaptdhm {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json adaptdhm_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"clusters", clusters}, {"beta", beta},
-          {"iterations", iterations}, {"bias", bias}, {"routing", nn::to_string(routing)}};
-}
-
-inline adaptdhm_options adaptdhm_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::adaptdhm_options::from_json";
-  detail::require_object(j, where);
-  adaptdhm_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "clusters", o.clusters, where);
-  detail::read_option(j, "beta", o.beta, where);
-  detail::read_option(j, "iterations", o.iterations, where);
-  detail::read_option(j, "bias", o.bias, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
-nn::feature_embedding_options adaptdhm<T>::embedding_options(const adaptdhm_options& opt, const data::schema& s) {
+models::feature_embedding_options adaptdhm<T>::embedding_options(const adaptdhm_options& opt, const data::schema& s) {
   if (s.scenario_count() < 1) throw value_error("models::adaptdhm: the schema has no scenario feature");
-  nn::feature_embedding_options e = detail::sparse_only(opt.embedding, s);
+  models::feature_embedding_options e = detail::sparse_only(opt.embedding, s);
   e.embed_scenario = true;
   return e;
 }

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "../nn/embedding.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/pruner.hpp"
@@ -34,18 +34,34 @@
 namespace recblocks::models {
 
 struct adasparse_options {
-  nn::feature_embedding_options embedding;  ///< agnostic features; default (empty fields): every sparse feature
+  models::feature_embedding_options embedding;  ///< agnostic features; default (empty fields): every sparse feature
   nn::pruner_form form = nn::pruner_form::fusion;
   double epsilon = 1e-2;
   double beta = 2.0;
   double alpha = 1.0;
   double delta_alpha = 1e-4;
-  std::vector<index_t> mlp_dims{32, 32};
+  std::vector<index_t> fcn_dims{32, 32};
   double dropout = 0.2;
   bool reference_behaviour = false;
 
-  nlohmann::json to_json() const;
-  static adasparse_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("form", o.form);
+    f("epsilon", o.epsilon);
+    f("beta", o.beta);
+    f("alpha", o.alpha);
+    f("delta_alpha", o.delta_alpha);
+    f("fcn_dims", o.fcn_dims, {"mlp_dims"});
+    f("dropout", o.dropout);
+    f("reference_behaviour", o.reference_behaviour);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static adasparse_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<adasparse_options>(j, "models::adasparse_options");
+  }
 };
 
 template <class T>
@@ -75,18 +91,14 @@ class adasparse {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return scenario_table_.vocabulary(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    scenario_table_.visit_parameters(v, nn::join_name(prefix, "scenario_embedding"));
-    for (std::size_t l = 0; l < pruners_.size(); ++l) pruners_[l].visit_parameters(v, nn::join_name(prefix, "pruner." + std::to_string(l)));
-    for (std::size_t l = 0; l < layers_.size(); ++l) layers_[l].visit_parameters(v, nn::join_name(prefix, "layer." + std::to_string(l)));
-    output_.visit_parameters(v, nn::join_name(prefix, "output"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < pruners_.size(); ++l) pruners_[l].visit_buffers(v, nn::join_name(prefix, "pruner." + std::to_string(l)));
-    for (std::size_t l = 0; l < layers_.size(); ++l) layers_[l].visit_buffers(v, nn::join_name(prefix, "layer." + std::to_string(l)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("scenario_embedding", self.scenario_table_);
+    v("pruner", self.pruners_);
+    v("layer", self.layers_);
+    v("output", self.output_);
   }
 
  private:
@@ -98,7 +110,7 @@ class adasparse {
   }
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::embedding<T> scenario_table_;
   std::vector<nn::pruner<T>> pruners_;  // input pruner, then one per hidden layer
   std::vector<nn::mlp<T>> layers_;      // one Linear -> BN -> ReLU -> Dropout each
@@ -109,33 +121,6 @@ class adasparse {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json adasparse_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"form", nn::to_string(form)}, {"epsilon", epsilon}, {"beta", beta},
-          {"alpha", alpha}, {"delta_alpha", delta_alpha}, {"mlp_dims", mlp_dims}, {"dropout", dropout},
-          {"reference_behaviour", reference_behaviour}};
-}
-
-inline adasparse_options adasparse_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::adasparse_options::from_json";
-  detail::require_object(j, where);
-  adasparse_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  std::string form = nn::to_string(o.form);
-  detail::read_option(j, "form", form, where);
-  try {
-    o.form = nn::pruner_form_from_string(form);
-  } catch (const value_error& e) {
-    throw parse_error(std::string(where) + ": config key \"form\": " + e.what());
-  }
-  detail::read_option(j, "epsilon", o.epsilon, where);
-  detail::read_option(j, "beta", o.beta, where);
-  detail::read_option(j, "alpha", o.alpha, where);
-  detail::read_option(j, "delta_alpha", o.delta_alpha, where);
-  detail::read_option(j, "mlp_dims", o.mlp_dims, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
-  return o;
-}
 
 template <class T>
 index_t adasparse<T>::scenario_count(const data::schema& s) {
@@ -148,10 +133,10 @@ adasparse<T>::adasparse(const data::schema& s, const options_type& opt, rng& gen
     : opt_(opt),
       embedding_(s, detail::sparse_only(opt.embedding, s), gen),
       scenario_table_(scenario_count(s), opt.embedding.dim, gen, nn::init::normal(0.0, opt.embedding.init_stddev)),
-      output_(opt.mlp_dims.empty() ? embedding_.output_dim() + opt.embedding.dim : opt.mlp_dims.back(), 1, gen) {
+      output_(opt.fcn_dims.empty() ? embedding_.output_dim() + opt.embedding.dim : opt.fcn_dims.back(), 1, gen) {
   pruners_.emplace_back(pruner_for(embedding_.output_dim()), gen);
   index_t in = embedding_.output_dim() + scenario_table_.dim();
-  for (index_t w : opt.mlp_dims) {
+  for (index_t w : opt.fcn_dims) {
     layers_.emplace_back(nn::mlp_options{.input_dim = in, .hidden = {w}, .act = activation::relu, .batch_norm = true,
                                          .dropout = opt.dropout},
                          gen);

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "../nn/embedding.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/gate_nu.hpp"
 #include "../nn/mlp.hpp"
 #include "detail/options_json.hpp"
@@ -29,14 +29,26 @@
 namespace recblocks::models {
 
 struct epnet_options {
-  nn::feature_embedding_options embedding;  ///< agnostic features; default: every sparse (16-d) and dense feature
+  models::feature_embedding_options embedding;  ///< agnostic features; default: every sparse (16-d) and dense feature
   std::vector<index_t> fcn_dims{128, 64, 32};
   double gamma = 2.0;
   double dropout = 0.0;
   bool reference_behaviour = false;  ///< the reference's single Linear(D, 1) instead of the MLP
 
-  nlohmann::json to_json() const;
-  static epnet_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("fcn_dims", o.fcn_dims);
+    f("gamma", o.gamma);
+    f("dropout", o.dropout);
+    f("reference_behaviour", o.reference_behaviour);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static epnet_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<epnet_options>(j, "models::epnet_options");
+  }
 };
 
 template <class T>
@@ -56,16 +68,13 @@ class epnet {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return scenario_table_.vocabulary(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    scenario_table_.visit_parameters(v, nn::join_name(prefix, "scenario_embedding"));
-    gate_.visit_parameters(v, nn::join_name(prefix, "gate"));
-    mlp_.visit_parameters(v, nn::join_name(prefix, "mlp"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    mlp_.visit_buffers(v, nn::join_name(prefix, "mlp"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("scenario_embedding", self.scenario_table_);
+    v("gate", self.gate_);
+    v("mlp", self.mlp_);
   }
 
  private:
@@ -75,7 +84,7 @@ class epnet {
   }
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::embedding<T> scenario_table_;
   nn::gate_nu<T> gate_;
   nn::mlp<T> mlp_;
@@ -85,22 +94,6 @@ class epnet {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json epnet_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"gamma", gamma}, {"dropout", dropout},
-          {"reference_behaviour", reference_behaviour}};
-}
-
-inline epnet_options epnet_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::epnet_options::from_json";
-  detail::require_object(j, where);
-  epnet_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "gamma", o.gamma, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
-  return o;
-}
 
 template <class T>
 epnet<T>::epnet(const data::schema& s, const options_type& opt, rng& gen)

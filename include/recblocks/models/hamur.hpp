@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/hyper_adapter.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
@@ -36,7 +36,7 @@
 namespace recblocks::models {
 
 struct hamur_options {
-  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  models::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
   std::vector<index_t> fcn_dims{256, 128};
   std::vector<index_t> hyper_dims{64};
   index_t rank = 35;
@@ -45,8 +45,23 @@ struct hamur_options {
   double dropout = 0.0;
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static hamur_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("fcn_dims", o.fcn_dims);
+    f("hyper_dims", o.hyper_dims);
+    f("rank", o.rank);
+    f("bottleneck", o.bottleneck);
+    f("adapters", o.adapters);
+    f("dropout", o.dropout);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static hamur_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<hamur_options>(j, "models::hamur_options");
+  }
 };
 
 template <class T>
@@ -66,21 +81,16 @@ class hamur {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return static_cast<index_t>(outputs_.size()); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    for (std::size_t a = 0; a < adapters_.size(); ++a) adapters_[a].visit_parameters(v, nn::join_name(prefix, adapter_name(a)));
-    for (std::size_t d = 0; d < backbones_.size(); ++d) {
-      backbones_[d].visit_parameters(v, nn::join_name(prefix, "backbone." + std::to_string(d)));
-      outputs_[d].visit_parameters(v, nn::join_name(prefix, "output." + std::to_string(d)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    for (std::size_t a = 0; a < self.adapters_.size(); ++a) v(adapter_name(a), self.adapters_[a]);
+    for (std::size_t d = 0; d < self.backbones_.size(); ++d) {
+      v("backbone." + std::to_string(d), self.backbones_[d]);
+      v("output." + std::to_string(d), self.outputs_[d]);
     }
-    for (std::size_t i = 0; i < tails_.size(); ++i) tails_[i].visit_parameters(v, nn::join_name(prefix, tail_name(i)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t a = 0; a < adapters_.size(); ++a) adapters_[a].visit_buffers(v, nn::join_name(prefix, adapter_name(a)));
-    for (std::size_t d = 0; d < backbones_.size(); ++d) backbones_[d].visit_buffers(v, nn::join_name(prefix, "backbone." + std::to_string(d)));
-    for (std::size_t i = 0; i < tails_.size(); ++i) tails_[i].visit_buffers(v, nn::join_name(prefix, tail_name(i)));
+    for (std::size_t i = 0; i < self.tails_.size(); ++i) v(self.tail_name(i), self.tails_[i]);
   }
 
  private:
@@ -93,7 +103,7 @@ class hamur {
   }
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   std::vector<nn::hyper_adapter<T>> adapters_;  // cell 0 owns the hyper-network
   std::vector<nn::mlp<T>> backbones_;           // per scenario: hidden layers 1 .. L - A + 1
   std::vector<nn::mlp<T>> tails_;               // scenario d, layer L - A + 1 + j at d * (A - 1) + j - 1
@@ -104,25 +114,6 @@ class hamur {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json hamur_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"hyper_dims", hyper_dims}, {"rank", rank},
-          {"bottleneck", bottleneck}, {"adapters", adapters}, {"dropout", dropout}, {"routing", nn::to_string(routing)}};
-}
-
-inline hamur_options hamur_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::hamur_options::from_json";
-  detail::require_object(j, where);
-  hamur_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "hyper_dims", o.hyper_dims, where);
-  detail::read_option(j, "rank", o.rank, where);
-  detail::read_option(j, "bottleneck", o.bottleneck, where);
-  detail::read_option(j, "adapters", o.adapters, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 const hamur_options& hamur<T>::checked(const hamur_options& opt, const data::schema& s) {

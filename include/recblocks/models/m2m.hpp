@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/meta_attention.hpp"
 #include "../nn/meta_tower.hpp"
 #include "../nn/mlp.hpp"
@@ -44,8 +44,8 @@
 namespace recblocks::models {
 
 struct m2m_options {
-  nn::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is always embedded
-  index_t num_experts = 4;
+  models::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature; the scenario is always embedded
+  index_t experts = 4;
   index_t expert_output = 16;
   index_t scenario_dim = 16;  ///< width of the scenario and task representations
   index_t encoder_layers = 2;
@@ -54,8 +54,24 @@ struct m2m_options {
   std::vector<index_t> tower_dims{64, 32};
   bool reference_behaviour = false;  ///< attention across the samples of the batch (the reference's nn.Transformer call)
 
-  nlohmann::json to_json() const;
-  static m2m_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("experts", o.experts, {"num_experts"});
+    f("expert_output", o.expert_output);
+    f("scenario_dim", o.scenario_dim);
+    f("encoder_layers", o.encoder_layers);
+    f("heads", o.heads);
+    f("feedforward", o.feedforward);
+    f("tower_dims", o.tower_dims);
+    f("reference_behaviour", o.reference_behaviour);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static m2m_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<m2m_options>(j, "models::m2m_options");
+  }
 };
 
 template <class T>
@@ -75,36 +91,28 @@ class m2m {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return scenarios_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    scenario_net_.visit_parameters(v, nn::join_name(prefix, "scenario"));
-    task_net_.visit_parameters(v, nn::join_name(prefix, "task"));
-    encoder_.visit_parameters(v, nn::join_name(prefix, "encoder"));
-    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_parameters(v, nn::join_name(prefix, "expert." + std::to_string(k)));
-    attention_.visit_parameters(v, nn::join_name(prefix, "attention"));
-    meta_tower_.visit_parameters(v, nn::join_name(prefix, "meta_tower"));
-    tower_.visit_parameters(v, nn::join_name(prefix, "tower"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    scenario_net_.visit_buffers(v, nn::join_name(prefix, "scenario"));
-    task_net_.visit_buffers(v, nn::join_name(prefix, "task"));
-    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_buffers(v, nn::join_name(prefix, "expert." + std::to_string(k)));
-    attention_.visit_buffers(v, nn::join_name(prefix, "attention"));
-    meta_tower_.visit_buffers(v, nn::join_name(prefix, "meta_tower"));
-    tower_.visit_buffers(v, nn::join_name(prefix, "tower"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("scenario", self.scenario_net_);
+    v("task", self.task_net_);
+    v("encoder", self.encoder_);
+    v("expert", self.experts_);
+    v("attention", self.attention_);
+    v("meta_tower", self.meta_tower_);
+    v("tower", self.tower_);
   }
 
  private:
-  static nn::feature_embedding_options embedding_options(m2m_options opt, const data::schema& s);
+  static models::feature_embedding_options embedding_options(m2m_options opt, const data::schema& s);
   nn::mlp_options small(index_t in, index_t out) const {
     return {.input_dim = in, .hidden = {out}, .act = activation::leaky_relu, .batch_norm = true};
   }
 
   options_type opt_;
   index_t scenarios_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   index_t tokens_;  // F + 1 embedded fields (the scenario last)
   nn::mlp<T> scenario_net_, task_net_;
   nn::transformer_encoder<T> encoder_;
@@ -118,30 +126,9 @@ class m2m {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json m2m_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"num_experts", num_experts}, {"expert_output", expert_output},
-          {"scenario_dim", scenario_dim}, {"encoder_layers", encoder_layers}, {"heads", heads},
-          {"feedforward", feedforward}, {"tower_dims", tower_dims}, {"reference_behaviour", reference_behaviour}};
-}
-
-inline m2m_options m2m_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::m2m_options::from_json";
-  detail::require_object(j, where);
-  m2m_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "num_experts", o.num_experts, where);
-  detail::read_option(j, "expert_output", o.expert_output, where);
-  detail::read_option(j, "scenario_dim", o.scenario_dim, where);
-  detail::read_option(j, "encoder_layers", o.encoder_layers, where);
-  detail::read_option(j, "heads", o.heads, where);
-  detail::read_option(j, "feedforward", o.feedforward, where);
-  detail::read_option(j, "tower_dims", o.tower_dims, where);
-  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
-  return o;
-}
 
 template <class T>
-nn::feature_embedding_options m2m<T>::embedding_options(m2m_options opt, const data::schema& s) {
+models::feature_embedding_options m2m<T>::embedding_options(m2m_options opt, const data::schema& s) {
   if (s.scenario_count() < 1) throw value_error("models::m2m: the schema has no scenario feature");
   opt.embedding = detail::sparse_only(opt.embedding, s);
   opt.embedding.embed_scenario = true;
@@ -160,13 +147,13 @@ m2m<T>::m2m(const data::schema& s, const options_type& opt, rng& gen)
                 .heads = opt.heads, .ff_dim = opt.feedforward, .layers = opt.encoder_layers},
                gen),
       attention_({.expert_dim = opt.expert_output, .context_dim = opt.scenario_dim, .condition_dim = opt.scenario_dim,
-                  .experts = opt.num_experts},
+                  .experts = opt.experts},
                  gen),
       meta_tower_({.dim = opt.expert_output, .condition_dim = opt.scenario_dim}, gen),
       tower_({.input_dim = opt.expert_output, .hidden = opt.tower_dims, .act = activation::relu, .batch_norm = true,
               .output_layer = true},
              gen) {
-  for (index_t k = 0; k < opt.num_experts; ++k) experts_.emplace_back(small(embedding_.output_dim(), opt.expert_output), gen);
+  for (index_t k = 0; k < opt.experts; ++k) experts_.emplace_back(small(embedding_.output_dim(), opt.expert_output), gen);
 }
 
 template <class T>

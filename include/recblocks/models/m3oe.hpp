@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/layer_norm_mlp.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/multi_level_experts.hpp"
@@ -32,15 +32,28 @@
 namespace recblocks::models {
 
 struct m3oe_options {
-  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  models::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
   std::vector<index_t> fcn_dims{128, 64, 64, 32};
-  index_t expert_num = 4;
+  index_t experts = 4;
   double expert_weight_init = 1.0;   ///< exp_d
   double balance_weight_init = 1.0;  ///< bal_d
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static m3oe_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("fcn_dims", o.fcn_dims);
+    f("experts", o.experts, {"expert_num"});
+    f("expert_weight_init", o.expert_weight_init);
+    f("balance_weight_init", o.balance_weight_init);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static m3oe_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<m3oe_options>(j, "models::m3oe_options");
+  }
 };
 
 template <class T>
@@ -60,26 +73,25 @@ class m3oe {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return static_cast<index_t>(outputs_.size()); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    star_.visit_parameters(v, nn::join_name(prefix, "star"));
-    star_mlp_.visit_parameters(v, nn::join_name(prefix, "star_mlp"));
-    skip_.visit_parameters(v, nn::join_name(prefix, "skip"));
-    experts_.visit_parameters(v, nn::join_name(prefix, "experts"));
-    for (std::size_t d = 0; d < towers_.size(); ++d) {
-      towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
-      outputs_[d].visit_parameters(v, nn::join_name(prefix, "output." + std::to_string(d)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("star", self.star_);
+    v("star_mlp", self.star_mlp_);
+    v("skip", self.skip_);
+    v("experts", self.experts_);
+    for (std::size_t d = 0; d < self.towers_.size(); ++d) {
+      v("tower." + std::to_string(d), self.towers_[d]);
+      v("output." + std::to_string(d), self.outputs_[d]);
     }
   }
-  template <class Visitor>
-  void visit_buffers(Visitor&&, const std::string&) {}
 
  private:
   static const m3oe_options& checked(const m3oe_options& opt, const data::schema& s);
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::star_linear<T> star_;
   nn::layer_norm_mlp<T> star_mlp_, skip_;
   nn::multi_level_experts<T> experts_;
@@ -91,24 +103,6 @@ class m3oe {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json m3oe_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"expert_num", expert_num},
-          {"expert_weight_init", expert_weight_init}, {"balance_weight_init", balance_weight_init},
-          {"routing", nn::to_string(routing)}};
-}
-
-inline m3oe_options m3oe_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::m3oe_options::from_json";
-  detail::require_object(j, where);
-  m3oe_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "expert_num", o.expert_num, where);
-  detail::read_option(j, "expert_weight_init", o.expert_weight_init, where);
-  detail::read_option(j, "balance_weight_init", o.balance_weight_init, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 const m3oe_options& m3oe<T>::checked(const m3oe_options& opt, const data::schema& s) {
@@ -130,7 +124,7 @@ m3oe<T>::m3oe(const data::schema& s, const options_type& opt, rng& gen)
       skip_({.input_dim = embedding_.output_dim(), .hidden = {opt.fcn_dims[1]}}, gen),
       experts_({.input_dim = opt.fcn_dims[1],
                 .expert_hidden = std::vector<index_t>(opt.fcn_dims.begin() + 3, opt.fcn_dims.end()),
-                .shared_experts = opt.expert_num,
+                .shared_experts = opt.experts,
                 .scenarios = s.scenario_count(),
                 .expert_weight_init = opt.expert_weight_init,
                 .balance_weight_init = opt.balance_weight_init},

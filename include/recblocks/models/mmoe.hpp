@@ -9,7 +9,7 @@
 ///     h_d   = sum_k g_{d,k} E_k                                      one ops::mixture node
 ///     z_b   = tower_{d(b)}(h_{d(b),b}),  tower_d = MLP_bn(tower_dims) + Linear(., 1)
 ///
-/// K = `n_expert` (0 = the number of scenarios, as every reference script sets it). Note the batch
+/// K = `experts` (0 = the number of scenarios, as every reference script sets it). Note the batch
 /// norm inside the gate (the reference's `MLP(dims=[K], activation="softmax")`); `gate_batch_norm =
 /// false` drops it. The gates, mixtures and towers of scenario d run through `nn::scenario_router`:
 /// with the default sorted routing only on scenario d's rows (zero-copy row views of the sorted
@@ -22,7 +22,7 @@
 /// Parameters: `embedding.<field>.table`, `expert.<k>.<l>.{linear,bn}...`, `gate.<d>.0.{linear,bn}...`,
 /// `tower.<d>...`; buffers: batch-norm running statistics.
 /// Errors: construction `value_error` without a scenario feature, with empty `expert_dims` or
-/// `n_expert < 0`; the forward validates the batch first (see `models::ctr_model`).
+/// `experts < 0`; the forward validates the batch first (see `models::ctr_model`).
 /// Thread-safety: `const` forward (see `ctr_model`).
 
 #include <nlohmann/json.hpp>
@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "../core/ops/activation.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/moe_gate.hpp"
 #include "../nn/scenario_router.hpp"
@@ -40,8 +40,8 @@
 namespace recblocks::models {
 
 struct mmoe_options {
-  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
-  index_t n_expert = 0;                     ///< K; 0 = number of scenarios
+  models::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  index_t experts = 0;                     ///< K; 0 = number of scenarios
   std::vector<index_t> expert_dims{16};     ///< expert MLP_bn widths (non-empty)
   std::vector<index_t> tower_dims{8};       ///< per-scenario MLP_bn widths before Linear(., 1)
   activation act = activation::relu;
@@ -50,8 +50,24 @@ struct mmoe_options {
   bool gate_batch_norm = true;              ///< BN between the gate's Linear and Softmax (reference)
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static mmoe_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("experts", o.experts, {"n_expert"});
+    f("expert_dims", o.expert_dims);
+    f("tower_dims", o.tower_dims);
+    f("activation", o.act);
+    f("dropout", o.dropout);
+    f("batch_norm", o.batch_norm);
+    f("gate_batch_norm", o.gate_batch_norm);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static mmoe_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<mmoe_options>(j, "models::mmoe_options");
+  }
 };
 
 template <class T>
@@ -82,23 +98,18 @@ class mmoe {
     for (auto& tw : towers_) tw.enable_bf16_inference(max_rows);
   }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_parameters(v, nn::join_name(prefix, "expert." + std::to_string(k)));
-    for (std::size_t d = 0; d < gates_.size(); ++d) gates_[d].visit_parameters(v, nn::join_name(prefix, "gate." + std::to_string(d)));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t k = 0; k < experts_.size(); ++k) experts_[k].visit_buffers(v, nn::join_name(prefix, "expert." + std::to_string(k)));
-    for (std::size_t d = 0; d < gates_.size(); ++d) gates_[d].visit_buffers(v, nn::join_name(prefix, "gate." + std::to_string(d)));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("expert", self.experts_);
+    v("gate", self.gates_);
+    v("tower", self.towers_);
   }
 
  private:
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   std::vector<nn::mlp<T>> experts_;
   std::vector<nn::moe_gate<T>> gates_;
   std::vector<nn::mlp<T>> towers_;
@@ -108,36 +119,14 @@ class mmoe {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json mmoe_options::to_json() const {
-  return {{"embedding", embedding.to_json()},   {"n_expert", n_expert},     {"expert_dims", expert_dims},
-          {"tower_dims", tower_dims},           {"activation", to_string(act)}, {"dropout", dropout},
-          {"batch_norm", batch_norm},           {"gate_batch_norm", gate_batch_norm},
-          {"routing", nn::to_string(routing)}};
-}
-
-inline mmoe_options mmoe_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::mmoe_options::from_json";
-  detail::require_object(j, where);
-  mmoe_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "n_expert", o.n_expert, where);
-  detail::read_option(j, "expert_dims", o.expert_dims, where);
-  detail::read_option(j, "tower_dims", o.tower_dims, where);
-  detail::read_option(j, "activation", o.act, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "batch_norm", o.batch_norm, where);
-  detail::read_option(j, "gate_batch_norm", o.gate_batch_norm, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 mmoe<T>::mmoe(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt), embedding_(s, opt.embedding, gen) {
   const index_t S = s.scenario_count();
   if (S < 1) throw value_error("models::mmoe: the schema has no scenario feature");
   if (opt.expert_dims.empty()) throw value_error("models::mmoe: expert_dims must not be empty");
-  if (opt.n_expert < 0) throw value_error("models::mmoe: n_expert must be >= 0 (0 = one per scenario)");
-  const index_t K = opt.n_expert == 0 ? S : opt.n_expert;
+  if (opt.experts < 0) throw value_error("models::mmoe: experts must be >= 0 (0 = one per scenario)");
+  const index_t K = opt.experts == 0 ? S : opt.experts;
   const index_t D = embedding_.output_dim();
   const nn::mlp_options expert{.input_dim = D, .hidden = opt.expert_dims, .act = opt.act, .batch_norm = opt.batch_norm,
                                .dropout = opt.dropout, .output_layer = false};

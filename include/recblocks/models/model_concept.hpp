@@ -14,8 +14,7 @@
 ///       /// Logits `[B, 1]` (sigmoid NOT applied), row b from its own scenario's head.
 ///       var<T> operator()(tape<T>&, const data::batch<T>&) const;
 ///
-///       template <class V> void visit_parameters(V&& v, const std::string& prefix);  // v(name, param<T>&)
-///       template <class V> void visit_buffers(V&& v, const std::string& prefix);     // v(name, matrix<T>&)
+///       template <class Self, class V> static void visit(Self& self, V& v);  // the member list (nn/module.hpp)
 ///       nlohmann::json config() const;                          // == options as JSON
 ///       static my_model from_config(const data::schema&, const nlohmann::json&, rng&);
 ///       const data::schema& get_schema() const;                 // the schema it was built for
@@ -43,21 +42,17 @@
 #include "../core/param.hpp"
 #include "../core/rng.hpp"
 #include "../core/tape.hpp"
+#include "../nn/module.hpp"
 #include "../data/batch.hpp"
 #include "../data/schema.hpp"
 
 namespace recblocks::models {
 
 namespace detail {
-/// A parameter visitor accepted by every module (the concept's archetype).
-template <class T>
-struct parameter_visitor_archetype {
-  void operator()(const std::string&, param<T>&) const {}
-};
-/// A buffer visitor accepted by every module (the concept's archetype).
-template <class T>
-struct buffer_visitor_archetype {
-  void operator()(const std::string&, matrix<T>&) const {}
+/// A member visitor accepted by every module's `visit` (the concept's archetype).
+struct member_visitor_archetype {
+  template <class X>
+  void operator()(const std::string&, X&) const {}
 };
 }  // namespace detail
 
@@ -67,11 +62,11 @@ concept ctr_model =
     requires { typename M::scalar_type; typename M::options_type; } &&
     std::constructible_from<M, const data::schema&, const typename M::options_type&, rng&> &&
     requires(M& m, const M& cm, tape<typename M::scalar_type>& t, const data::batch<typename M::scalar_type>& b,
-             const data::schema& s, const nlohmann::json& j, rng& g, const std::string& prefix) {
+             const data::schema& s, const nlohmann::json& j, rng& g) {
       { M::name } -> std::convertible_to<const char*>;
       { cm(t, b) } -> std::same_as<var<typename M::scalar_type>>;
-      m.visit_parameters(detail::parameter_visitor_archetype<typename M::scalar_type>{}, prefix);
-      m.visit_buffers(detail::buffer_visitor_archetype<typename M::scalar_type>{}, prefix);
+      M::visit(m, std::declval<detail::member_visitor_archetype&>());
+      M::visit(cm, std::declval<detail::member_visitor_archetype&>());
       { cm.config() } -> std::convertible_to<nlohmann::json>;
       { M::from_config(s, j, g) } -> std::same_as<M>;
       { cm.get_schema() } -> std::convertible_to<const data::schema&>;

@@ -40,6 +40,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/ops/gather.hpp"
@@ -47,11 +48,11 @@
 #include "../nn/co_attention.hpp"
 #include "../nn/counterfactual_head.hpp"
 #include "../nn/embedding.hpp"
-#include "../nn/feature_embedding.hpp"
 #include "../nn/gru.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/target_attention.hpp"
 #include "detail/options_json.hpp"
+#include "feature_embedding.hpp"
 #include "model_concept.hpp"
 
 namespace recblocks::models {
@@ -63,20 +64,20 @@ inline const char* to_string(mscan_cross c) {
   return c == mscan_cross::co_attention ? "co_attention" : c == mscan_cross::target_attention ? "target_attention" : "none";
 }
 inline const char* to_string(mscan_history h) { return h == mscan_history::per_scenario ? "per_scenario" : "whole"; }
-inline mscan_cross mscan_cross_from_string(const std::string& s) {
+inline mscan_cross enum_from_string(std::type_identity<mscan_cross>, const std::string& s) {
   if (s == "co_attention") return mscan_cross::co_attention;
   if (s == "target_attention") return mscan_cross::target_attention;
   if (s == "none") return mscan_cross::none;
   throw value_error("models::mscan: unknown cross '" + s + "' (expected co_attention, target_attention or none)");
 }
-inline mscan_history mscan_history_from_string(const std::string& s) {
+inline mscan_history enum_from_string(std::type_identity<mscan_history>, const std::string& s) {
   if (s == "per_scenario") return mscan_history::per_scenario;
   if (s == "whole") return mscan_history::whole;
   throw value_error("models::mscan: unknown history '" + s + "' (expected per_scenario or whole)");
 }
 
 struct mscan_options {
-  nn::feature_embedding_options embedding = with_scenario();  ///< every sparse and dense feature + the scenario
+  feature_embedding_options embedding = with_scenario();  ///< every sparse and dense feature + the scenario
   std::string item_feature;                    ///< the target item's sparse feature ("" = found by vocabulary)
   std::string sequence_prefix = "seq_";
   index_t item_dim = 16;                       ///< d: item embedding of the target and the sequences
@@ -91,12 +92,34 @@ struct mscan_options {
   bool batch_norm = true;
   double dropout = 0.0;
 
-  nlohmann::json to_json() const;
-  static mscan_options from_json(const nlohmann::json& j);
+  /// The one description of these options (JSON name <-> member; the head's keys are flat).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("item_feature", o.item_feature);
+    f("sequence_prefix", o.sequence_prefix);
+    f("item_dim", o.item_dim);
+    f("item_init_stddev", o.item_init_stddev);
+    f("hidden", o.hidden);
+    f("history", o.history);
+    f("cross", o.cross);
+    f("debias", o.debias);
+    f("fusion", o.head.fusion);
+    f("c", o.head.c);
+    f("lambda", o.head.lambda);
+    f("score", o.head.score);
+    f("mlp_dims", o.mlp_dims);
+    f("activation", o.act);
+    f("batch_norm", o.batch_norm);
+    f("dropout", o.dropout);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static mscan_options from_json(const nlohmann::json& j) { return detail::options_from_json<mscan_options>(j, "models::mscan_options"); }
 
  private:
-  static nn::feature_embedding_options with_scenario() {
-    nn::feature_embedding_options e;
+  static feature_embedding_options with_scenario() {
+    feature_embedding_options e;
     e.embed_scenario = true;
     return e;
   }
@@ -136,20 +159,17 @@ class mscan {
     opt_.head = h;
   }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    item_.visit_parameters(v, nn::join_name(prefix, "item"));
-    if (gru_) gru_->visit_parameters(v, nn::join_name(prefix, "gru"));
-    attention_.visit_parameters(v, nn::join_name(prefix, "attention"));
-    if (co_) co_->visit_parameters(v, nn::join_name(prefix, "co_attention"));
-    if (other_) other_->visit_parameters(v, nn::join_name(prefix, "other_attention"));
-    mlp_.visit_parameters(v, nn::join_name(prefix, "mlp"));
-    if (opt_.debias) bias_.visit_parameters(v, nn::join_name(prefix, "bias"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    mlp_.visit_buffers(v, nn::join_name(prefix, "mlp"));
+  /// The member list (see nn/module.hpp).
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("item", self.item_);
+    v("gru", self.gru_);
+    v("attention", self.attention_);
+    v("co_attention", self.co_);
+    v("other_attention", self.other_);
+    v("mlp", self.mlp_);
+    if (self.opt_.debias) v("bias", self.bias_);
   }
 
  private:
@@ -168,7 +188,7 @@ class mscan {
   std::vector<std::string> seq_names_;
   std::vector<index_t> seq_len_;           // max lengths
   index_t vocabulary_ = 0;
-  nn::feature_embedding<T> embedding_;
+  feature_embedding<T> embedding_;
   nn::embedding<T> item_;
   std::optional<nn::gru<T>> gru_;
   nn::target_attention<T> attention_;
@@ -182,56 +202,6 @@ class mscan {
 // ---------------------------------------------------------------------------------------------
 // Implementation
 // ---------------------------------------------------------------------------------------------
-
-inline nlohmann::json mscan_options::to_json() const {
-  return {{"embedding", embedding.to_json()},
-          {"item_feature", item_feature},
-          {"sequence_prefix", sequence_prefix},
-          {"item_dim", item_dim},
-          {"item_init_stddev", item_init_stddev},
-          {"hidden", hidden},
-          {"history", to_string(history)},
-          {"cross", to_string(cross)},
-          {"debias", debias},
-          {"fusion", nn::to_string(head.fusion)},
-          {"c", head.c},
-          {"lambda", head.lambda},
-          {"score", nn::to_string(head.score)},
-          {"mlp_dims", mlp_dims},
-          {"activation", to_string(act)},
-          {"batch_norm", batch_norm},
-          {"dropout", dropout}};
-}
-
-inline mscan_options mscan_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::mscan_options::from_json";
-  detail::require_object(j, where);
-  mscan_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "item_feature", o.item_feature, where);
-  detail::read_option(j, "sequence_prefix", o.sequence_prefix, where);
-  detail::read_option(j, "item_dim", o.item_dim, where);
-  detail::read_option(j, "item_init_stddev", o.item_init_stddev, where);
-  detail::read_option(j, "hidden", o.hidden, where);
-  detail::read_option(j, "debias", o.debias, where);
-  detail::read_option(j, "c", o.head.c, where);
-  detail::read_option(j, "lambda", o.head.lambda, where);
-  detail::read_option(j, "mlp_dims", o.mlp_dims, where);
-  detail::read_option(j, "activation", o.act, where);
-  detail::read_option(j, "batch_norm", o.batch_norm, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  try {
-    if (j.contains("history")) o.history = mscan_history_from_string(j.at("history").get<std::string>());
-    if (j.contains("cross")) o.cross = mscan_cross_from_string(j.at("cross").get<std::string>());
-    if (j.contains("fusion")) o.head.fusion = nn::cf_fusion_from_string(j.at("fusion").get<std::string>());
-    if (j.contains("score")) o.head.score = nn::cf_score_from_string(j.at("score").get<std::string>());
-  } catch (const nlohmann::json::exception& e) {
-    throw parse_error(std::string(where) + ": " + e.what());
-  } catch (const value_error& e) {
-    throw parse_error(std::string(where) + ": " + e.what());
-  }
-  return o;
-}
 
 template <class T>
 index_t mscan<T>::input_width(const options_type& opt, index_t embedded, index_t others) {

@@ -8,7 +8,7 @@
 ///     level l > 1 : inputs (y_1, ..., y_N, y_c) -> CGC
 ///     z_b         = tower_{d(b)}(y_{d(b), b}),  tower_d = MLP_bn(tower_dims) + Linear(., 1)
 ///
-/// Each CGC level (`nn::cgc_layer`) has `n_expert_specific` MLP_bn experts per scenario, `n_expert_shared`
+/// Each CGC level (`nn::cgc_layer`) has `specific_experts` MLP_bn experts per scenario, `shared_experts`
 /// shared experts, and per scenario a gate `softmax(BN(Linear))` over its own and the shared experts.
 /// Reference hyperparameters (MovieLens/Amazon/Douban): 1 level, 2 specific + 1 shared experts,
 /// expert [16], tower [8].
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "../nn/cgc_layer.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/scenario_router.hpp"
 #include "detail/options_json.hpp"
 #include "model_concept.hpp"
@@ -30,10 +30,10 @@
 namespace recblocks::models {
 
 struct ple_options {
-  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
-  index_t n_level = 1;
-  index_t n_expert_specific = 2;
-  index_t n_expert_shared = 1;
+  models::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  index_t levels = 1;
+  index_t specific_experts = 2;
+  index_t shared_experts = 1;
   std::vector<index_t> expert_dims{16};
   std::vector<index_t> tower_dims{8};
   activation act = activation::relu;
@@ -42,8 +42,26 @@ struct ple_options {
   bool gate_batch_norm = true;  ///< BN between the gate's Linear and Softmax (reference)
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static ple_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("levels", o.levels, {"n_level"});
+    f("specific_experts", o.specific_experts, {"n_expert_specific"});
+    f("shared_experts", o.shared_experts, {"n_expert_shared"});
+    f("expert_dims", o.expert_dims);
+    f("tower_dims", o.tower_dims);
+    f("activation", o.act);
+    f("dropout", o.dropout);
+    f("batch_norm", o.batch_norm);
+    f("gate_batch_norm", o.gate_batch_norm);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static ple_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<ple_options>(j, "models::ple_options");
+  }
 };
 
 template <class T>
@@ -64,21 +82,17 @@ class ple {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return static_cast<index_t>(towers_.size()); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    for (std::size_t l = 0; l < levels_.size(); ++l) levels_[l].visit_parameters(v, nn::join_name(prefix, "level." + std::to_string(l)));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < levels_.size(); ++l) levels_[l].visit_buffers(v, nn::join_name(prefix, "level." + std::to_string(l)));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("level", self.levels_);
+    v("tower", self.towers_);
   }
 
  private:
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   std::vector<nn::cgc_layer<T>> levels_;
   std::vector<nn::mlp<T>> towers_;
 };
@@ -87,47 +101,23 @@ class ple {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json ple_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"n_level", n_level}, {"n_expert_specific", n_expert_specific},
-          {"n_expert_shared", n_expert_shared}, {"expert_dims", expert_dims}, {"tower_dims", tower_dims},
-          {"activation", to_string(act)}, {"dropout", dropout}, {"batch_norm", batch_norm},
-          {"gate_batch_norm", gate_batch_norm}, {"routing", nn::to_string(routing)}};
-}
-
-inline ple_options ple_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::ple_options::from_json";
-  detail::require_object(j, where);
-  ple_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "n_level", o.n_level, where);
-  detail::read_option(j, "n_expert_specific", o.n_expert_specific, where);
-  detail::read_option(j, "n_expert_shared", o.n_expert_shared, where);
-  detail::read_option(j, "expert_dims", o.expert_dims, where);
-  detail::read_option(j, "tower_dims", o.tower_dims, where);
-  detail::read_option(j, "activation", o.act, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "batch_norm", o.batch_norm, where);
-  detail::read_option(j, "gate_batch_norm", o.gate_batch_norm, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt), embedding_(s, opt.embedding, gen) {
   const index_t N = s.scenario_count();
   if (N < 1) throw value_error("models::ple: the schema has no scenario feature");
-  if (opt.n_level < 1 || opt.expert_dims.empty())
-    throw value_error("models::ple: n_level must be >= 1 and expert_dims non-empty");
-  for (index_t l = 0; l < opt.n_level; ++l)
+  if (opt.levels < 1 || opt.expert_dims.empty())
+    throw value_error("models::ple: levels must be >= 1 and expert_dims non-empty");
+  for (index_t l = 0; l < opt.levels; ++l)
     levels_.emplace_back(nn::cgc_layer_options{.input_dim = l == 0 ? embedding_.output_dim() : opt.expert_dims.back(),
                                                .tasks = N,
-                                               .specific_experts = opt.n_expert_specific,
-                                               .shared_experts = opt.n_expert_shared,
+                                               .specific_experts = opt.specific_experts,
+                                               .shared_experts = opt.shared_experts,
                                                .expert_hidden = opt.expert_dims,
                                                .act = opt.act,
                                                .batch_norm = opt.batch_norm,
                                                .gate_batch_norm = opt.gate_batch_norm,
-                                               .shared_gate = l + 1 < opt.n_level},
+                                               .shared_gate = l + 1 < opt.levels},
                          gen);
   const nn::mlp_options tower{.input_dim = opt.expert_dims.back(), .hidden = opt.tower_dims, .act = opt.act,
                               .batch_norm = opt.batch_norm, .dropout = opt.dropout, .output_layer = true};

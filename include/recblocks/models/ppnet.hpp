@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/gate_nu.hpp"
 #include "../nn/linear.hpp"
 #include "../nn/mlp.hpp"
@@ -34,7 +34,7 @@
 namespace recblocks::models {
 
 struct ppnet_options {
-  nn::feature_embedding_options embedding;  ///< agnostic features; default (empty fields): non-id sparse + dense
+  models::feature_embedding_options embedding;  ///< agnostic features; default (empty fields): non-id sparse + dense
   std::vector<std::string> id_fields;       ///< empty: the first two sparse features
   std::vector<index_t> fcn_dims{128, 64, 32};
   double gamma = 2.0;
@@ -42,8 +42,22 @@ struct ppnet_options {
   bool reference_behaviour = false;  ///< towers start from the gate input (the reference)
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static ppnet_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("id_fields", o.id_fields);
+    f("fcn_dims", o.fcn_dims);
+    f("gamma", o.gamma);
+    f("dropout", o.dropout);
+    f("reference_behaviour", o.reference_behaviour);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static ppnet_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<ppnet_options>(j, "models::ppnet_options");
+  }
 };
 
 template <class T>
@@ -63,28 +77,25 @@ class ppnet {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return static_cast<index_t>(outputs_.size()); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    ids_.visit_parameters(v, nn::join_name(prefix, "id_embedding"));
-    agn_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    for (std::size_t k = 0; k < layers_.size(); ++k) {
-      layers_[k].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(k) + ".layer"));
-      gates_[k].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(k) + ".gate"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("id_embedding", self.ids_);
+    v("embedding", self.agn_);
+    for (std::size_t k = 0; k < self.layers_.size(); ++k) {
+      v("tower." + std::to_string(k) + ".layer", self.layers_[k]);
+      v("tower." + std::to_string(k) + ".gate", self.gates_[k]);
     }
-    for (std::size_t d = 0; d < outputs_.size(); ++d) outputs_[d].visit_parameters(v, nn::join_name(prefix, "output." + std::to_string(d)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t k = 0; k < layers_.size(); ++k) layers_[k].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(k) + ".layer"));
+    v("output", self.outputs_);
   }
 
  private:
   static std::vector<std::string> id_names(const ppnet_options& opt, const data::schema& s);
-  static nn::feature_embedding_options id_options(const ppnet_options& opt, const data::schema& s);
-  static nn::feature_embedding_options agn_options(const ppnet_options& opt, const data::schema& s);
+  static models::feature_embedding_options id_options(const ppnet_options& opt, const data::schema& s);
+  static models::feature_embedding_options agn_options(const ppnet_options& opt, const data::schema& s);
 
   options_type opt_;
-  nn::feature_embedding<T> ids_, agn_;
+  models::feature_embedding<T> ids_, agn_;
   std::vector<nn::mlp<T>> layers_;     // scenario d, layer i at d * L + i
   std::vector<nn::gate_nu<T>> gates_;  // same layout
   std::vector<nn::linear<T>> outputs_;
@@ -94,24 +105,6 @@ class ppnet {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json ppnet_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"id_fields", id_fields}, {"fcn_dims", fcn_dims}, {"gamma", gamma},
-          {"dropout", dropout}, {"reference_behaviour", reference_behaviour}, {"routing", nn::to_string(routing)}};
-}
-
-inline ppnet_options ppnet_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::ppnet_options::from_json";
-  detail::require_object(j, where);
-  ppnet_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "id_fields", o.id_fields, where);
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "gamma", o.gamma, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 std::vector<std::string> ppnet<T>::id_names(const ppnet_options& opt, const data::schema& s) {
@@ -124,16 +117,16 @@ std::vector<std::string> ppnet<T>::id_names(const ppnet_options& opt, const data
 }
 
 template <class T>
-nn::feature_embedding_options ppnet<T>::id_options(const ppnet_options& opt, const data::schema& s) {
-  nn::feature_embedding_options e = opt.embedding;
+models::feature_embedding_options ppnet<T>::id_options(const ppnet_options& opt, const data::schema& s) {
+  models::feature_embedding_options e = opt.embedding;
   e.fields = id_names(opt, s);
   e.embed_scenario = false;
   return e;
 }
 
 template <class T>
-nn::feature_embedding_options ppnet<T>::agn_options(const ppnet_options& opt, const data::schema& s) {
-  nn::feature_embedding_options e = opt.embedding;
+models::feature_embedding_options ppnet<T>::agn_options(const ppnet_options& opt, const data::schema& s) {
+  models::feature_embedding_options e = opt.embedding;
   if (e.fields.empty()) {
     e.fields = detail::sparse_field_names(s, id_names(opt, s));
     for (const auto* f : s.of_kind(data::feature_kind::dense)) e.fields.push_back(f->name);

@@ -132,7 +132,7 @@ inline nlohmann::json registry::preset_options(const std::string& name, preset p
   if (n == "mmoe") return kr ? J{{"expert_dims", {32}}, {"tower_dims", {16}}} : J{{"expert_dims", deep}, {"tower_dims", {16}}};
   if (n == "ple") return kr ? J{{"expert_dims", {64, 32}}, {"tower_dims", {16}}} : J{{"expert_dims", deep}, {"tower_dims", {16}}};
   if (n == "star") return kr ? J::object() : J{{"fcn_dims", {256, 128, 64, 32, 16, 8}}, {"aux_dims", {16}}};
-  if (n == "adasparse") return J{{"mlp_dims", kr ? std::vector<index_t>{128, 64, 32} : deep}};
+  if (n == "adasparse") return J{{"fcn_dims", kr ? std::vector<index_t>{128, 64, 32} : deep}};
   if (n == "adaptdhm") return kr ? J::object() : J{{"fcn_dims", deep}};
   if (n == "epnet" || n == "ppnet") return kr ? J::object() : J{{"fcn_dims", deep}};
   if (n == "m3oe") return kr ? J::object() : J{{"fcn_dims", {512, 256, 256, 64}}};
@@ -146,15 +146,7 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
   const std::string n = canonical(name);
   const nlohmann::json& o = options.is_null() ? nlohmann::json::object() : options;
   auto run = [&]<class M>(std::type_identity<M>) -> decltype(auto) {
-    if (o.is_object()) {  // a misspelt key would otherwise be ignored silently
-      const nlohmann::json known = typename M::options_type{}.to_json();
-      for (const auto& [key, value] : o.items())
-        if (!known.contains(key)) {
-          std::string list;
-          for (const auto& [k, v] : known.items()) list += (list.empty() ? "" : ", ") + k;
-          throw parse_error("models::registry: unknown option '" + key + "' for model " + n + " (its options: " + list + ")");
-        }
-    }
+    // from_json rejects a key the model does not have (a misspelt key is never ignored silently)
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };

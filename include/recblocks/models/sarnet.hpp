@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/scenario_transfer.hpp"
 #include "detail/options_json.hpp"
@@ -27,15 +27,28 @@
 namespace recblocks::models {
 
 struct sarnet_options {
-  nn::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature, no dense ones
+  models::feature_embedding_options embedding;  ///< default (empty fields): every sparse feature, no dense ones
   index_t shared_experts = 8;
   index_t specific_experts = 2;
   index_t expert_dim = 16;
   std::vector<index_t> tower_dims{32, 32};
   double dropout = 0.0;
 
-  nlohmann::json to_json() const;
-  static sarnet_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("shared_experts", o.shared_experts);
+    f("specific_experts", o.specific_experts);
+    f("expert_dim", o.expert_dim);
+    f("tower_dims", o.tower_dims);
+    f("dropout", o.dropout);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static sarnet_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<sarnet_options>(j, "models::sarnet_options");
+  }
 };
 
 template <class T>
@@ -55,22 +68,18 @@ class sarnet {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return scenarios_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    transfer_.visit_parameters(v, nn::join_name(prefix, "transfer"));
-    tower_.visit_parameters(v, nn::join_name(prefix, "tower"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    transfer_.visit_buffers(v, nn::join_name(prefix, "transfer"));
-    tower_.visit_buffers(v, nn::join_name(prefix, "tower"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("transfer", self.transfer_);
+    v("tower", self.tower_);
   }
 
  private:
   options_type opt_;
   index_t scenarios_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::scenario_transfer<T> transfer_;
   nn::mlp<T> tower_;
 };
@@ -79,23 +88,6 @@ class sarnet {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json sarnet_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"shared_experts", shared_experts}, {"specific_experts", specific_experts},
-          {"expert_dim", expert_dim}, {"tower_dims", tower_dims}, {"dropout", dropout}};
-}
-
-inline sarnet_options sarnet_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::sarnet_options::from_json";
-  detail::require_object(j, where);
-  sarnet_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "shared_experts", o.shared_experts, where);
-  detail::read_option(j, "specific_experts", o.specific_experts, where);
-  detail::read_option(j, "expert_dim", o.expert_dim, where);
-  detail::read_option(j, "tower_dims", o.tower_dims, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  return o;
-}
 
 template <class T>
 sarnet<T>::sarnet(const data::schema& s, const options_type& opt, rng& gen)

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "../core/ops/activation.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/scenario_router.hpp"
 #include "detail/options_json.hpp"
@@ -35,7 +35,7 @@
 namespace recblocks::models {
 
 struct shared_bottom_options {
-  nn::feature_embedding_options embedding;       ///< default: every sparse (16-d) and dense feature
+  models::feature_embedding_options embedding;       ///< default: every sparse (16-d) and dense feature
   std::vector<index_t> bottom_dims{128};         ///< shared MLP_bn widths (non-empty)
   std::vector<index_t> tower_dims{8};            ///< per-scenario MLP_bn widths before Linear(., 1)
   activation act = activation::relu;
@@ -43,8 +43,22 @@ struct shared_bottom_options {
   bool batch_norm = true;                        ///< BN in bottom and towers (the reference's MLP)
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static shared_bottom_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("bottom_dims", o.bottom_dims);
+    f("tower_dims", o.tower_dims);
+    f("activation", o.act);
+    f("dropout", o.dropout);
+    f("batch_norm", o.batch_norm);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static shared_bottom_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<shared_bottom_options>(j, "models::shared_bottom_options");
+  }
 };
 
 template <class T>
@@ -67,23 +81,19 @@ class shared_bottom {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return static_cast<index_t>(towers_.size()); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    bottom_.visit_parameters(v, nn::join_name(prefix, "bottom"));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_parameters(v, nn::join_name(prefix, "tower." + std::to_string(d)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    bottom_.visit_buffers(v, nn::join_name(prefix, "bottom"));
-    for (std::size_t d = 0; d < towers_.size(); ++d) towers_[d].visit_buffers(v, nn::join_name(prefix, "tower." + std::to_string(d)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("bottom", self.bottom_);
+    v("tower", self.towers_);
   }
 
  private:
   static nn::mlp_options bottom_options(const options_type& opt, index_t input_dim);
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::mlp<T> bottom_;
   std::vector<nn::mlp<T>> towers_;
 };
@@ -92,25 +102,6 @@ class shared_bottom {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json shared_bottom_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"bottom_dims", bottom_dims}, {"tower_dims", tower_dims},
-          {"activation", to_string(act)},     {"dropout", dropout},         {"batch_norm", batch_norm},
-          {"routing", nn::to_string(routing)}};
-}
-
-inline shared_bottom_options shared_bottom_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::shared_bottom_options::from_json";
-  detail::require_object(j, where);
-  shared_bottom_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "bottom_dims", o.bottom_dims, where);
-  detail::read_option(j, "tower_dims", o.tower_dims, where);
-  detail::read_option(j, "activation", o.act, where);
-  detail::read_option(j, "dropout", o.dropout, where);
-  detail::read_option(j, "batch_norm", o.batch_norm, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 nn::mlp_options shared_bottom<T>::bottom_options(const options_type& opt, index_t input_dim) {

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "../nn/batch_norm.hpp"
-#include "../nn/feature_embedding.hpp"
+#include "feature_embedding.hpp"
 #include "../nn/mlp.hpp"
 #include "../nn/partitioned_norm.hpp"
 #include "../nn/scenario_router.hpp"
@@ -37,14 +37,26 @@
 namespace recblocks::models {
 
 struct star_options {
-  nn::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
+  models::feature_embedding_options embedding;  ///< default: every sparse (16-d) and dense feature
   std::vector<index_t> fcn_dims{128, 64, 32};
   std::vector<index_t> aux_dims{32};
   bool reference_behaviour = false;  ///< BN + ReLU on the output logit (the reference's bug)
   nn::routing_mode routing = nn::routing_mode::sorted;
 
-  nlohmann::json to_json() const;
-  static star_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("embedding", o.embedding);
+    f("fcn_dims", o.fcn_dims);
+    f("aux_dims", o.aux_dims);
+    f("reference_behaviour", o.reference_behaviour);
+    f("routing", o.routing);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static star_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<star_options>(j, "models::star_options");
+  }
 };
 
 template <class T>
@@ -65,26 +77,21 @@ class star {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return norm_.scenarios(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    embedding_.visit_parameters(v, nn::join_name(prefix, "embedding"));
-    norm_.visit_parameters(v, nn::join_name(prefix, "norm"));
-    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i].visit_parameters(v, nn::join_name(prefix, "fcn." + std::to_string(i)));
-    for (std::size_t k = 0; k < bns_.size(); ++k) bns_[k].visit_parameters(v, nn::join_name(prefix, "bn." + std::to_string(k)));
-    aux_.visit_parameters(v, nn::join_name(prefix, "aux"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    norm_.visit_buffers(v, nn::join_name(prefix, "norm"));
-    for (std::size_t k = 0; k < bns_.size(); ++k) bns_[k].visit_buffers(v, nn::join_name(prefix, "bn." + std::to_string(k)));
-    aux_.visit_buffers(v, nn::join_name(prefix, "aux"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("embedding", self.embedding_);
+    v("norm", self.norm_);
+    v("fcn", self.layers_);
+    v("bn", self.bns_);
+    v("aux", self.aux_);
   }
 
  private:
   static index_t scenario_count(const data::schema& s);
 
   options_type opt_;
-  nn::feature_embedding<T> embedding_;
+  models::feature_embedding<T> embedding_;
   nn::partitioned_norm<T> norm_;
   std::vector<nn::star_linear<T>> layers_;  // fcn_dims.size() hidden layers + the output layer
   std::vector<nn::batch_norm<T>> bns_;      // scenario d, layer i at d * layers + i
@@ -95,22 +102,6 @@ class star {
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json star_options::to_json() const {
-  return {{"embedding", embedding.to_json()}, {"fcn_dims", fcn_dims}, {"aux_dims", aux_dims},
-          {"reference_behaviour", reference_behaviour}, {"routing", nn::to_string(routing)}};
-}
-
-inline star_options star_options::from_json(const nlohmann::json& j) {
-  constexpr const char* where = "models::star_options::from_json";
-  detail::require_object(j, where);
-  star_options o;
-  if (j.contains("embedding")) o.embedding = nn::feature_embedding_options::from_json(j.at("embedding"));
-  detail::read_option(j, "fcn_dims", o.fcn_dims, where);
-  detail::read_option(j, "aux_dims", o.aux_dims, where);
-  detail::read_option(j, "reference_behaviour", o.reference_behaviour, where);
-  detail::read_option(j, "routing", o.routing, where);
-  return o;
-}
 
 template <class T>
 index_t star<T>::scenario_count(const data::schema& s) {

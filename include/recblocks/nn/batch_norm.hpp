@@ -36,16 +36,13 @@ class batch_norm {
   matrix<T>& running_mean() const { return running_mean_; }
   matrix<T>& running_var() const { return running_var_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "gamma"), gamma_);
-    v(join_name(prefix, "beta"), beta_);
-  }
-  /// Running statistics are state, not parameters: checkpoints visit them here.
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "running_mean"), running_mean_);
-    v(join_name(prefix, "running_var"), running_var_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("gamma", self.gamma_);
+    v("beta", self.beta_);
+    v("running_mean", self.running_mean_);  // buffers: running statistics (state, not parameters)
+    v("running_var", self.running_var_);
   }
 
  private:

@@ -48,24 +48,16 @@ class cgc_layer {
   index_t output_dim() const { return opt_.expert_hidden.back(); }
   const cgc_layer_options& options() const { return opt_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    visit(v, prefix, [](auto& m, auto& vis, const std::string& p) { m.visit_parameters(vis, p); });
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    visit(v, prefix, [](auto& m, auto& vis, const std::string& p) { m.visit_buffers(vis, p); });
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("specific", self.specific_);
+    v("shared", self.shared_);
+    v("gate", self.gates_);
+    v("shared_gate", self.shared_gate_);
   }
 
  private:
-  template <class Visitor, class F>
-  void visit(Visitor& v, const std::string& prefix, F&& f) {
-    for (std::size_t k = 0; k < specific_.size(); ++k) f(specific_[k], v, join_name(prefix, "specific." + std::to_string(k)));
-    for (std::size_t k = 0; k < shared_.size(); ++k) f(shared_[k], v, join_name(prefix, "shared." + std::to_string(k)));
-    for (std::size_t k = 0; k < gates_.size(); ++k) f(gates_[k], v, join_name(prefix, "gate." + std::to_string(k)));
-    if (shared_gate_) f(*shared_gate_, v, join_name(prefix, "shared_gate"));
-  }
-
   cgc_layer_options opt_;
   std::vector<mlp<T>> specific_;  // task i's experts at [i * m_s, (i + 1) * m_s)
   std::vector<mlp<T>> shared_;

@@ -51,11 +51,10 @@ class cluster_router {
   const matrix<T>& centres() const { return centres_; }
   index_t clusters() const { return opt_.clusters; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&&, const std::string&) {}
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "centres"), centres_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("centres", self.centres_);
   }
 
  private:

@@ -64,9 +64,10 @@ class co_attention {
 
   param<T>& weight() { return weight_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "weight"), weight_);
+  /// The member list (see nn/module.hpp).
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("weight", self.weight_);
   }
 
  private:

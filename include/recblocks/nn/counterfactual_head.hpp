@@ -27,6 +27,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 
 #include "../core/ops/activation.hpp"
 #include "../core/ops/elementwise.hpp"
@@ -39,12 +40,12 @@ enum class cf_score { probability, logit };
 
 inline const char* to_string(cf_fusion f) { return f == cf_fusion::additive ? "additive" : "product"; }
 inline const char* to_string(cf_score s) { return s == cf_score::probability ? "probability" : "logit"; }
-inline cf_fusion cf_fusion_from_string(const std::string& s) {
+inline cf_fusion enum_from_string(std::type_identity<cf_fusion>, const std::string& s) {
   if (s == "additive") return cf_fusion::additive;
   if (s == "product") return cf_fusion::product;
   throw value_error("nn::counterfactual_head: unknown fusion '" + s + "' (expected additive or product)");
 }
-inline cf_score cf_score_from_string(const std::string& s) {
+inline cf_score enum_from_string(std::type_identity<cf_score>, const std::string& s) {
   if (s == "probability") return cf_score::probability;
   if (s == "logit") return cf_score::logit;
   throw value_error("nn::counterfactual_head: unknown score '" + s + "' (expected probability or logit)");
@@ -55,6 +56,15 @@ struct counterfactual_head_options {
   double c = 1.0;       ///< TIE coefficient at inference
   double lambda = 1.0;  ///< weight of the bias branch's own BCE in the dual loss
   cf_score score = cf_score::probability;
+
+  /// The options' one description (JSON name <-> member; see models/detail/options_json.hpp).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("fusion", o.fusion);
+    f("c", o.c);
+    f("lambda", o.lambda);
+    f("score", o.score);
+  }
 };
 
 template <class T>

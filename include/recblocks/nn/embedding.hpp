@@ -37,9 +37,10 @@ class embedding {
   param<T>& table() { return table_; }
   const param<T>& table() const { return table_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "table"), table_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("table", self.table_);
   }
 
  private:

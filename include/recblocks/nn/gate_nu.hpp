@@ -40,10 +40,11 @@ class gate_nu {
     return (*this)(t, ops::concat_cols(t, {condition, ops::stop_gradient(t, gated)}));
   }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    hidden_.visit_parameters(v, join_name(prefix, "hidden"));
-    output_.visit_parameters(v, join_name(prefix, "output"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("hidden", self.hidden_);
+    v("output", self.output_);
   }
 
  private:

@@ -54,12 +54,13 @@ class gru {
   index_t input_dim() const { return w_x_.rows(); }
   index_t hidden() const { return w_h_.rows(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "w_x"), w_x_);
-    v(join_name(prefix, "b_x"), b_x_);
-    v(join_name(prefix, "w_h"), w_h_);
-    v(join_name(prefix, "b_h"), b_h_);
+  /// The member list (see nn/module.hpp).
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("w_x", self.w_x_);
+    v("b_x", self.b_x_);
+    v("w_h", self.w_h_);
+    v("b_h", self.b_h_);
   }
 
  private:

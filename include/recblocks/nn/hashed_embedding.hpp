@@ -57,9 +57,10 @@ class hashed_embedding {
   index_t dim() const { return table_.dim(); }
   embedding<T>& table() { return table_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    table_.visit_parameters(v, prefix);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("", self.table_);
   }
 
  private:

@@ -60,21 +60,17 @@ class hyper_adapter {
 
   const hyper_adapter_options& options() const { return opt_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    if (hyper_) hyper_->visit_parameters(v, join_name(prefix, "hyper"));
-    v(join_name(prefix, "u1"), u1_);
-    v(join_name(prefix, "v1"), v1_);
-    v(join_name(prefix, "b1"), b1_);
-    v(join_name(prefix, "u2"), u2_);
-    v(join_name(prefix, "v2"), v2_);
-    v(join_name(prefix, "b2"), b2_);
-    norm_.visit_parameters(v, join_name(prefix, "norm"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    if (hyper_) hyper_->visit_buffers(v, join_name(prefix, "hyper"));
-    norm_.visit_buffers(v, join_name(prefix, "norm"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("hyper", self.hyper_);
+    v("u1", self.u1_);
+    v("v1", self.v1_);
+    v("b1", self.b1_);
+    v("u2", self.u2_);
+    v("v2", self.v2_);
+    v("b2", self.b2_);
+    v("norm", self.norm_);
   }
 
  private:

@@ -22,10 +22,11 @@ class layer_norm {
     return ops::layer_norm(t, x, t.leaf(gamma_), t.leaf(beta_), eps_);
   }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "gamma"), gamma_);
-    v(join_name(prefix, "beta"), beta_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("gamma", self.gamma_);
+    v("beta", self.beta_);
   }
 
  private:

@@ -32,11 +32,12 @@ class layer_norm_mlp {
 
   index_t output_dim() const { return opt_.hidden.back(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      layers_[l].visit_parameters(v, join_name(prefix, std::to_string(l) + ".linear"));
-      norms_[l].visit_parameters(v, join_name(prefix, std::to_string(l) + ".ln"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      v(std::to_string(l) + ".linear", self.layers_[l]);
+      v(std::to_string(l) + ".ln", self.norms_[l]);
     }
   }
 

@@ -52,10 +52,11 @@ class linear {
   const param<T>& weight() const { return weight_; }
   const param<T>& bias() const { return bias_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "weight"), weight_);
-    if (has_bias_) v(join_name(prefix, "bias"), bias_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("weight", self.weight_);
+    if (self.has_bias_) v("bias", self.bias_);
   }
 
  private:

@@ -52,14 +52,11 @@ class meta_attention {
   var<T> attention_weights(tape<T>& t, std::span<const var<T>> experts, const var<T>& context,
                            const var<T>& condition) const;
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    score_.visit_parameters(v, join_name(prefix, "score"));
-    v(join_name(prefix, "v"), v_);
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    score_.visit_buffers(v, join_name(prefix, "score"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("score", self.score_);
+    v("v", self.v_);
   }
 
  private:

@@ -53,15 +53,11 @@ class meta_linear {
 
   const meta_linear_options& options() const { return opt_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    weight_gen_.visit_parameters(v, join_name(prefix, "weight_generator"));
-    if (bias_gen_) bias_gen_->visit_parameters(v, join_name(prefix, "bias_generator"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    weight_gen_.visit_buffers(v, join_name(prefix, "weight_generator"));
-    if (bias_gen_) bias_gen_->visit_buffers(v, join_name(prefix, "bias_generator"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("weight_generator", self.weight_gen_);
+    v("bias_generator", self.bias_gen_);
   }
 
  private:

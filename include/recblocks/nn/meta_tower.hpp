@@ -36,13 +36,10 @@ class meta_tower {
 
   var<T> operator()(tape<T>& t, const var<T>& r, const var<T>& condition) const;
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) layers_[l].visit_parameters(v, join_name(prefix, std::to_string(l)));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) layers_[l].visit_buffers(v, join_name(prefix, std::to_string(l)));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("", self.layers_);
   }
 
  private:

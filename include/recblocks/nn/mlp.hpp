@@ -75,17 +75,14 @@ class mlp {
   index_t output_dim() const { return output_ ? 1 : opt_.hidden.back(); }
   const mlp_options& options() const { return opt_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      layers_[l].visit_parameters(v, join_name(prefix, std::to_string(l) + ".linear"));
-      if (opt_.batch_norm) norms_[l].visit_parameters(v, join_name(prefix, std::to_string(l) + ".bn"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      v(std::to_string(l) + ".linear", self.layers_[l]);
+      if (self.opt_.batch_norm) v(std::to_string(l) + ".bn", self.norms_[l]);
     }
-    if (output_) output_->visit_parameters(v, join_name(prefix, "output"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < norms_.size(); ++l) norms_[l].visit_buffers(v, join_name(prefix, std::to_string(l) + ".bn"));
+    v("output", self.output_);
   }
 
  private:

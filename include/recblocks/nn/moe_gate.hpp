@@ -48,13 +48,10 @@ class moe_gate {
   /// bf16 weight copy for small-batch inference (see `linear::enable_bf16_inference`).
   void enable_bf16_inference(index_t max_rows = 4) { proj_.enable_bf16_inference(max_rows); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    proj_.visit_parameters(v, prefix);
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    proj_.visit_buffers(v, prefix);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("", self.proj_);
   }
 
  private:

@@ -49,13 +49,14 @@ class multi_level_experts {
 
   index_t output_dim() const { return opt_.expert_hidden.back(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t k = 0; k < shared_.size(); ++k) shared_[k].visit_parameters(v, join_name(prefix, "shared." + std::to_string(k)));
-    for (std::size_t i = 0; i < domain_.size(); ++i) domain_[i].visit_parameters(v, join_name(prefix, "domain." + std::to_string(i)));
-    for (std::size_t i = 0; i < gates_.size(); ++i) gates_[i].visit_parameters(v, join_name(prefix, "gate." + std::to_string(i)));
-    v(join_name(prefix, "expert_weight"), expert_weight_);
-    v(join_name(prefix, "balance_weight"), balance_weight_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("shared", self.shared_);
+    v("domain", self.domain_);
+    v("gate", self.gates_);
+    v("expert_weight", self.expert_weight_);
+    v("balance_weight", self.balance_weight_);
   }
 
  private:

@@ -36,17 +36,15 @@ class partitioned_norm {
   index_t dim() const { return gamma_.cols(); }
   index_t scenarios() const { return gamma_d_.rows(); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "gamma_shared"), gamma_);
-    v(join_name(prefix, "beta_shared"), beta_);
-    v(join_name(prefix, "gamma_scenario"), gamma_d_);
-    v(join_name(prefix, "beta_scenario"), beta_d_);
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "running_mean"), running_mean_);
-    v(join_name(prefix, "running_var"), running_var_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("gamma_shared", self.gamma_);
+    v("beta_shared", self.beta_);
+    v("gamma_scenario", self.gamma_d_);
+    v("beta_scenario", self.beta_d_);
+    v("running_mean", self.running_mean_);
+    v("running_var", self.running_var_);
   }
 
  private:

@@ -79,13 +79,11 @@ class pruner {
   void advance() { alpha_(0, 0) += T(opt_.delta_alpha); }
   T alpha() const { return alpha_(0, 0); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    proj_.visit_parameters(v, prefix);
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "alpha"), alpha_);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("", self.proj_);
+    v("alpha", self.alpha_);
   }
 
  private:
@@ -128,13 +126,13 @@ var<T> pruner<T>::factors(tape<T>& t, const var<T>& condition, const var<T>& h) 
   const T eps = T(opt_.epsilon);
   var<T> gate = t.make(u.rows, u.cols);  // a constant: the threshold carries no gradient
   const auto uv = u.value().array();
-  if (opt_.reference_behaviour) gate.value().array() = (uv - eps).sign();
-  else gate.value().array() = (uv >= eps).template cast<T>();
+  if (opt_.reference_behaviour) t.out(gate).array() = (uv - eps).sign();
+  else t.out(gate).array() = (uv >= eps).template cast<T>();
   if (opt_.form != pruner_form::binarization) return ops::mul(t, u, gate);
   if (opt_.reference_behaviour) return gate;  // sign(): no gradient, as the reference
   // straight-through: value 1[u >= eps], gradient of u
   var<T> offset = t.make(u.rows, u.cols);
-  offset.value() = gate.value() - u.value();
+  t.out(offset) = gate.value() - u.value();
   return ops::add(t, u, offset);
 }
 

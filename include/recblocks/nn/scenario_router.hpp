@@ -208,7 +208,7 @@ var<T> scenario_router::apply(tape<T>& t, Head&& head) const {
     }
     var<T> mask = t.make(y.rows, y.cols);
     for (index_t b = 0; b < y.rows; ++b)
-      mask.value().row(b).setConstant(scenario_[static_cast<std::size_t>(b)] == d ? T(1) : T(0));
+      t.out(mask).row(b).setConstant(scenario_[static_cast<std::size_t>(b)] == d ? T(1) : T(0));
     out = ops::where(t, mask, y, out);
   }
   return out;

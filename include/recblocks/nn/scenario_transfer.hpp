@@ -50,20 +50,16 @@ class scenario_transfer {
 
   index_t output_dim() const { return opt_.expert_dim; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "transfer_scale"), scale_);
-    v(join_name(prefix, "transfer_shift"), shift_);
-    for (std::size_t k = 0; k < norms_.size(); ++k) {
-      norms_[k].visit_parameters(v, join_name(prefix, "expert." + std::to_string(k) + ".bn"));
-      experts_[k].visit_parameters(v, join_name(prefix, "expert." + std::to_string(k) + ".linear"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("transfer_scale", self.scale_);
+    v("transfer_shift", self.shift_);
+    for (std::size_t k = 0; k < self.norms_.size(); ++k) {
+      v("expert." + std::to_string(k) + ".bn", self.norms_[k]);
+      v("expert." + std::to_string(k) + ".linear", self.experts_[k]);
     }
-    gate_.visit_parameters(v, join_name(prefix, "gate"));
-  }
-  template <class Visitor>
-  void visit_buffers(Visitor&& v, const std::string& prefix) {
-    for (std::size_t k = 0; k < norms_.size(); ++k)
-      norms_[k].visit_buffers(v, join_name(prefix, "expert." + std::to_string(k) + ".bn"));
+    v("gate", self.gate_);
   }
 
  private:

@@ -2,7 +2,7 @@
 /// \file sequential.hpp
 /// Compile-time composition: `sequential<A, B, C>` applies `C(B(A(x)))`, each layer a module whose
 /// forward is `var<T> operator()(tape<T>&, const var<T>&) const`. Layers are held by value in a
-/// tuple: no virtual call, no heap allocation; parameter names are prefixed "0.", "1.", ...
+/// tuple: no virtual call, no heap allocation; parameter and buffer names are prefixed "0.", "1.", ...
 ///
 ///     nn::sequential<nn::linear<float>, nn::activation_layer<float>, nn::linear<float>> net(
 ///         nn::linear<float>(64, 32, gen), nn::activation_layer<float>(activation::relu), nn::linear<float>(32, 1, gen));
@@ -24,8 +24,8 @@ class activation_layer {
   using scalar_type = T;
   explicit activation_layer(activation act) : act_(act) {}
   var<T> operator()(tape<T>& t, const var<T>& x) const { return ops::activate(t, x, act_); }
-  template <class Visitor>
-  void visit_parameters(Visitor&&, const std::string&) {}
+  template <class Self, class V>
+  static void visit(Self&, V&) {}  // no members
 
  private:
   activation act_;
@@ -38,8 +38,8 @@ class dropout_layer {
   using scalar_type = T;
   explicit dropout_layer(T p) : p_(p) {}
   var<T> operator()(tape<T>& t, const var<T>& x) const { return ops::dropout(t, x, p_); }
-  template <class Visitor>
-  void visit_parameters(Visitor&&, const std::string&) {}
+  template <class Self, class V>
+  static void visit(Self&, V&) {}  // no members
 
  private:
   T p_;
@@ -65,16 +65,19 @@ class sequential {
   template <std::size_t I>
   auto& get() { return std::get<I>(layers_); }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    visit_impl(v, prefix, std::index_sequence_for<First, Rest...>{});
+  template <std::size_t I>
+  const auto& get() const { return std::get<I>(layers_); }
+
+  /// The member list: layer I is named "I" (its parameters and buffers both).
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    std::apply([&](auto&... layer) {
+      std::size_t i = 0;
+      ((v(std::to_string(i++), layer)), ...);
+    }, self.layers_);
   }
 
  private:
-  template <class Visitor, std::size_t... I>
-  void visit_impl(Visitor& v, const std::string& prefix, std::index_sequence<I...>) {
-    (std::get<I>(layers_).visit_parameters(v, join_name(prefix, std::to_string(I))), ...);
-  }
   std::tuple<First, Rest...> layers_;
 };
 

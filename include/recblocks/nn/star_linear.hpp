@@ -44,13 +44,14 @@ class star_linear {
   index_t out_features() const { return opt_.out; }
   index_t scenarios() const { return opt_.scenarios; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    v(join_name(prefix, "weight_shared"), weight_);
-    if (opt_.bias) v(join_name(prefix, "bias_shared"), bias_);
-    for (std::size_t d = 0; d < weights_d_.size(); ++d) {
-      v(join_name(prefix, "scenario." + std::to_string(d) + ".weight"), weights_d_[d]);
-      if (opt_.bias) v(join_name(prefix, "scenario." + std::to_string(d) + ".bias"), biases_d_[d]);
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    v("weight_shared", self.weight_);
+    if (self.opt_.bias) v("bias_shared", self.bias_);
+    for (std::size_t d = 0; d < self.weights_d_.size(); ++d) {
+      v("scenario." + std::to_string(d) + ".weight", self.weights_d_[d]);
+      if (self.opt_.bias) v("scenario." + std::to_string(d) + ".bias", self.biases_d_[d]);
     }
   }
 

@@ -61,19 +61,20 @@ class transformer_encoder {
   /// One sequence `[L, d]` (rows are positions) -> `[L, d]`.
   var<T> sequence(tape<T>& t, const var<T>& x) const;
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      auto& L = layers_[l];
-      const std::string p = join_name(prefix, std::to_string(l));
-      L.q.visit_parameters(v, join_name(p, "q"));
-      L.k.visit_parameters(v, join_name(p, "k"));
-      L.v.visit_parameters(v, join_name(p, "v"));
-      L.o.visit_parameters(v, join_name(p, "o"));
-      L.ln1.visit_parameters(v, join_name(p, "ln1"));
-      L.ff1.visit_parameters(v, join_name(p, "ff1"));
-      L.ff2.visit_parameters(v, join_name(p, "ff2"));
-      L.ln2.visit_parameters(v, join_name(p, "ln2"));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    for (std::size_t l = 0; l < self.layers_.size(); ++l) {
+      auto& L = self.layers_[l];
+      const std::string p = std::to_string(l) + ".";
+      v(p + "q", L.q);
+      v(p + "k", L.k);
+      v(p + "v", L.v);
+      v(p + "o", L.o);
+      v(p + "ln1", L.ln1);
+      v(p + "ff1", L.ff1);
+      v(p + "ff2", L.ff2);
+      v(p + "ln2", L.ln2);
     }
   }
 

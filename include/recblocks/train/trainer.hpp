@@ -179,8 +179,8 @@ void trainer<Model>::pin_threads() const {
 template <class Model>
 std::vector<matrix<typename Model::scalar_type>*> trainer<Model>::state_tensors() const {
   std::vector<matrix<T>*> out;
-  model_->visit_parameters([&](const std::string&, param<T>& p) { out.push_back(&p.value()); }, "");
-  model_->visit_buffers([&](const std::string&, matrix<T>& m) { out.push_back(&m); }, "");
+  nn::visit_members(*model_, [&](const std::string&, param<T>& p) { out.push_back(&p.value()); },
+                   [&](const std::string&, matrix<T>& m) { out.push_back(&m); });
   return out;
 }
 

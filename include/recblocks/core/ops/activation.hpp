@@ -107,7 +107,7 @@ var<T> prelu(tape<T>& t, const var<T>& x, const var<T>& a) {
   var<T> y = t.make(x.rows, x.cols);
   auto av = detail::broadcast(a, x.rows, x.cols);
   auto xv = const_map<T>(x.data, x.rows, x.cols).array();
-  y.value().array() = (xv > T(0)).select(xv, av * xv);
+  t.out(y).array() = (xv > T(0)).select(xv, av * xv);
   t.record("prelu", y, {x, a}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     const var<T>& a = t.input(nd, 1);

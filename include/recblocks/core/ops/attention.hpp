@@ -78,7 +78,7 @@ var<T> token_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<T
       const index_t off = b * tokens * d + h * dh;  // element (b * T, h * dh)
       detail::attention_weights(q.data + off, k.data + off, d, tokens, dh, scale, a);
       const T* vb = v.data + off;
-      T* ob = out.data + off;
+      T* ob = t.out_data(out) + off;
       for (index_t i = 0; i < tokens; ++i) {  // O = A V
         T* oi = ob + i * d;
         for (index_t c = 0; c < dh; ++c) oi[c] = T(0);
@@ -88,7 +88,7 @@ var<T> token_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<T
         }
       }
     }
-  if (auto* nd = t.record("token_attention", out, {q, k, v}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("token_attention", out, {q, k, v}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>&q = t.input(nd, 0), &k = t.input(nd, 1), &v = t.input(nd, 2);
         const index_t tokens = nd.i0, heads = nd.i1, d = nd.cols, dh = d / heads, B = nd.rows / tokens;
         const T scale = nd.s0;

@@ -21,9 +21,9 @@ var<T> dropout(tape<T>& t, const var<T>& x, T p) {
   auto& eng = t.rng().engine();
   for (index_t k = 0; k < x.size(); ++k) {
     mask[k] = keep(eng) ? scale : T(0);
-    y.data[k] = x.data[k] * mask[k];
+    t.out_data(y)[k] = x.data[k] * mask[k];
   }
-  if (auto* nd = t.record("dropout", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("dropout", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         t.accumulate(x, (const_map<T>(nd.grad, nd.rows, nd.cols).array() *
                          const_map<T>(static_cast<const T*>(nd.aux), nd.rows, nd.cols).array())

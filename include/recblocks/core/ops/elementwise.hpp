@@ -105,9 +105,9 @@ var<T> binary(tape<T>& t, const var<T>& a, const var<T>& b) {
   const index_t C = broadcast_dim(Fn::name, a.cols, b.cols, a.rows, a.cols, b.rows, b.cols);
   var<T> y = t.make(R, C);
   if (a.rows == R && a.cols == C && b.rows == R && b.cols == C)
-    y.value().array() = Fn::forward(const_map<T>(a.data, R, C).array(), const_map<T>(b.data, R, C).array());
+    t.out(y).array() = Fn::forward(const_map<T>(a.data, R, C).array(), const_map<T>(b.data, R, C).array());
   else
-    y.value().array() = Fn::forward(broadcast(a, R, C), broadcast(b, R, C));
+    t.out(y).array() = Fn::forward(broadcast(a, R, C), broadcast(b, R, C));
   t.record(Fn::name, y, {a, b}, &binary_backward<Fn, T>);
   return y;
 }
@@ -125,8 +125,8 @@ void unary_backward(tape<T>& t, const tape_node<T>& nd) {
 template <class Fn, class T>
 var<T> unary(tape<T>& t, const var<T>& x, T s0 = T(0), T s1 = T(0)) {
   var<T> y = t.make(x.rows, x.cols);
-  y.value().array() = Fn::forward(const_map<T>(x.data, x.rows, x.cols).array(), s0, s1);
-  if (auto* nd = t.record(Fn::name, y, {x}, &unary_backward<Fn, T>)) {
+  t.out(y).array() = Fn::forward(const_map<T>(x.data, x.rows, x.cols).array(), s0, s1);
+  if (auto nd = t.record(Fn::name, y, {x}, &unary_backward<Fn, T>)) {
     nd->s0 = s0;
     nd->s1 = s1;
   }

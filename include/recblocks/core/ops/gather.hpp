@@ -30,16 +30,14 @@ var<T> gather_rows(tape<T>& t, const var<T>& table, std::span<const index_t> ids
       throw value_error("gather_rows: id " + std::to_string(id) + " at position " + std::to_string(k) +
                         " is outside the table of " + std::to_string(table.rows) + " rows");
     saved[k] = id;
-    std::copy(table.data + id * d, table.data + (id + 1) * d, y.data + k * d);
+    std::copy(table.data + id * d, table.data + (id + 1) * d, t.out_data(y) + k * d);
   }
-  if (auto* nd = t.record("gather_rows", y, {table}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("gather_rows", y, {table}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& table = t.input(nd, 0);
         const index_t* ids = static_cast<const index_t*>(nd.aux);
         const_map<T> g(nd.grad, nd.rows, nd.cols);
-        const param<T>* p = t.leaf_param(table);
-        if (p && p->sparse_grad()) {
-          sparse_rows<T>& sp = p->sparse();
-          for (index_t k = 0; k < nd.rows; ++k) sp.add(ids[k], g.row(k));
+        if (sparse_rows<T>* sp = t.leaf_sparse_rows(table)) {
+          for (index_t k = 0; k < nd.rows; ++k) sp->add(ids[k], g.row(k));
         } else {
           auto gt = t.grad_buffer(table);
           for (index_t k = 0; k < nd.rows; ++k) gt.row(ids[k]) += g.row(k);
@@ -73,7 +71,7 @@ var<T> segment_reduce(tape<T>& t, const var<T>& x, std::span<const index_t> offs
   std::copy(offsets.begin(), offsets.end(), saved);
   var<T> y = t.make(segments, x.cols);
   const_map<T> xv(x.data, x.rows, x.cols);
-  auto yv = y.value();
+  auto yv = t.out(y);
   for (index_t s = 0; s < segments; ++s) {
     const index_t len = saved[s + 1] - saved[s];
     if (len == 0) {
@@ -83,7 +81,7 @@ var<T> segment_reduce(tape<T>& t, const var<T>& x, std::span<const index_t> offs
       if constexpr (Mean) yv.row(s) /= T(len);
     }
   }
-  if (auto* nd = t.record(op, y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record(op, y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const index_t* off = static_cast<const index_t*>(nd.aux);
         const_map<T> g(nd.grad, nd.rows, nd.cols);

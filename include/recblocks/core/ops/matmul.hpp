@@ -29,8 +29,8 @@ var<T> matmul(tape<T>& t, const var<T>& a, const var<T>& b, bool ta = false, boo
     throw shape_error("matmul: inner dimensions differ: op(A) " + shape_string(m, ka) + " x op(B) " +
                       shape_string(kb, n));
   var<T> c = t.make(m, n);
-  gemm<T>(const_map<T>(a.data, a.rows, a.cols), ta, const_map<T>(b.data, b.rows, b.cols), tb, c.value());
-  if (auto* node = t.record("matmul", c, {a, b}, +[](tape<T>& t, const tape_node<T>& nd) {
+  gemm<T>(const_map<T>(a.data, a.rows, a.cols), ta, const_map<T>(b.data, b.rows, b.cols), tb, t.out(c));
+  if (auto node = t.record("matmul", c, {a, b}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& a = t.input(nd, 0);
         const var<T>& b = t.input(nd, 1);
         const bool ta = nd.i0 != 0, tb = nd.i1 != 0;
@@ -69,7 +69,7 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
     throw shape_error("linear: bias " + shape_string(b.rows, b.cols) + " does not match weight " +
                       shape_string(w.rows, w.cols) + " (expected [1, " + std::to_string(w.cols) + "])");
   var<T> y = t.make(x.rows, w.cols);
-  auto yv = y.value();
+  auto yv = t.out(y);
   gemm<T>(const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, yv);
   if (has_bias) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
   switch (act) {
@@ -107,7 +107,7 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
       gemm<T>(dz, false, const_map<T>(w.data, w.rows, w.cols), true, gx, !first);
     }
   };
-  if (auto* node = t.record("linear", y, {x, w, b}, backward)) node->i0 = static_cast<index_t>(act);
+  if (auto node = t.record("linear", y, {x, w, b}, backward)) node->i0 = static_cast<index_t>(act);
   return y;
 }
 
@@ -124,8 +124,8 @@ var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_matrix& w, const var<
   if (b.data && (b.rows != 1 || b.cols != w.cols))
     throw shape_error("linear_bf16: bias " + shape_string(b.rows, b.cols) + " does not match weight " + shape_string(w.rows, w.cols));
   var<T> y = t.make(x.rows, w.cols);
-  for (index_t r = 0; r < x.rows; ++r) gemv_bf16(x.data + r * x.cols, w, b.data, y.data + r * w.cols);
-  auto yv = y.value();
+  for (index_t r = 0; r < x.rows; ++r) gemv_bf16(x.data + r * x.cols, w, b.data, t.out_data(y) + r * w.cols);
+  auto yv = t.out(y);
   switch (act) {
     case fused_activation::none: break;
     case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
@@ -148,8 +148,8 @@ var<T> batched_matmul(tape<T>& t, const var<T>& x, const var<T>& w, index_t out)
   var<T> y = t.make(x.rows, out);
   const index_t in = x.cols;
   for (index_t s = 0; s < x.rows; ++s)
-    y.value().row(s).noalias() = const_map<T>(x.data + s * in, 1, in) * const_map<T>(w.data + s * in * out, in, out);
-  if (auto* node = t.record("batched_matmul", y, {x, w}, +[](tape<T>& t, const tape_node<T>& nd) {
+    t.out(y).row(s).noalias() = const_map<T>(x.data + s * in, 1, in) * const_map<T>(w.data + s * in * out, in, out);
+  if (auto node = t.record("batched_matmul", y, {x, w}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const var<T>& w = t.input(nd, 1);
         const index_t in = x.cols, out = nd.cols;

@@ -28,7 +28,7 @@ var<T> mixture(tape<T>& t, const var<T>& gates, std::span<const var<T>> experts)
       throw shape_error("mixture: expert " + shape_string(e.rows, e.cols) + " does not match " + shape_string(B, D) +
                         " (gates " + shape_string(gates.rows, gates.cols) + ")");
   var<T> y = t.make(B, D);
-  auto yv = y.value();
+  auto yv = t.out(y);
   const_map<T> g(gates.data, B, K);
   yv = const_map<T>(experts[0].data, B, D).array().colwise() * g.col(0).array();
   for (index_t k = 1; k < K; ++k) yv.array() += const_map<T>(experts[k].data, B, D).array().colwise() * g.col(k).array();

@@ -42,9 +42,9 @@ var<T> layer_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
     inv_std[i] = T(1) / std::sqrt(var_ + eps);
     xh.row(i) = ((xv.row(i).array() - mean) * inv_std[i]).matrix();
   }
-  y.value() = (xh.array().rowwise() * const_map<T>(gamma.data, 1, x.cols).array().row(0) ).matrix();
-  y.value().rowwise() += const_map<T>(beta.data, 1, x.cols).row(0);
-  if (auto* nd = t.record("layer_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
+  t.out(y) = (xh.array().rowwise() * const_map<T>(gamma.data, 1, x.cols).array().row(0) ).matrix();
+  t.out(y).rowwise() += const_map<T>(beta.data, 1, x.cols).row(0);
+  if (auto nd = t.record("layer_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const var<T>& gamma = t.input(nd, 1);
         const var<T>& beta = t.input(nd, 2);
@@ -97,7 +97,7 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
   map<T> xh(saved, R, C), inv_std(saved + R * C, 1, C), mean(saved + R * C + C, 1, C), var_(saved + R * C + 2 * C, 1, C);
   // plain loops over rows with the column loop innermost: vectorised by the compiler for any width,
   // without Eigen's per-row dispatch (which dominates at the widths of CTR towers, 8-64 columns)
-  T *mu = mean.data(), *va = var_.data(), *is = inv_std.data(), *xs = xh.data(), *ys = y.data;
+  T *mu = mean.data(), *va = var_.data(), *is = inv_std.data(), *xs = xh.data(), *ys = t.out_data(y);
   const T *xd = x.data, *ga = gamma.data, *be = beta.data;
   if (train) {
     std::fill(mu, mu + C, T(0));
@@ -126,7 +126,7 @@ var<T> batch_norm(tape<T>& t, const var<T>& x, const var<T>& gamma, const var<T>
       xs[i * C + j] = h;
       ys[i * C + j] = h * ga[j] + be[j];
     }
-  if (auto* nd = t.record("batch_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("batch_norm", y, {x, gamma, beta}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const var<T>& gamma = t.input(nd, 1);
         const var<T>& beta = t.input(nd, 2);

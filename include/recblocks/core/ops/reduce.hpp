@@ -16,7 +16,7 @@ namespace recblocks::ops {
 template <class T>
 var<T> column_sums(tape<T>& t, const var<T>& x) {
   var<T> y = t.make(1, x.cols);
-  y.value() = const_map<T>(x.data, x.rows, x.cols).colwise().sum();
+  t.out(y) = const_map<T>(x.data, x.rows, x.cols).colwise().sum();
   t.record("column_sums", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, const_map<T>(nd.grad, 1, nd.cols).replicate(x.rows, 1));
@@ -28,7 +28,7 @@ template <class T>
 var<T> column_means(tape<T>& t, const var<T>& x) {
   if (x.rows == 0) throw shape_error("column_means: empty input " + shape_string(x.rows, x.cols));
   var<T> y = t.make(1, x.cols);
-  y.value() = const_map<T>(x.data, x.rows, x.cols).colwise().mean();
+  t.out(y) = const_map<T>(x.data, x.rows, x.cols).colwise().mean();
   t.record("column_means", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, (const_map<T>(nd.grad, 1, nd.cols) / T(x.rows)).replicate(x.rows, 1));
@@ -39,7 +39,7 @@ var<T> column_means(tape<T>& t, const var<T>& x) {
 template <class T>
 var<T> row_sums(tape<T>& t, const var<T>& x) {
   var<T> y = t.make(x.rows, 1);
-  y.value() = const_map<T>(x.data, x.rows, x.cols).rowwise().sum();
+  t.out(y) = const_map<T>(x.data, x.rows, x.cols).rowwise().sum();
   t.record("row_sums", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, const_map<T>(nd.grad, nd.rows, 1).replicate(1, x.cols));
@@ -51,7 +51,7 @@ template <class T>
 var<T> row_means(tape<T>& t, const var<T>& x) {
   if (x.cols == 0) throw shape_error("row_means: empty input " + shape_string(x.rows, x.cols));
   var<T> y = t.make(x.rows, 1);
-  y.value() = const_map<T>(x.data, x.rows, x.cols).rowwise().mean();
+  t.out(y) = const_map<T>(x.data, x.rows, x.cols).rowwise().mean();
   t.record("row_means", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, (const_map<T>(nd.grad, nd.rows, 1) / T(x.cols)).replicate(1, x.cols));
@@ -62,7 +62,7 @@ var<T> row_means(tape<T>& t, const var<T>& x) {
 template <class T>
 var<T> sum_all(tape<T>& t, const var<T>& x) {
   var<T> y = t.make(1, 1);
-  y.data[0] = const_map<T>(x.data, x.rows, x.cols).sum();
+  t.out_data(y)[0] = const_map<T>(x.data, x.rows, x.cols).sum();
   t.record("sum_all", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, matrix<T>::Constant(x.rows, x.cols, nd.grad[0]));
@@ -74,7 +74,7 @@ template <class T>
 var<T> mean_all(tape<T>& t, const var<T>& x) {
   if (x.size() == 0) throw shape_error("mean_all: empty input");
   var<T> y = t.make(1, 1);
-  y.data[0] = const_map<T>(x.data, x.rows, x.cols).mean();
+  t.out_data(y)[0] = const_map<T>(x.data, x.rows, x.cols).mean();
   t.record("mean_all", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, matrix<T>::Constant(x.rows, x.cols, nd.grad[0] / T(x.size())));
@@ -91,10 +91,10 @@ var<T> column_max(tape<T>& t, const var<T>& x) {
   const_map<T> xv(x.data, x.rows, x.cols);
   for (index_t j = 0; j < x.cols; ++j) {
     Eigen::Index r;
-    y.data[j] = xv.col(j).maxCoeff(&r);
+    t.out_data(y)[j] = xv.col(j).maxCoeff(&r);
     arg[j] = r;
   }
-  if (auto* nd = t.record("column_max", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("column_max", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const index_t* arg = static_cast<const index_t*>(nd.aux);
         auto gx = t.grad_buffer(x);
@@ -113,10 +113,10 @@ var<T> row_max(tape<T>& t, const var<T>& x) {
   const_map<T> xv(x.data, x.rows, x.cols);
   for (index_t i = 0; i < x.rows; ++i) {
     Eigen::Index c;
-    y.data[i] = xv.row(i).maxCoeff(&c);
+    t.out_data(y)[i] = xv.row(i).maxCoeff(&c);
     arg[i] = c;
   }
-  if (auto* nd = t.record("row_max", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  if (auto nd = t.record("row_max", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         const index_t* arg = static_cast<const index_t*>(nd.aux);
         auto gx = t.grad_buffer(x);

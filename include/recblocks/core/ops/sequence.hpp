@@ -71,7 +71,7 @@ var<T> group_matmul(tape<T>& t, const var<T>& a, const var<T>& b, index_t groups
     throw shape_error("group_matmul: per-sample blocks " + shape_string(M, K) + " and " +
                       (tb ? shape_string(N, b.cols) + "^T" : shape_string(b.rows / groups, N)) + " do not fit");
   var<T> c = t.make(groups * M, N);
-  T* out = c.data;
+  T* out = t.out_data(c);
   const index_t bs = (b.rows / groups) * b.cols;  // elements per sample block of b
   for (index_t g = 0; g < groups; ++g) {
     const_map<T> ag(a.data + g * M * K, M, K), bg(b.data + g * bs, b.rows / groups, b.cols);
@@ -117,7 +117,7 @@ var<T> masked_softmax(tape<T>& t, const var<T>& x, index_t groups, std::span<con
   const index_t* rl = detail::saved_lengths(t, "masked_softmax", "row length", row_len, groups, M);
   const index_t* cl = detail::saved_lengths(t, "masked_softmax", "column length", col_len, groups, N);
   var<T> y = t.make(x.rows, x.cols);
-  T* out = y.data;
+  T* out = t.out_data(y);
   for (index_t g = 0; g < groups; ++g)
     for (index_t i = 0; i < M; ++i) {
       const T* xi = x.data + (g * M + i) * N;
@@ -151,7 +151,7 @@ var<T> masked_mean(tape<T>& t, const var<T>& x, index_t groups, std::span<const 
   const index_t M = x.rows / groups, K = x.cols;
   index_t* l = detail::saved_lengths(t, "masked_mean", "length", len, groups, M);
   var<T> y = t.make(groups, K);
-  map<T> yv(y.data, groups, K);
+  map<T> yv = t.out(y);
   for (index_t g = 0; g < groups; ++g) {
     if (l[g] == 0) {
       yv.row(g).setZero();

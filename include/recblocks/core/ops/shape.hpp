@@ -27,7 +27,7 @@ var<T> concat_cols(tape<T>& t, std::span<const var<T>> parts) {
     cols += p.cols;
   }
   var<T> y = t.make(parts[0].rows, cols);
-  auto yv = y.value();
+  auto yv = t.out(y);
   index_t off = 0;
   for (const auto& p : parts) {
     yv.middleCols(off, p.cols) = const_map<T>(p.data, p.rows, p.cols);
@@ -63,7 +63,7 @@ var<T> concat_rows(tape<T>& t, std::span<const var<T>> parts) {
   var<T> y = t.make(rows, parts[0].cols);
   index_t off = 0;
   for (const auto& p : parts) {
-    std::copy(p.data, p.data + p.size(), y.data + off * y.cols);
+    std::copy(p.data, p.data + p.size(), t.out_data(y) + off * y.cols);
     off += p.rows;
   }
   t.record_range("concat_rows", y, parts.data(), parts.size(), +[](tape<T>& t, const tape_node<T>& nd) {
@@ -88,8 +88,8 @@ var<T> slice_cols(tape<T>& t, const var<T>& x, index_t start, index_t n) {
     throw shape_error("slice_cols: columns [" + std::to_string(start) + ", " + std::to_string(start + n) +
                       ") out of range for " + shape_string(x.rows, x.cols));
   var<T> y = t.make(x.rows, n);
-  y.value() = const_map<T>(x.data, x.rows, x.cols).middleCols(start, n);
-  if (auto* nd = t.record("slice_cols", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  t.out(y) = const_map<T>(x.data, x.rows, x.cols).middleCols(start, n);
+  if (auto nd = t.record("slice_cols", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         t.grad_buffer(x).middleCols(nd.i0, nd.cols) += const_map<T>(nd.grad, nd.rows, nd.cols);
       }))
@@ -103,8 +103,8 @@ var<T> slice_rows(tape<T>& t, const var<T>& x, index_t start, index_t n) {
   if (start < 0 || n < 0 || start + n > x.rows)
     throw shape_error("slice_rows: rows [" + std::to_string(start) + ", " + std::to_string(start + n) +
                       ") out of range for " + shape_string(x.rows, x.cols));
-  var<T> y{x.data + start * x.cols, n, x.cols, -1};
-  if (auto* nd = t.record("slice_rows", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+  var<T> y{x.data + start * x.cols, n, x.cols, -1, x.epoch};
+  if (auto nd = t.record("slice_rows", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
         const var<T>& x = t.input(nd, 0);
         t.grad_buffer(x).middleRows(nd.i0, nd.rows) += const_map<T>(nd.grad, nd.rows, nd.cols);
       }))
@@ -118,7 +118,7 @@ template <class T>
 var<T> reshape(tape<T>& t, const var<T>& x, index_t rows, index_t cols) {
   if (rows < 0 || cols < 0 || rows * cols != x.rows * x.cols)
     throw shape_error("reshape: " + shape_string(x.rows, x.cols) + " cannot be read as " + shape_string(rows, cols));
-  var<T> y{x.data, rows, cols, -1};
+  var<T> y{x.data, rows, cols, -1, x.epoch};
   t.record("reshape", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     t.accumulate(x, const_map<T>(nd.grad, x.rows, x.cols));
@@ -170,7 +170,7 @@ std::vector<var<T>> split_rows(tape<T>& t, const var<T>& x, std::initializer_lis
 /// The same value with no gradient flowing back (a constant from here on).
 template <class T>
 var<T> stop_gradient(tape<T>&, const var<T>& x) {
-  return var<T>{x.data, x.rows, x.cols, -1};
+  return var<T>{x.data, x.rows, x.cols, -1, x.epoch};
 }
 
 }  // namespace recblocks::ops

@@ -14,7 +14,7 @@ template <class T>
 var<T> softmax(tape<T>& t, const var<T>& x) {
   var<T> y = t.make(x.rows, x.cols);
   const_map<T> xv(x.data, x.rows, x.cols);
-  auto yv = y.value();
+  auto yv = t.out(y);
   for (index_t i = 0; i < x.rows; ++i) {
     yv.row(i) = (xv.row(i).array() - xv.row(i).maxCoeff()).exp().matrix();
     yv.row(i) /= yv.row(i).sum();
@@ -37,7 +37,7 @@ template <class T>
 var<T> log_softmax(tape<T>& t, const var<T>& x) {
   var<T> y = t.make(x.rows, x.cols);
   const_map<T> xv(x.data, x.rows, x.cols);
-  auto yv = y.value();
+  auto yv = t.out(y);
   for (index_t i = 0; i < x.rows; ++i) {
     const T m = xv.row(i).maxCoeff();
     const T lse = m + std::log((xv.row(i).array() - m).exp().sum());

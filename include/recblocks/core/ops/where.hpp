@@ -13,9 +13,9 @@ var<T> where(tape<T>& t, const var<T>& mask, const var<T>& a, const var<T>& b) {
   require_same_shape("where (a vs b)", a.rows, a.cols, b.rows, b.cols);
   var<T> y = t.make(a.rows, a.cols);
   auto m = const_map<T>(mask.data, mask.rows, mask.cols).array();
-  y.value().array() = (m != T(0)).select(const_map<T>(a.data, a.rows, a.cols).array(),
+  t.out(y).array() = (m != T(0)).select(const_map<T>(a.data, a.rows, a.cols).array(),
                                          const_map<T>(b.data, b.rows, b.cols).array());
-  var<T> mask_const{mask.data, mask.rows, mask.cols, -1};
+  var<T> mask_const{mask.data, mask.rows, mask.cols, -1, mask.epoch};
   t.record("where", y, {mask_const, a, b}, +[](tape<T>& t, const tape_node<T>& nd) {
     auto m = const_map<T>(t.input(nd, 0).data, nd.rows, nd.cols).array();
     auto g = const_map<T>(nd.grad, nd.rows, nd.cols).array();

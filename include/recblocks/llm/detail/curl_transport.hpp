@@ -6,6 +6,11 @@
 /// idle timeout is checked precisely. Transport failures throw `llm_error` (connection / timeout /
 /// config); HTTP statuses are returned, not thrown. Exceptions thrown by the body sink are
 /// captured inside the C callbacks and rethrown after the transfer.
+///
+/// Hostile servers: only `http` and `https` URLs are fetched (curl's protocol allow-list, so a
+/// `file://` or `gopher://` URL is refused as `llm_error(config)`, and redirects are not followed);
+/// a response whose bytes exceed `max_bytes` is aborted while it arrives, as
+/// `llm_error(bad_response)` carrying only the first 300 bytes.
 
 #include <curl/curl.h>
 
@@ -27,6 +32,7 @@ struct http_timeouts {
   long connect_ms = 10000;
   long total_ms = 120000;
   long idle_ms = 0;  ///< 0: none; else abort when no byte arrives for this long
+  std::size_t max_bytes = 0;  ///< 0: unlimited; else abort a response (headers + body) larger than this
 };
 
 struct http_result {
@@ -70,11 +76,29 @@ struct curl_transfer {
   const body_sink* sink = nullptr;
   std::exception_ptr error;
   std::chrono::steady_clock::time_point last_activity;
+  std::size_t max_bytes = 0;
+  std::size_t received = 0;  // header and body bytes
+  std::string url;
+
+  // Counts `len` more bytes; false (and `error` set) once the response exceeds `max_bytes`.
+  bool within_limit(std::size_t len) {
+    received += len;
+    if (max_bytes == 0 || received <= max_bytes) return true;
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    error = std::make_exception_ptr(llm_error(
+        llm_error_kind::bad_response,
+        "response from " + url + " exceeds max_response_bytes = " + std::to_string(max_bytes) +
+            " (aborted after " + std::to_string(received) + " bytes)",
+        static_cast<int>(code), 1, result.body.substr(0, 300)));
+    return false;
+  }
 
   static std::size_t on_write(char* data, std::size_t size, std::size_t n, void* self_) {
     auto* self = static_cast<curl_transfer*>(self_);
     const std::size_t len = size * n;
     self->last_activity = std::chrono::steady_clock::now();
+    if (!self->within_limit(len)) return 0;  // aborts the transfer with CURLE_WRITE_ERROR
     try {
       self->result.body.append(data, len);
       long code = 0;
@@ -91,6 +115,7 @@ struct curl_transfer {
     auto* self = static_cast<curl_transfer*>(self_);
     const std::size_t len = size * n;
     self->last_activity = std::chrono::steady_clock::now();
+    if (!self->within_limit(len)) return 0;  // endless headers
     std::string_view line(data, len);
     if (line.rfind("HTTP/", 0) == 0) {  // a new status line (e.g. after 100 Continue)
       self->result.headers.clear();
@@ -118,6 +143,8 @@ inline http_result curl_post(const std::string& url, const std::vector<std::stri
   curl_transfer t;
   t.easy = h;
   t.sink = &sink;
+  t.max_bytes = timeouts.max_bytes;
+  t.url = url;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_slist* list = nullptr;
@@ -137,6 +164,13 @@ inline http_result curl_post(const std::string& url, const std::vector<std::stri
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeouts.total_ms);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85: the string form
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 
   t.last_activity = std::chrono::steady_clock::now();
   CURLM* m = handles.multi;

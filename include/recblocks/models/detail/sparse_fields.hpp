@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "../../data/schema.hpp"
-#include "../../nn/feature_embedding.hpp"
+#include "../feature_embedding.hpp"
 
 namespace recblocks::models::detail {
 
@@ -23,7 +23,7 @@ inline std::vector<std::string> sparse_field_names(const data::schema& s, const 
 }
 
 /// `opt` with `fields` = the schema's sparse features when the caller left `fields` empty.
-inline nn::feature_embedding_options sparse_only(nn::feature_embedding_options opt, const data::schema& s) {
+inline models::feature_embedding_options sparse_only(models::feature_embedding_options opt, const data::schema& s) {
   if (opt.fields.empty()) opt.fields = sparse_field_names(s);
   return opt;
 }

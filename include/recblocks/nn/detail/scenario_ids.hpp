@@ -25,7 +25,7 @@ inline void check_scenario_ids(const char* where, std::span<const index_t> ids, 
 template <class T>
 var<T> scenario_mask(tape<T>& t, std::span<const index_t> ids, index_t scenario, index_t cols) {
   var<T> m = t.make(static_cast<index_t>(ids.size()), cols);
-  for (index_t b = 0; b < m.rows; ++b) m.value().row(b).setConstant(ids[static_cast<std::size_t>(b)] == scenario ? T(1) : T(0));
+  for (index_t b = 0; b < m.rows; ++b) t.out(m).row(b).setConstant(ids[static_cast<std::size_t>(b)] == scenario ? T(1) : T(0));
   return m;
 }
 

@@ -31,7 +31,7 @@
 /// `[scenarios, dim]` when embedding the scenario.
 /// Thread-safety: `const` forward; inference tapes touch no state. Complexity: O(B * output_dim).
 ///
-///     nn::feature_embedding<float> emb(schema, {}, gen);        // all sparse + dense, dim 16
+///     models::feature_embedding<float> emb(schema, {}, gen);        // all sparse + dense, dim 16
 ///     var<float> e = emb(t, batch);                             // [B, 16 * n_sparse + n_dense]
 
 #include <nlohmann/json.hpp>
@@ -40,11 +40,13 @@
 #include <vector>
 
 #include "../core/ops/shape.hpp"
+#include "detail/options_json.hpp"
+#include "../nn/embedding.hpp"
 #include "../data/batch.hpp"
 #include "../data/schema.hpp"
-#include "embedding.hpp"
 
-namespace recblocks::nn {
+
+namespace recblocks::models {
 
 struct feature_embedding_options {
   index_t dim = 16;                 ///< embedding width of every sparse field (and of the scenario)
@@ -52,9 +54,19 @@ struct feature_embedding_options {
   bool embed_scenario = false;      ///< also embed the scenario id as a feature
   double init_stddev = 1e-4;        ///< tables ~ N(0, init_stddev)
 
-  nlohmann::json to_json() const;
-  /// Inverse of `to_json`; missing keys keep their defaults, `parse_error` for wrong types.
-  static feature_embedding_options from_json(const nlohmann::json& j);
+  /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
+  template <class Self, class F>
+  static void describe(Self& o, F& f) {
+    f("dim", o.dim);
+    f("fields", o.fields);
+    f("embed_scenario", o.embed_scenario);
+    f("init_stddev", o.init_stddev);
+  }
+  nlohmann::json to_json() const { return detail::options_to_json(*this); }
+  /// Inverse of `to_json`; missing keys keep defaults; `parse_error` for a wrong type or an unknown key.
+  static feature_embedding_options from_json(const nlohmann::json& j) {
+    return detail::options_from_json<feature_embedding_options>(j, "models::feature_embedding_options");
+  }
 };
 
 template <class T>
@@ -79,9 +91,10 @@ class feature_embedding {
   const data::schema& get_schema() const { return schema_; }
   const feature_embedding_options& options() const { return opt_; }
 
-  template <class Visitor>
-  void visit_parameters(Visitor&& v, const std::string& prefix) {
-    for (std::size_t k = 0; k < tables_.size(); ++k) tables_[k].visit_parameters(v, join_name(prefix, names_[k]));
+  /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
+  template <class Self, class V>
+  static void visit(Self& self, V& v) {
+    for (std::size_t k = 0; k < self.tables_.size(); ++k) v(self.names_[k], self.tables_[k]);
   }
 
  private:
@@ -95,35 +108,18 @@ class feature_embedding {
   bool all_dense_in_order_ = false;      // dense_ == 0..dense_count-1: the batch's dense block is used as is
   std::vector<std::string> names_;       // table names (feature names), sparse then scenario
   std::vector<index_t> vocab_;           // per table
-  std::vector<embedding<T>> tables_;     // sparse tables, then the scenario table
+  std::vector<nn::embedding<T>> tables_;     // sparse tables, then the scenario table
 };
 
 // ---------------------------------------------------------------------------------------------
 // Implementation
 // ---------------------------------------------------------------------------------------------
 
-inline nlohmann::json feature_embedding_options::to_json() const {
-  return {{"dim", dim}, {"fields", fields}, {"embed_scenario", embed_scenario}, {"init_stddev", init_stddev}};
-}
-
-inline feature_embedding_options feature_embedding_options::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) throw parse_error("nn::feature_embedding_options::from_json: expected an object");
-  feature_embedding_options o;
-  try {
-    if (j.contains("dim")) o.dim = j.at("dim").get<index_t>();
-    if (j.contains("fields")) o.fields = j.at("fields").get<std::vector<std::string>>();
-    if (j.contains("embed_scenario")) o.embed_scenario = j.at("embed_scenario").get<bool>();
-    if (j.contains("init_stddev")) o.init_stddev = j.at("init_stddev").get<double>();
-  } catch (const nlohmann::json::exception& e) {
-    throw parse_error(std::string("nn::feature_embedding_options::from_json: ") + e.what());
-  }
-  return o;
-}
 
 template <class T>
 feature_embedding<T>::feature_embedding(const data::schema& s, const feature_embedding_options& opt, rng& gen)
     : schema_(s), opt_(opt), dim_(opt.dim) {
-  const std::string where = "nn::feature_embedding: ";
+  const std::string where = "models::feature_embedding: ";
   if (opt.dim < 1) throw value_error(where + "dim must be >= 1, got " + std::to_string(opt.dim));
   if (!(opt.init_stddev >= 0)) throw value_error(where + "init_stddev must be >= 0");
   std::vector<std::string> fields = opt.fields;
@@ -157,7 +153,7 @@ feature_embedding<T>::feature_embedding(const data::schema& s, const feature_emb
   all_dense_in_order_ = static_cast<index_t>(dense_.size()) == s.dense_count();
   for (std::size_t j = 0; j < dense_.size() && all_dense_in_order_; ++j) all_dense_in_order_ = dense_[j] == index_t(j);
   tables_.reserve(names_.size());
-  for (std::size_t k = 0; k < names_.size(); ++k) tables_.emplace_back(vocab_[k], dim_, gen, init::normal(0.0, opt.init_stddev));
+  for (std::size_t k = 0; k < names_.size(); ++k) tables_.emplace_back(vocab_[k], dim_, gen, nn::init::normal(0.0, opt.init_stddev));
 }
 
 template <class T>
@@ -168,7 +164,7 @@ std::span<const index_t> feature_embedding<T>::ids_of(const data::batch<T>& b, s
 
 template <class T>
 void feature_embedding<T>::check(const data::batch<T>& b) const {
-  const std::string where = "nn::feature_embedding: ";
+  const std::string where = "models::feature_embedding: ";
   const index_t B = b.size;
   if (!sparse_.empty() && (b.sparse.rows() != schema_.sparse_count() || b.sparse.cols() != B))
     throw shape_error(where + "batch.sparse is " + shape_string(b.sparse.rows(), b.sparse.cols()) + ", the schema needs " +
@@ -195,7 +191,7 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
   const index_t n = permuted ? static_cast<index_t>(rows.size()) : b.size;
   for (index_t r : rows)
     if (r < 0 || r >= b.size)
-      throw value_error("nn::feature_embedding: row " + std::to_string(r) + " outside the batch of " + std::to_string(b.size));
+      throw value_error("models::feature_embedding: row " + std::to_string(r) + " outside the batch of " + std::to_string(b.size));
   std::vector<var<T>> parts;
   parts.reserve(tables_.size() + 1);
   index_t* picked = permuted ? t.template scratch<index_t>(rows.size()) : nullptr;
@@ -212,7 +208,7 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
       parts.push_back(t.view(b.dense.data(), b.size, b.dense.cols()));
     } else {
       var<T> d = t.make(n, static_cast<index_t>(dense_.size()));
-      auto dv = d.value();
+      auto dv = t.out(d);
       for (index_t i = 0; i < n; ++i) {
         const index_t src = permuted ? rows[static_cast<std::size_t>(i)] : i;
         for (std::size_t j = 0; j < dense_.size(); ++j) dv(i, index_t(j)) = b.dense(src, dense_[j]);
@@ -224,4 +220,4 @@ var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std
   return ops::concat_cols(t, std::span<const var<T>>(parts));
 }
 
-}  // namespace recblocks::nn
+}  // namespace recblocks::models
