@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <recblocks/data/csv_dataset.hpp>
 #include <recblocks/data/movielens.hpp>
+#include <recblocks/data/movielens_genre.hpp>
+#include <recblocks/data/synthetic_sequences.hpp>
 #include <recblocks/data/scenario_datasets.hpp>
 #include <recblocks/data/synthetic.hpp>
 #include <recblocks/train/trainer.hpp>
@@ -261,11 +263,17 @@ struct training_args {
 };
 
 /// The datasets `--data` accepts: the synthetic generator, MovieLens-100K, and Scenario-Wise Rec's
-/// samples (data::scenario_datasets).
+/// samples (data::scenario_datasets); and the two with behaviour sequences (M-scan): MovieLens-100K with
+/// genre-group scenarios (data::movielens_genre) and the synthetic S->Y log (data::synthetic_sequences,
+/// --rows / 60 users); both use the per-user time split, which does not depend on the seed.
 inline const std::vector<std::string>& known_datasets() {
-  static const std::vector<std::string> names = {"synthetic", "movielens", "douban", "kuairand", "aliccp", "mind", "csv"};
+  static const std::vector<std::string> names = {"synthetic", "movielens", "douban", "kuairand", "aliccp", "mind", "csv",
+                                                 "movielens-genre", "synthetic-sy"};
   return names;
 }
+
+/// Whether `--data` carries the behaviour sequences the sequence models (mscan, din) read.
+inline bool sequence_dataset(const std::string& data) { return data == "movielens-genre" || data == "synthetic-sy"; }
 
 /// One seed's train / validation / test splits.
 struct loaded_data {
@@ -347,6 +355,14 @@ inline std::optional<loaded_data> load_data(const training_args& a, std::uint64_
     out.truth = std::move(split.probability);
     return out;
   }
+  if (a.data == "synthetic-sy") {
+    data::synthetic_sequences_options c;
+    c.users = std::max<index_t>(1, a.rows / c.per_user);
+    const data::synthetic_sequences syn(c);
+    data::csv_splits s = syn.load();
+    out.parts = {std::move(s.train), std::move(s.validation), std::move(s.test)};
+    return out;
+  }
   fs::path root = a.data_dir;
   if (!root.empty() && !fs::is_directory(root))
     throw recblocks::io_error("--data-dir " + root.string() + ": no such directory");
@@ -356,11 +372,16 @@ inline std::optional<loaded_data> load_data(const training_args& a, std::uint64_
       std::printf("skipped: --data %s needs --data-dir or $RECBLOCKS_DATA\n", a.data.c_str());
       return std::nullopt;
     }
-    root = fs::path(env) / (a.data == "movielens" ? "movielens-100k" : "scenario-wise-rec-samples");
+    root = fs::path(env) / (a.data == "movielens" || a.data == "movielens-genre" ? "movielens-100k" : "scenario-wise-rec-samples");
   }
   if (!fs::exists(root)) {
     std::printf("skipped: %s not found\n", root.c_str());
     return std::nullopt;
+  }
+  if (a.data == "movielens-genre") {
+    data::csv_splits s = data::movielens_genre(root.string()).load();
+    out.parts = {std::move(s.train), std::move(s.validation), std::move(s.test)};
+    return out;
   }
   if (a.data == "movielens") {
     data::csv_dataset builder(data::movielens::config());

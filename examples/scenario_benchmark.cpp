@@ -2,7 +2,7 @@
 // dataset over several seeds and prints overall and per-scenario AUC / log loss (mean ± std over the
 // seeds), parameter count and training time; writes a CSV and, when gnuplot is on PATH, a PNG chart.
 //
-//   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]
+//   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind|movielens-genre|synthetic-sy]
 //                      [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]
 //                      [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]
 //                      [--scenario-features] [--out results.csv] [--quiet]
@@ -16,6 +16,9 @@
 // apart from validation, and <stem>_config.json the fully resolved options of every model, the trainer
 // options and the data.
 //
+// A model may carry option overrides: `mscan:cross=none:c=0` (values parsed as JSON, else taken as text),
+// which is how the M-scan ablations run. On the sequence datasets (movielens-genre, synthetic-sy) the
+// default list adds mscan and din (the twelve ignore the sequences).
 // Defaults: all 12 models, the synthetic multi-scenario data (data/synthetic.hpp, 60,000 rows, with its
 // Bayes-optimal AUC printed as the ceiling), 1 seed, at most 20 epochs, batch 512, Adam lr 1e-3, weight decay
 // 1e-5, early stopping on validation AUC (patience 4) with the best epoch restored (train::trainer).
@@ -87,7 +90,10 @@ args parse(int argc, char** argv) {
   cl.option("--models", [&](const std::string& v) {
     std::stringstream ss(v);
     for (std::string m; std::getline(ss, m, ',');)
-      if (!m.empty()) a.models.push_back(models::registry::canonical(m));
+      if (!m.empty()) {
+        const auto colon = m.find(':');
+        a.models.push_back(models::registry::canonical(m.substr(0, colon)) + (colon == std::string::npos ? "" : m.substr(colon)));
+      }
   });
   cl.option("--variant", [&](const std::string& v) {
     if (v != "paper" && v != "reference") throw std::invalid_argument(v);
@@ -102,7 +108,11 @@ args parse(int argc, char** argv) {
       cl.fail(e.what());
     }
   }
-  if (a.models.empty()) a.models = models::registry::names();
+  if (a.models.empty()) {
+    a.models = models::registry::names();
+    if (sequence_dataset(a.data))
+      for (const auto& n : models::registry::sequence_names()) a.models.push_back(n);
+  }
   if (a.seeds < 1 || a.rows < 100 || a.epochs < 1) cl.fail("--seeds and --epochs must be >= 1, --rows >= 100");
   const auto& known = known_datasets();
   if (std::find(known.begin(), known.end(), a.data) == known.end()) cl.fail("unknown --data " + a.data);
@@ -132,14 +142,28 @@ stats summarize(const std::vector<double>& v) {
   return s;
 }
 
-nlohmann::json model_options(const args& a, const std::string& name) {
+/// A model spec "name:key=value:..." -> its name and its options: the dataset's preset, the --variant, then
+/// the overrides (values parsed as JSON, else taken as text).
+std::pair<std::string, nlohmann::json> model_options(const args& a, const std::string& spec) {
+  std::vector<std::string> fields;
+  std::stringstream ss(spec);
+  for (std::string f; std::getline(ss, f, ':');) fields.push_back(f);
+  const std::string name = fields.front();
   nlohmann::json options = models::registry::preset_options(name, models::registry::preset_for_dataset(a.data));
   if (!a.variant.empty()) options["variant"] = a.variant;
-  return options;
+  for (std::size_t k = 1; k < fields.size(); ++k) {
+    const auto eq = fields[k].find('=');
+    if (eq == std::string::npos) throw value_error("scenario_benchmark: model option '" + fields[k] + "' is not key=value");
+    const std::string key = fields[k].substr(0, eq), text = fields[k].substr(eq + 1);
+    options[key] = nlohmann::json::accept(text) ? nlohmann::json::parse(text) : nlohmann::json(text);
+  }
+  return {name, options};
 }
 
-run_result train_one(const args& a, const std::string& name, const std::array<data::dataset, 3>& parts, std::uint64_t seed) {
-  const nlohmann::json options = model_options(a, name);
+run_result train_one(const args& a, const std::string& spec, const std::array<data::dataset, 3>& parts, std::uint64_t seed) {
+  const auto resolved = model_options(a, spec);
+  const std::string& name = resolved.first;
+  const nlohmann::json& options = resolved.second;
   rng init(seed);
   return models::registry::visit<float>(name, parts[0].get_schema(), options, init, [&](auto& model) {
     using M = std::remove_reference_t<decltype(model)>;
@@ -397,7 +421,10 @@ int main(int argc, char** argv) {
       std::printf("results: %s\n", out.c_str());
       // the fully resolved configuration of the run (never {}: every option of every model)
       nlohmann::json config;
-      for (const auto& m : a.models) config["models"][m] = models::registry::resolved_options(m, model_options(a, m));
+      for (const auto& m : a.models) {
+        const auto [name, options] = model_options(a, m);
+        config["models"][m] = models::registry::resolved_options(name, options);
+      }
       const train::trainer_options to = a.trainer_options(2022);
       config["trainer"] = {{"epochs", to.epochs},       {"batch_size", to.batch_size}, {"learning_rate", to.learning_rate},
                            {"weight_decay", to.weight_decay}, {"patience", to.patience},    {"restore_best", to.restore_best},

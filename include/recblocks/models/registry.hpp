@@ -11,7 +11,7 @@
 ///     });
 ///
 /// Names (benchmark order): shared_bottom, mmoe, ple, sarnet, star, m2m, adasparse, adaptdhm, epnet,
-/// ppnet, hamur, m3oe; the reference scripts' spellings (`sharedbottom`, `SharedBottom`, `MMOE`,
+/// ppnet, hamur, m3oe; the sequence models mscan (the 13th) and din (its single-sequence baseline); the reference scripts' spellings (`sharedbottom`, `SharedBottom`, `MMOE`,
 /// `PLE`, ...) are accepted too (case-insensitive, underscores ignored).
 ///
 /// `preset_options(name, preset)` gives the reference hyperparameters of papers.md 2.4 per dataset
@@ -47,6 +47,7 @@
 #include "m2m.hpp"
 #include "m3oe.hpp"
 #include "mmoe.hpp"
+#include "mscan.hpp"
 #include "ple.hpp"
 #include "ppnet.hpp"
 #include "sarnet.hpp"
@@ -66,10 +67,16 @@ class registry {
   /// The twelve canonical names, in benchmark order.
   static const std::vector<std::string>& names();
 
+  /// The models that read behaviour sequences (data built by `data::sequence_builder`): `mscan`,
+  /// and `din`, the DIN-style single-sequence baseline (M-scan with `history = whole`, `cross = none`,
+  /// `debias = false`; further options override these). Accepted by `visit` and `canonical`.
+  static const std::vector<std::string>& sequence_names();
+
   /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
   static std::string canonical(const std::string& name);
 
-  /// `preset` for a dataset name: movielens/amazon/douban/synthetic/csv (a user's data: the defaults) -> movielens, kuairand/mind ->
+  /// `preset` for a dataset name: movielens/amazon/douban/synthetic/csv (a user's data: the defaults;
+  /// and the sequence datasets movielens-genre, synthetic-sy) -> movielens, kuairand/mind ->
   /// kuairand, aliccp -> aliccp; `value_error` otherwise.
   static preset preset_for_dataset(const std::string& dataset);
 
@@ -106,10 +113,17 @@ inline const std::vector<std::string>& registry::names() {
   return n;
 }
 
+inline const std::vector<std::string>& registry::sequence_names() {
+  static const std::vector<std::string> n = {"mscan", "din"};
+  return n;
+}
+
 inline std::string registry::canonical(const std::string& name) {
   std::string key;
   for (char c : name)
     if (c != '_' && c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (const auto& n : sequence_names())
+    if (n == key) return n;
   for (const auto& n : names()) {
     std::string k;
     for (char c : n)
@@ -118,11 +132,13 @@ inline std::string registry::canonical(const std::string& name) {
   }
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  for (const auto& n : sequence_names()) known += ", " + n;
   throw value_error("models::registry: unknown model '" + name + "' (known: " + known + ")");
 }
 
 inline preset registry::preset_for_dataset(const std::string& dataset) {
-  if (dataset == "movielens" || dataset == "amazon" || dataset == "douban" || dataset == "synthetic" || dataset == "csv")
+  if (dataset == "movielens" || dataset == "amazon" || dataset == "douban" || dataset == "synthetic" || dataset == "csv" ||
+      dataset == "movielens-genre" || dataset == "synthetic-sy")
     return preset::movielens;
   if (dataset == "kuairand" || dataset == "mind") return preset::kuairand;
   if (dataset == "aliccp" || dataset == "ali-ccp" || dataset == "ali_ccp") return preset::aliccp;
@@ -196,6 +212,16 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };
+  if (n == "mscan") return run(std::type_identity<mscan<T>>{});
+  if (n == "din") {
+    nlohmann::json merged = {{"history", "whole"}, {"cross", "none"}, {"debias", false}};
+    if (o.is_object()) merged.update(o);
+    const nlohmann::json known = mscan_options{}.to_json();
+    for (const auto& [key, value] : merged.items())
+      if (!known.contains(key)) throw parse_error("models::registry: unknown option '" + key + "' for model din (an mscan variant)");
+    mscan<T> model(s, mscan_options::from_json(merged), gen);
+    return f(model);
+  }
   if (n == "shared_bottom") return run(std::type_identity<shared_bottom<T>>{});
   if (n == "mmoe") return run(std::type_identity<mmoe<T>>{});
   if (n == "ple") return run(std::type_identity<ple<T>>{});

@@ -7,6 +7,7 @@
 ///       lr_e = lr * gamma^floor(e / step_size)                     (optional step decay; off by default)
 ///       for each shuffled mini-batch b (batcher seeded with seed + e):
 ///         L = mean_b BCE(sigmoid(model(b)), y_b)                   (loss::bce_with_logits)
+///             + model.auxiliary_loss(t, b, y)                      (only models that have one: M-scan)
 ///         backward; Adam step (lr_e, weight decay as L2 in the gradient, PyTorch semantics)
 ///       validation: overall + per-scenario AUC / log loss (eval::scenario_report)
 ///       early stopping on the overall validation AUC: stop after `patience` epochs without improvement
@@ -59,6 +60,7 @@
 #include <vector>
 
 #include "../core/ops/activation.hpp"
+#include "../core/ops/elementwise.hpp"
 #include "../data/batcher.hpp"
 #include "../data/dataset.hpp"
 #include "../eval/scenario_report.hpp"
@@ -267,7 +269,10 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
         label_column = b.labels.col(opt_.label);
         labels = t.view(label_column.data(), b.size, 1);
       }
-      const var<T> loss = loss::bce_with_logits(t, logits, labels);
+      var<T> loss = loss::bce_with_logits(t, logits, labels);
+      // a model with a multi-part objective (M-scan's dual loss) adds its extra term here
+      if constexpr (requires { model_->auxiliary_loss(t, b, labels); })
+        loss = ops::add(t, loss, model_->auxiliary_loss(t, b, labels));
       if (!std::isfinite(double(loss.item()))) {
         if (best) put(*best);
         throw value_error("train::trainer::fit: the training loss is " + std::to_string(double(loss.item())) + " at epoch " +
