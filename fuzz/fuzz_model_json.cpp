@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   {
     std::ofstream out(fx.dir / "model.json", std::ios::binary | std::ios::trunc);
-    out << m.dump();
+    out << m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // fuzzed strings need not be UTF-8
   }
   try {
     model_type loaded = io::checkpoint::load<model_type>(fx.dir);
