@@ -2,10 +2,23 @@
 // dataset over several seeds and prints overall and per-scenario AUC / log loss (mean ± std over the
 // seeds), parameter count and training time; writes a CSV and, when gnuplot is on PATH, a PNG chart.
 //
-//   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]
+//   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind|movielens-genre|synthetic-sy]
 //                      [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]
-//                      [--weight-decay X] [--patience P] [--threads T] [--out results.csv] [--quiet]
+//                      [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]
+//                      [--scenario-features] [--out results.csv] [--quiet]
+//                      [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]
+//                      [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]
 //
+// A user's CSV: --csv (split 8:1:1 with each seed) or --train/--validation/--test (the same split for every
+// seed), column roles from the flags or a schema JSON (examples/common.hpp, csv_args); every model's defaults.
+// --variant reference: every model exactly as the reference code (registry variants); default "paper".
+// Run records: with --out, <stem>_runs.csv has one row per (model, seed) with training seconds per epoch
+// apart from validation, and <stem>_config.json the fully resolved options of every model, the trainer
+// options and the data.
+//
+// A model may carry option overrides: `mscan:cross=none:c=0` (values parsed as JSON, else taken as text),
+// which is how the M-scan ablations run. On the sequence datasets (movielens-genre, synthetic-sy) the
+// default list adds mscan and din (the twelve ignore the sequences).
 // Defaults: all 12 models, the synthetic multi-scenario data (data/synthetic.hpp, 60,000 rows, with its
 // Bayes-optimal AUC printed as the ceiling), 1 seed, at most 20 epochs, batch 512, Adam lr 1e-3, weight decay
 // 1e-5, early stopping on validation AUC (patience 4) with the best epoch restored (train::trainer).
@@ -53,7 +66,7 @@ namespace {
 
 struct args : training_args {
   std::vector<std::string> models;
-  std::string out, runs;
+  std::string out, runs, variant;
   index_t seeds = 1;
   args() {  // the synthetic generator's full default size; early stopping ends most runs after 5-10 epochs
     rows = 60000;
@@ -66,8 +79,10 @@ args parse(int argc, char** argv) {
   command_line cl("scenario_benchmark",
                   "scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
                   "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
-                  "                          [--weight-decay X] [--patience P] [--threads T] [--out results.csv]\n"
-                  "                          [--runs runs.csv] [--quiet]");
+                  "                          [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]\n"
+                  "                          [--scenario-features] [--out results.csv] [--runs runs.csv] [--quiet]\n"
+                  "                          [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]\n"
+                  "                          [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);
   cl.option("--seeds", a.seeds);
   cl.option("--out", a.out);
@@ -75,10 +90,29 @@ args parse(int argc, char** argv) {
   cl.option("--models", [&](const std::string& v) {
     std::stringstream ss(v);
     for (std::string m; std::getline(ss, m, ',');)
-      if (!m.empty()) a.models.push_back(models::registry::canonical(m));
+      if (!m.empty()) {
+        const auto colon = m.find(':');
+        a.models.push_back(models::registry::canonical(m.substr(0, colon)) + (colon == std::string::npos ? "" : m.substr(colon)));
+      }
+  });
+  cl.option("--variant", [&](const std::string& v) {
+    if (v != "paper" && v != "reference") throw std::invalid_argument(v);
+    a.variant = v;
   });
   cl.parse(argc, argv);
-  if (a.models.empty()) a.models = models::registry::names();
+  if (a.csv.given()) a.data = "csv";
+  if (a.data == "csv") {
+    try {
+      a.csv.resolve();
+    } catch (const recblocks::error& e) {
+      cl.fail(e.what());
+    }
+  }
+  if (a.models.empty()) {
+    a.models = models::registry::names();
+    if (sequence_dataset(a.data))
+      for (const auto& n : models::registry::sequence_names()) a.models.push_back(n);
+  }
   if (a.seeds < 1 || a.rows < 100 || a.epochs < 1) cl.fail("--seeds and --epochs must be >= 1, --rows >= 100");
   const auto& known = known_datasets();
   if (std::find(known.begin(), known.end(), a.data) == known.end()) cl.fail("unknown --data " + a.data);
@@ -86,7 +120,7 @@ args parse(int argc, char** argv) {
 }
 
 struct run_result {
-  double auc = 0, log_loss = 0, seconds = 0;
+  double auc = 0, log_loss = 0, seconds = 0, train_per_epoch = 0, validation_per_epoch = 0;
   std::vector<double> scenario_auc, scenario_log_loss;
   index_t params = 0, epochs = 0, best_epoch = 0;
   std::uint64_t seed = 0;
@@ -108,8 +142,28 @@ stats summarize(const std::vector<double>& v) {
   return s;
 }
 
-run_result train_one(const args& a, const std::string& name, const std::array<data::dataset, 3>& parts, std::uint64_t seed) {
-  const nlohmann::json options = models::registry::preset_options(name, models::registry::preset_for_dataset(a.data));
+/// A model spec "name:key=value:..." -> its name and its options: the dataset's preset, the --variant, then
+/// the overrides (values parsed as JSON, else taken as text).
+std::pair<std::string, nlohmann::json> model_options(const args& a, const std::string& spec) {
+  std::vector<std::string> fields;
+  std::stringstream ss(spec);
+  for (std::string f; std::getline(ss, f, ':');) fields.push_back(f);
+  const std::string name = fields.front();
+  nlohmann::json options = models::registry::preset_options(name, models::registry::preset_for_dataset(a.data));
+  if (!a.variant.empty()) options["variant"] = a.variant;
+  for (std::size_t k = 1; k < fields.size(); ++k) {
+    const auto eq = fields[k].find('=');
+    if (eq == std::string::npos) throw value_error("scenario_benchmark: model option '" + fields[k] + "' is not key=value");
+    const std::string key = fields[k].substr(0, eq), text = fields[k].substr(eq + 1);
+    options[key] = nlohmann::json::accept(text) ? nlohmann::json::parse(text) : nlohmann::json(text);
+  }
+  return {name, options};
+}
+
+run_result train_one(const args& a, const std::string& spec, const std::array<data::dataset, 3>& parts, std::uint64_t seed) {
+  const auto resolved = model_options(a, spec);
+  const std::string& name = resolved.first;
+  const nlohmann::json& options = resolved.second;
   rng init(seed);
   return models::registry::visit<float>(name, parts[0].get_schema(), options, init, [&](auto& model) {
     using M = std::remove_reference_t<decltype(model)>;
@@ -126,6 +180,8 @@ run_result train_one(const args& a, const std::string& name, const std::array<da
     run_result r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.epochs = static_cast<index_t>(fit.history.size());
+    r.train_per_epoch = fit.train_seconds_per_epoch();
+    r.validation_per_epoch = fit.validation_seconds / double(std::max<index_t>(r.epochs, 1));
     r.best_epoch = fit.best_epoch + 1;
     r.seed = seed;
     r.params = nn::parameter_count(model);
@@ -249,13 +305,13 @@ class runs_file {
       std::ostringstream h;
       h << "model,seed,auc,logloss";
       for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) h << ",s" << sc << "_auc,s" << sc << "_logloss";
-      h << ",epochs,best_epoch,train_seconds\n";
+      h << ",epochs,best_epoch,train_seconds,train_seconds_per_epoch,validation_seconds_per_epoch\n";
       file_->write(h.str());
     }
     std::ostringstream row;
     row << model << ',' << r.seed << ',' << r.auc << ',' << r.log_loss;
     for (std::size_t sc = 0; sc < r.scenario_auc.size(); ++sc) row << ',' << r.scenario_auc[sc] << ',' << r.scenario_log_loss[sc];
-    row << ',' << r.epochs << ',' << r.best_epoch << ',' << r.seconds << '\n';
+    row << ',' << r.epochs << ',' << r.best_epoch << ',' << r.seconds << ',' << r.train_per_epoch << ',' << r.validation_per_epoch << '\n';
     file_->write(row.str());
   }
   void close() {
@@ -309,13 +365,13 @@ int main(int argc, char** argv) {
     const bool paired = sb != a.models.end() && a.seeds > 1;
     const auto& sb_runs = paired ? results[static_cast<std::size_t>(sb - a.models.begin())] : results.front();
     if (paired) std::printf(" %16s %5s", "dAUC vs SB", "wins");
-    std::printf(" %8s %7s\n", "time s", "epochs");
+    std::printf(" %8s %9s %7s\n", "time s", "s/epoch", "epochs");
     std::ostringstream csv;
     csv << "model,params,seeds,auc_mean,auc_std,logloss_mean,logloss_std";
     for (index_t s = 0; s < scenarios; ++s)
       csv << ",s" << s << "_auc_mean,s" << s << "_auc_std,s" << s << "_logloss_mean,s" << s << "_logloss_std";
     if (paired) csv << ",delta_auc_vs_shared_bottom_mean,delta_auc_vs_shared_bottom_std,wins_vs_shared_bottom";
-    csv << ",train_seconds_mean,epochs_mean\n";
+    csv << ",train_seconds_mean,train_seconds_per_epoch_mean,validation_seconds_per_epoch_mean,epochs_mean\n";
     for (std::size_t m = 0; m < a.models.size(); ++m) {
       const auto& rs = results[m];
       auto column = [&](auto get) {
@@ -327,6 +383,8 @@ int main(int argc, char** argv) {
       const stats ll = column([](const run_result& r) { return r.log_loss; });
       const stats secs = column([](const run_result& r) { return r.seconds; });
       const stats epochs = column([](const run_result& r) { return double(r.epochs); });
+      const stats per_epoch = column([](const run_result& r) { return r.train_per_epoch; });
+      const stats valid_per_epoch = column([](const run_result& r) { return r.validation_per_epoch; });
       std::printf("%-14s %9lld %16s %16s", a.models[m].c_str(), (long long)rs.front().params, pm(auc).c_str(), pm(ll).c_str());
       csv << a.models[m] << ',' << rs.front().params << ',' << rs.size() << ',' << auc.mean << ',' << auc.std << ',' << ll.mean
           << ',' << ll.std;
@@ -349,10 +407,10 @@ int main(int argc, char** argv) {
         else std::printf(" %+8.4f±%.4f %2d/%-2zu", d.mean, d.std, wins, rs.size());
         csv << ',' << d.mean << ',' << d.std << ',' << wins;
       }
-      std::printf(" %8.1f %7.1f\n", secs.mean, epochs.mean);
-      csv << ',' << secs.mean << ',' << epochs.mean << '\n';
+      std::printf(" %8.1f %9.2f %7.1f\n", secs.mean, per_epoch.mean, epochs.mean);
+      csv << ',' << secs.mean << ',' << per_epoch.mean << ',' << valid_per_epoch.mean << ',' << epochs.mean << '\n';
     }
-    std::printf("(mean±std over seeds; per-scenario log loss in the CSV%s)\n",
+    std::printf("(mean±std over seeds; time s: fit wall time incl. validation, s/epoch: training only; per-scenario log loss in the CSV%s)\n",
                 paired ? "; dAUC vs SB: AUC minus Shared Bottom's on the same split, mean±std over seeds, and the seeds it is higher" : "");
     runs.close();
     if (!runs_path.empty()) std::printf("runs: %s\n", runs_path.c_str());
@@ -361,8 +419,28 @@ int main(int argc, char** argv) {
       if (out.has_parent_path()) fs::create_directories(out.parent_path());
       write_file(out, csv.str());
       std::printf("results: %s\n", out.c_str());
+      // the fully resolved configuration of the run (never {}: every option of every model)
+      nlohmann::json config;
+      for (const auto& m : a.models) {
+        const auto [name, options] = model_options(a, m);
+        config["models"][m] = models::registry::resolved_options(name, options);
+      }
+      const train::trainer_options to = a.trainer_options(2022);
+      config["trainer"] = {{"epochs", to.epochs},       {"batch_size", to.batch_size}, {"learning_rate", to.learning_rate},
+                           {"weight_decay", to.weight_decay}, {"patience", to.patience},    {"restore_best", to.restore_best},
+                           {"lazy_sparse_adam", to.lazy_sparse_adam}, {"threads", to.threads}, {"seeds", a.seeds}};
+      config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}};
+      if (a.data == "csv") config["data"]["csv"] = a.csv.to_json();
+      config["variant"] = a.variant.empty() ? "paper" : a.variant;
       std::error_code ec;
-      if (fs::is_regular_file(out, ec)) write_plot(out, a.models.size());
+      if (fs::is_regular_file(out, ec)) {
+        const fs::path config_path = out.parent_path() / (out.stem().string() + "_config.json");
+        std::ofstream cf(config_path);
+        cf << config.dump(2) << '\n';
+        if (!cf) throw io_error("scenario_benchmark: cannot write " + config_path.string());
+        std::printf("config: %s\n", config_path.c_str());
+        write_plot(out, a.models.size());
+      }
     }
     if (std::fflush(stdout) != 0) throw io_error(std::string("scenario_benchmark: cannot write stdout: ") + std::strerror(errno));
     return 0;

@@ -4,8 +4,15 @@
 // identically (exit 1 otherwise).
 //
 //   train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]
-//             [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P]
-//             [--seed S] [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]
+//             [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P] [--fixed-epochs]
+//             [--seed S] [--threads T] [--routing auto|sorted|masked] [--variant paper|reference]
+//             [--scenario-features] [--out DIR] [--quiet]
+//             [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]
+//             [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]
+//
+// A user's CSV: --csv (split 8:1:1 with the seed) or --train/--validation/--test, column roles from the
+// flags or a schema JSON (examples/common.hpp, csv_args); every model's defaults (MovieLens column).
+// --fixed-epochs runs every epoch and keeps the last weights (the reference without early stopping).
 //
 // NAME: shared_bottom, mmoe (default), ple, sarnet, star, m2m, adasparse, adaptdhm, epnet, ppnet, hamur,
 // m3oe (the reference scripts' spellings work too). Data: the synthetic multi-scenario generator by
@@ -35,7 +42,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct args : training_args {
-  std::string model = "mmoe", out, routing;
+  std::string model = "mmoe", out, routing, variant;
   std::uint64_t seed = 2022;
   args() {
     rows = 60000;
@@ -48,7 +55,10 @@ args parse(int argc, char** argv) {
   command_line cl("train_msr",
                   "train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]\n"
                   "                 [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P]\n"
-                  "                 [--seed S] [--threads T] [--routing sorted|masked] [--out DIR] [--quiet]");
+                  "                 [--fixed-epochs] [--seed S] [--threads T] [--routing auto|sorted|masked] [--variant paper|reference]\n"
+                  "                 [--scenario-features] [--out DIR] [--quiet]\n"
+                  "                 [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]\n"
+                  "                 [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);
   cl.option("--model", [&](const std::string& v) { a.model = models::registry::canonical(v); });
   cl.option("--out", a.out);
@@ -57,7 +67,19 @@ args parse(int argc, char** argv) {
     nn::routing_mode_from_string(v);  // validates
     a.routing = v;
   });
+  cl.option("--variant", [&](const std::string& v) {
+    if (v != "paper" && v != "reference") throw std::invalid_argument(v);
+    a.variant = v;
+  });
   cl.parse(argc, argv);
+  if (a.csv.given()) a.data = "csv";
+  if (a.data == "csv") {
+    try {
+      a.csv.resolve();
+    } catch (const recblocks::error& e) {
+      cl.fail(e.what());
+    }
+  }
   const auto& known = known_datasets();
   if (std::find(known.begin(), known.end(), a.data) == known.end()) cl.fail("unknown --data " + a.data);
   return a;
@@ -88,8 +110,9 @@ class progress {
   void epoch(const train::epoch_info& e) {
     if (quiet_) return;
     if (tty_) std::fputc('\n', stderr);
-    std::fprintf(stderr, "epoch %lld: train loss %.4f, validation AUC %.4f%s\n", (long long)e.epoch + 1, e.train_loss,
-                 e.validation ? e.validation->overall().auc : std::nan(""), e.improved ? " (best)" : "");
+    std::fprintf(stderr, "epoch %lld: train loss %.4f, validation AUC %.4f%s (train %.2fs, validation %.2fs)\n", (long long)e.epoch + 1,
+                 e.train_loss, e.validation ? e.validation->overall().auc : std::nan(""), e.improved ? " (best)" : "", e.train_seconds,
+                 e.validation_seconds);
   }
 
  private:
@@ -118,8 +141,10 @@ int run(const args& a, Model& model, const loaded_data& d) {
   std::printf("model %s (%lld parameters), %s data: train %lld / validation %lld / test %lld rows\n", Model::name,
               (long long)nn::parameter_count(model), a.data.c_str(), (long long)parts[0].rows(), (long long)parts[1].rows(),
               (long long)parts[2].rows());
-  std::printf("epochs run %zu, best epoch %lld (validation AUC %.4f)%s\n", fit.history.size(), (long long)fit.best_epoch + 1,
-              fit.best_auc, fit.stopped_early ? ", stopped early" : "");
+  std::printf("epochs run %zu, best epoch %lld (validation AUC %.4f)%s%s\n", fit.history.size(), (long long)fit.best_epoch + 1,
+              fit.best_auc, fit.stopped_early ? ", stopped early" : "", a.fixed_epochs ? ", last epoch's weights kept (--fixed-epochs)" : "");
+  std::printf("time: training %.3f s/epoch, validation %.3f s/epoch\n", fit.train_seconds_per_epoch(),
+              fit.validation_seconds / double(std::max<std::size_t>(fit.history.size(), 1)));
   const auto report = tr.evaluate(parts[2]);
   print_report("test", report);
   if (d.generator) print_report("Bayes (true probabilities, test)", eval::bayes_report(parts[2], d.truth[2]));
@@ -147,6 +172,8 @@ int main(int argc, char** argv) {
     models::registry::check_scenarios(d->parts[0], "training");
     nlohmann::json options = models::registry::preset_options(a.model, models::registry::preset_for_dataset(a.data));
     if (!a.routing.empty()) options["routing"] = a.routing;  // an error for a model without scenario routing
+    if (!a.variant.empty()) options["variant"] = a.variant;
+    if (!a.quiet) std::fprintf(stderr, "options: %s\n", models::registry::resolved_options(a.model, options).dump().c_str());
     rng init(a.seed);
     return models::registry::visit<float>(a.model, d->parts[0].get_schema(), options, init,
                                           [&](auto& model) { return run(a, model, *d); });

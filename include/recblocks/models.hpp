@@ -1,7 +1,8 @@
 #pragma once
 /// \file models.hpp
 /// The multi-scenario CTR models composed from the blocks (Scenario-Wise Rec), all satisfying
-/// `models::ctr_model` (see models/model_concept.hpp).
+/// `models::ctr_model` (see models/model_concept.hpp), and GMF, the user-item candidate generator of
+/// LLM4Rerank (`models/gmf.hpp`).
 #include "models/feature_embedding.hpp"
 #include "models/model_concept.hpp"
 #include "models/mmoe.hpp"
@@ -9,6 +10,7 @@
 #include "models/adaptdhm.hpp"
 #include "models/adasparse.hpp"
 #include "models/epnet.hpp"
+#include "models/gmf.hpp"
 #include "models/hamur.hpp"
 #include "models/m2m.hpp"
 #include "models/m3oe.hpp"

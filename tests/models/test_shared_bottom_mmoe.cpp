@@ -163,15 +163,22 @@ TEST_CASE("feature_embedding: clear errors", "[models][embedding]") {
 
 TEST_CASE("scenario_router: stable sort, restore, modes agree, gradient", "[models][router]") {
   const std::vector<index_t> sc{2, 0, 2, 1, 0, 2, 0};
-  nn::scenario_router r(sc, 4);
+  nn::scenario_router r(sc, 4, nn::routing_mode::sorted);
   CHECK(r.permuted());
+  // automatic: masked where batch statistics follow the split (the reference), sorted where exact
+  CHECK(nn::resolve_routing(nn::routing_mode::automatic, true) == nn::routing_mode::masked);
+  CHECK(nn::resolve_routing(nn::routing_mode::automatic, false) == nn::routing_mode::sorted);
+  CHECK(nn::resolve_routing(nn::routing_mode::sorted, true) == nn::routing_mode::sorted);
+  CHECK(nn::scenario_router(sc, 4).mode() == nn::routing_mode::masked);
+  CHECK(nn::routing_mode_from_string("auto") == nn::routing_mode::automatic);
+  CHECK(std::string(nn::to_string(nn::routing_mode::automatic)) == "auto");
   CHECK(std::vector<index_t>(r.order().begin(), r.order().end()) == std::vector<index_t>{1, 4, 6, 3, 0, 2, 5});
   CHECK(r.count(0) == 3);
   CHECK(r.count(3) == 0);
   CHECK(r.begin(2) == 4);
   CHECK_THROWS_WITH(nn::scenario_router(std::vector<index_t>{0, 4}, 4), Catch::Contains("scenario id 4 at row 1"));
   CHECK_THROWS_AS(nn::scenario_router(sc, 3, nn::routing_mode::sorted, 8), shape_error);
-  CHECK_FALSE(nn::scenario_router(std::vector<index_t>{0, 0, 1}, 2).permuted());
+  CHECK_FALSE(nn::scenario_router(std::vector<index_t>{0, 0, 1}, 2, nn::routing_mode::sorted).permuted());
 
   // Heads without batch norm: per-row functions, so sorted and masked routing agree exactly.
   rng g(5);

@@ -54,7 +54,7 @@ TEST_CASE("item_tree: sizes in the JSON are checked before anything is allocated
   refused(edit([](auto& j) { j["dim"] = 0; }), "dim 0 is outside");
   refused(edit([](auto& j) { j["dim"] = 4.5; }), "\"dim\" must be an integer");
   // within the cap, but not what the vectors hold
-  refused(edit([](auto& j) { j["dim"] = 60000; }), "items[0].vector must hold dim = 60000 values");
+  refused(edit([](auto& j) { j["dim"] = 60000; }), "items[0] has a vector of 4 values, dim is 60000");
   // no items: the nodes cannot justify a large dim
   refused(edit([](auto& j) {
             j["items"] = nlohmann::json::array();

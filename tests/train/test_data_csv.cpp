@@ -224,3 +224,39 @@ TEST_CASE("csv_dataset: roles, train-only fitting, scenarios and errors", "[data
   CHECK(tp.train.scenario_counts() == std::vector<index_t>{1, 1, 1});
   CHECK_THROWS_AS(data::csv_dataset(tc).get_schema(), state_error);
 }
+
+TEST_CASE("csv_dataset: keep_encoded_ids keeps the ids, unseen ids go to bucket 0", "[data][csv_dataset]") {
+  const csv_reader train("u,item,dom,y\n0,5,a,1\n3,2,b,0\n1,5,a,0\n2,0,b,1\n", {}, "train.csv");
+  const csv_reader valid("u,item,dom,y\n3,6,a,1\n7,1,b,0\n", {}, "valid.csv");
+  const csv_reader test("u,item,dom,y\n0,0,c,1\n2,5,b,0\n", {}, "test.csv");
+  data::csv_dataset_config c;
+  c.sparse = {"u", "item"};
+  c.labels = {{"y"}};
+  c.scenario_column = "dom";
+  c.scenario_values = {"a", "b"};
+  c.drop_unknown_scenarios = true;
+  c.keep_encoded_ids = true;
+  data::csv_dataset b(c);
+  const auto s = b.load(train, valid, test);
+  const auto& sc = b.get_schema();
+  CHECK(sc.at("u").vocabulary == 5);     // largest training id 3, + 1 shift, + bucket 0
+  CHECK(sc.at("item").vocabulary == 7);  // largest training id 5
+  REQUIRE(s.train.rows() == 4);
+  CHECK(s.train.sparse_column(0)[0] == 1);  // id 0 -> 1
+  CHECK(s.train.sparse_column(1)[1] == 3);  // id 2 -> 3
+  REQUIRE(s.validation.rows() == 2);
+  CHECK(s.validation.sparse_column(0)[0] == 4);  // id 3 seen in training
+  CHECK(s.validation.sparse_column(1)[0] == 0);  // item 6 > 5: the unseen bucket
+  CHECK(s.validation.sparse_column(0)[1] == 0);  // user 7 > 3: the unseen bucket
+  CHECK(s.test.rows() == 1);                     // scenario "c" dropped
+  CHECK(s.dropped == 1);
+  CHECK(b.to_json().at("keep_encoded_ids") == true);
+  CHECK_THROWS_AS(b.encoder("u"), state_error);
+  // a cell that is not an id is an error naming file, line and column
+  const csv_reader bad("u,item,dom,y\n0,x1,a,1\n1,2,b,0\n", {}, "bad.csv");
+  data::csv_dataset b2(c);
+  CHECK_THROWS_WITH(b2.load(bad, valid, test), Catch::Contains("bad.csv") && Catch::Contains("not an encoded id"));
+  c.errors = data::on_error::skip;
+  data::csv_dataset b3(c);
+  CHECK(b3.load(bad, valid, test).skipped == 1);
+}

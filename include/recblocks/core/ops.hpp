@@ -14,5 +14,6 @@
 #include "ops/reduce.hpp"
 #include "ops/row_pooling.hpp"
 #include "ops/shape.hpp"
+#include "ops/sequence.hpp"
 #include "ops/softmax.hpp"
 #include "ops/where.hpp"

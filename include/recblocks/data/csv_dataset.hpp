@@ -5,6 +5,10 @@
 /// Column roles (`csv_dataset_config`):
 /// - `sparse`: categorical columns, each label-encoded (`label_encoder`, `min_count`) on the
 ///   training rows; unseen values map to id 0; vocabulary = classes + 1;
+///   With `keep_encoded_ids` the cells are taken as already encoded ids instead (non-negative
+///   integers, e.g. the output of the reference's LabelEncoder): id v becomes v + 1, vocabulary =
+///   largest training id + 2, and an id above the largest training id maps to 0 — the same unseen
+///   bucket as the encoder's; a cell that is not a non-negative integer is a `parse_error`;
 /// - `dense`: numeric columns, min-max scaled on the training rows when `scale_dense`;
 /// - `labels`: binary 0/1 columns (anything else is an error), or thresholded numeric columns
 ///   (`greater_than`: label = value > threshold, e.g. MovieLens rating > 3);
@@ -33,6 +37,8 @@
 /// Thread-safety: `load` mutates; const members may run concurrently after it.
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <array>
 #include <functional>
 #include <map>
@@ -70,6 +76,7 @@ struct csv_dataset_config {
   std::string scenario_name = "scenario";
   bool scale_dense = true;
   index_t min_count = 1;
+  bool keep_encoded_ids = false;  ///< sparse cells are ids already (see file docs): no encoder is fitted
   on_error errors = on_error::raise;
 };
 
@@ -127,6 +134,8 @@ class csv_dataset {
   bool fitted_ = false;
   schema schema_;
   std::vector<label_encoder> encoders_;
+  std::vector<index_t> id_max_;  // keep_encoded_ids: largest training id per sparse column
+  static index_t encoded_id(const csv_reader& t, index_t r, index_t col);
   std::vector<min_max_scaler> scalers_;
   std::vector<index_t> scenario_map_;
 };
@@ -151,8 +160,21 @@ inline const schema& csv_dataset::get_schema() const {
   return schema_;
 }
 
+inline index_t csv_dataset::encoded_id(const csv_reader& t, index_t r, index_t col) {
+  std::string_view v = t.cell(r, col);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+  std::int64_t id = -1;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || id < 0 || id > (std::int64_t(1) << 40))
+    throw parse_error(t.where(r, col) + ": '" + std::string(t.cell(r, col)) +
+                      "' is not an encoded id (a non-negative integer; keep_encoded_ids is set)");
+  return static_cast<index_t>(id);
+}
+
 inline const label_encoder& csv_dataset::encoder(const std::string& column) const {
   require_fitted("encoder");
+  if (config_.keep_encoded_ids) throw state_error("data::csv_dataset::encoder: keep_encoded_ids is set (no encoders)");
   for (std::size_t i = 0; i < config_.sparse.size(); ++i)
     if (config_.sparse[i] == column) return encoders_[i];
   throw value_error("data::csv_dataset::encoder: '" + column + "' is not a sparse column");
@@ -205,6 +227,8 @@ inline csv_dataset::prepared csv_dataset::prepare(const csv_reader& t, const col
         }
       }
       for (std::size_t j = 0; j < c.dense.size(); ++j) dense[j] = t.number(r, c.dense[j]);
+      if (config_.keep_encoded_ids)
+        for (index_t col : c.sparse) (void)encoded_id(t, r, col);
       for (std::size_t j = 0; j < c.labels.size(); ++j) {
         const auto& spec = config_.labels[j];
         labels[j] = spec.greater_than ? (t.number(r, c.labels[j]) > *spec.greater_than ? 1.0 : 0.0)
@@ -227,7 +251,10 @@ inline void csv_dataset::fit(const csv_reader& t, const columns& c, const prepar
                              const std::vector<const prepared*>& all, const std::vector<std::string>& names) {
   if (train.empty()) throw value_error("data::csv_dataset: no training rows in " + t.name());
   encoders_.clear();
-  for (std::size_t f = 0; f < c.sparse.size(); ++f) {
+  id_max_.assign(config_.keep_encoded_ids ? c.sparse.size() : 0, -1);
+  for (std::size_t f = 0; f < id_max_.size(); ++f)
+    for (index_t i : train) id_max_[f] = std::max(id_max_[f], encoded_id(t, p.rows[static_cast<std::size_t>(i)], c.sparse[f]));
+  for (std::size_t f = 0; f < (config_.keep_encoded_ids ? 0 : c.sparse.size()); ++f) {
     std::vector<std::string_view> cells;
     cells.reserve(train.size());
     for (index_t i : train) cells.push_back(t.cell(p.rows[static_cast<std::size_t>(i)], c.sparse[f]));
@@ -270,7 +297,7 @@ inline void csv_dataset::fit(const csv_reader& t, const columns& c, const prepar
   }
   schema s;
   for (std::size_t f = 0; f < c.sparse.size(); ++f)
-    s.add({config_.sparse[f], feature_kind::sparse, encoders_[f].vocabulary()});
+    s.add({config_.sparse[f], feature_kind::sparse, config_.keep_encoded_ids ? id_max_[f] + 2 : encoders_[f].vocabulary()});
   for (const auto& d : config_.dense) s.add({d, feature_kind::dense});
   if (c.scenario >= 0) s.add({config_.scenario_name, feature_kind::scenario, 0, 0, scenarios});
   for (const auto& l : config_.labels) s.add({l.column, feature_kind::label});
@@ -288,7 +315,14 @@ inline dataset csv_dataset::emit(const csv_reader& t, const columns& c, const pr
   for (index_t i : idx) {
     const auto k = static_cast<std::size_t>(i);
     const index_t r = p.rows[k];
-    for (std::size_t f = 0; f < c.sparse.size(); ++f) sparse[f] = encoders_[f].transform(t.cell(r, c.sparse[f]));
+    for (std::size_t f = 0; f < c.sparse.size(); ++f) {
+      if (config_.keep_encoded_ids) {
+        const index_t id = encoded_id(t, r, c.sparse[f]);
+        sparse[f] = id <= id_max_[f] ? id + 1 : 0;  // above the training range: the unseen bucket
+      } else {
+        sparse[f] = encoders_[f].transform(t.cell(r, c.sparse[f]));
+      }
+    }
     for (std::size_t j = 0; j < D; ++j) dense[j] = config_.scale_dense ? scalers_[j].transform(p.dense[k * D + j]) : p.dense[k * D + j];
     index_t scenario = 0;
     if (c.scenario >= 0) {
@@ -342,6 +376,8 @@ inline nlohmann::json csv_dataset::to_json() const {
                         {"sparse", sparse},
                         {"dense", dense},
                         {"scenario_column", config_.scenario_column},
+                        {"keep_encoded_ids", config_.keep_encoded_ids},
+                        {"largest_training_id", id_max_},
                         {"scenario_map", scenario_map_}};
 }
 

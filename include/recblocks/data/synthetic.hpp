@@ -30,7 +30,8 @@
 /// of T token ids in [1, text_vocabulary], 70 % drawn from its category's slice of the vocabulary.
 ///
 /// Schema: sparse user_id (U+1), item_id (I+1), user_group (G+1), item_category (C+1), context
-/// (X+1) — ids start at 1, 0 is "unknown" — dense user_activity, item_price; sequences history,
+/// (X+1) — ids start at 1, 0 is "unknown" — [scenario_code (S+1)], dense user_activity, item_price,
+/// [scenario_level] (the bracketed ones with `scenario_features`); sequences history,
 /// item_tokens (when enabled); scenario "scenario" (S); label "click".
 ///
 /// Bayes-optimal AUC: the AUC of the true probabilities sigmoid(z) against the sampled labels
@@ -84,6 +85,11 @@ struct synthetic_config {
   double history_scale = 0.8;  ///< kappa
   index_t text_tokens = 0;     ///< T; 0: no "item_tokens" feature
   index_t text_vocabulary = 512;
+  /// Adds features constant within each scenario (a scenario embedding and a scenario-level dense
+  /// value, as real data often has): sparse "scenario_code" = s + 1 (vocabulary S + 1) and dense
+  /// "scenario_level" = b_s. They carry no information beyond the scenario id; per-scenario batch
+  /// statistics (sorted routing while training) erase them, whole-batch statistics keep them.
+  bool scenario_features = false;
   std::uint64_t seed = 2024;
 };
 
@@ -126,9 +132,10 @@ inline schema synthetic_schema(const synthetic_config& c) {
       .add({"item_id", feature_kind::sparse, c.items + 1})
       .add({"user_group", feature_kind::sparse, c.user_groups + 1})
       .add({"item_category", feature_kind::sparse, c.categories + 1})
-      .add({"context", feature_kind::sparse, c.contexts + 1})
-      .add({"user_activity", feature_kind::dense})
-      .add({"item_price", feature_kind::dense});
+      .add({"context", feature_kind::sparse, c.contexts + 1});
+  if (c.scenario_features) s.add({"scenario_code", feature_kind::sparse, c.scenarios + 1});
+  s.add({"user_activity", feature_kind::dense}).add({"item_price", feature_kind::dense});
+  if (c.scenario_features) s.add({"scenario_level", feature_kind::dense});
   if (c.history_length > 0) s.add({"history", feature_kind::sequence, c.items + 1, c.history_length});
   if (c.text_tokens > 0) s.add({"item_tokens", feature_kind::sequence, c.text_vocabulary + 1, c.text_tokens});
   s.add({"scenario", feature_kind::scenario, 0, 0, c.scenarios}).add({"click", feature_kind::label});
@@ -278,8 +285,10 @@ inline synthetic::synthetic(synthetic_config c) : config_(std::move(c)), data_(s
     if (L > 0) z += config_.history_scale * history_mean.row(u).dot(q.row(i)) / history_norm;
     const double prob = 1.0 / (1.0 + std::exp(-z));
     const double click = r.bernoulli(prob) ? 1.0 : 0.0;
-    const index_t sparse[] = {u + 1, i + 1, g + 1, cat + 1, x + 1};
-    const double dense[] = {du, di};
+    const index_t sparse_all[] = {u + 1, i + 1, g + 1, cat + 1, x + 1, s + 1};
+    const double dense_all[] = {du, di, bias_[static_cast<std::size_t>(s)]};
+    const std::span<const index_t> sparse(sparse_all, config_.scenario_features ? 6 : 5);
+    const std::span<const double> dense(dense_all, config_.scenario_features ? 3 : 2);
     sequences.clear();
     if (L > 0) sequences.push_back(history[static_cast<std::size_t>(u)]);
     if (T > 0) sequences.push_back(tokens[static_cast<std::size_t>(i)]);

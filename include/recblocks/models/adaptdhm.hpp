@@ -38,7 +38,7 @@ struct adaptdhm_options {
   double beta = 0.9;
   int iterations = 3;
   bool bias = false;
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: sorted (no batch norm after the split: exactly the reference)
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -131,7 +131,7 @@ var<T> adaptdhm<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   detail::check_batch_scenarios("models::adaptdhm", b.scenario, b.size, scenarios_);
   const var<T> e = embedding_(t, b);
   const std::span<const index_t> clusters = router_(t, e);  // in the tape's arena
-  const nn::scenario_router route(t, clusters, opt_.clusters, opt_.routing, b.size);
+  const nn::scenario_router route(t, clusters, opt_.clusters, nn::resolve_routing(opt_.routing, false), b.size);
   const var<T> x = route.arrange(t, e);
   const var<T> z = route.apply(t, [&](index_t k) {
     var<T> h = route.rows(t, x, k);

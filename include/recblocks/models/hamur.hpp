@@ -17,7 +17,10 @@
 /// hyper-network are shared by all scenarios; the backbones and output layers are per scenario,
 /// routed with `nn::scenario_router`. The domain norm normalises with batch statistics on training
 /// tapes and running statistics on inference tapes (the reference uses batch statistics always); with
-/// sorted routing its batch statistics are those of the scenario's rows (the reference: the whole batch).
+/// sorted routing its batch statistics are those of the scenario's rows (the reference: the whole batch;
+/// `routing = auto`, the default, trains with the whole batch's). `reference_behaviour`: the domain
+/// norm divides by the unbiased batch variance (`tmp_out.var(dim=0)` in the reference) instead of
+/// batch norm's biased one.
 /// Reference hyperparameters (five datasets): fcn [256, 128], hyper [64], k = 35, bottleneck 32.
 /// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
 
@@ -43,7 +46,8 @@ struct hamur_options {
   index_t bottleneck = 32;
   index_t adapters = 1;  ///< A adapter cells after the last A hidden layers (HamurSmall 1, HamurLarge 2)
   double dropout = 0.0;
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  bool reference_behaviour = false;  ///< domain norm with the unbiased batch variance (the reference's torch.var)
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -55,6 +59,7 @@ struct hamur_options {
     f("bottleneck", o.bottleneck);
     f("adapters", o.adapters);
     f("dropout", o.dropout);
+    f("reference_behaviour", o.reference_behaviour);
     f("routing", o.routing);
   }
   nlohmann::json to_json() const { return detail::options_to_json(*this); }
@@ -131,7 +136,7 @@ hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_
   for (std::size_t a = 0; a < A; ++a)
     adapters_.emplace_back(nn::hyper_adapter_options{.dim = opt.fcn_dims[first + a], .rank = opt.rank, .bottleneck = opt.bottleneck,
                                                      .condition_dim = embedding_.output_dim(), .hyper_hidden = opt.hyper_dims,
-                                                     .own_hyper_network = a == 0},
+                                                     .unbiased_norm = opt.reference_behaviour, .own_hyper_network = a == 0},
                            gen);
   const nn::mlp_options backbone{.input_dim = embedding_.output_dim(),
                                  .hidden = std::vector<index_t>(opt.fcn_dims.begin(), opt.fcn_dims.begin() + static_cast<std::ptrdiff_t>(first + 1)),
@@ -148,7 +153,7 @@ hamur<T>::hamur(const data::schema& s, const options_type& opt, rng& gen) : opt_
 
 template <class T>
 var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> z = adapters_.front().instance_matrix(t, e);
   const std::size_t per = adapters_.size() - 1;

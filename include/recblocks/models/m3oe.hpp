@@ -37,7 +37,7 @@ struct m3oe_options {
   index_t experts = 4;
   double expert_weight_init = 1.0;   ///< exp_d
   double balance_weight_init = 1.0;  ///< bal_d
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: sorted (no batch norm after the split: exactly the reference)
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -138,7 +138,7 @@ m3oe<T>::m3oe(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, false), b.size);
   const var<T> x = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> s = route.apply(t, [&](index_t d) { return star_(t, route.rows(t, x, d), d); });
   const var<T> u = ops::add(t, star_mlp_(t, s), skip_(t, x));

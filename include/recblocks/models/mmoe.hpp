@@ -48,7 +48,7 @@ struct mmoe_options {
   double dropout = 0.0;
   bool batch_norm = true;                   ///< BN in experts and towers
   bool gate_batch_norm = true;              ///< BN between the gate's Linear and Softmax (reference)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -143,7 +143,7 @@ mmoe<T>::mmoe(const data::schema& s, const options_type& opt, rng& gen) : opt_(o
 
 template <class T>
 var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && (opt_.batch_norm || opt_.gate_batch_norm)), b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const std::span<var<T>> expert_out = t.template scratch_span<var<T>>(experts_.size());  // arena, not heap
   for (std::size_t k = 0; k < experts_.size(); ++k) expert_out[k] = experts_[k](t, e);

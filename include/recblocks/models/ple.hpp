@@ -40,7 +40,7 @@ struct ple_options {
   double dropout = 0.0;
   bool batch_norm = true;
   bool gate_batch_norm = true;  ///< BN between the gate's Linear and Softmax (reference)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -126,7 +126,7 @@ ple<T>::ple(const data::schema& s, const options_type& opt, rng& gen) : opt_(opt
 
 template <class T>
 var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);
   const std::span<var<T>> first = t.template scratch_span<var<T>>(1);  // arena, not heap
   first[0] = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   std::span<const var<T>> inputs(first.data(), 1);

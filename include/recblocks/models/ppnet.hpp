@@ -40,7 +40,7 @@ struct ppnet_options {
   double gamma = 2.0;
   double dropout = 0.0;
   bool reference_behaviour = false;  ///< towers start from the gate input (the reference)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -157,7 +157,7 @@ ppnet<T>::ppnet(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> ppnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training()), b.size);
   const std::span<const index_t> order = route.permuted() ? route.order() : std::span<const index_t>{};
   const var<T> u = ids_(t, b, order);
   const var<T> a = agn_(t, b, order);

@@ -41,7 +41,7 @@ struct shared_bottom_options {
   activation act = activation::relu;
   double dropout = 0.0;
   bool batch_norm = true;                        ///< BN in bottom and towers (the reference's MLP)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -122,7 +122,7 @@ shared_bottom<T>::shared_bottom(const data::schema& s, const options_type& opt, 
 
 template <class T>
 var<T> shared_bottom<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);  // validates the ids first
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && opt_.batch_norm), b.size);  // validates the ids first
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
   const var<T> h = bottom_(t, e);
   const var<T> z = route.apply(t, [&](index_t d) { return towers_[static_cast<std::size_t>(d)](t, route.rows(t, h, d)); });

@@ -21,6 +21,7 @@
 /// Reference hyperparameters (MovieLens/Amazon/Douban, KuaiRand, MIND): fcn [128, 64, 32], aux [32].
 /// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,7 +42,7 @@ struct star_options {
   std::vector<index_t> fcn_dims{128, 64, 32};
   std::vector<index_t> aux_dims{32};
   bool reference_behaviour = false;  ///< BN + ReLU on the output logit (the reference's bug)
-  nn::routing_mode routing = nn::routing_mode::sorted;
+  nn::routing_mode routing = nn::routing_mode::automatic;  ///< auto: masked while training (batch norm after the split), sorted otherwise
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -135,14 +136,24 @@ star<T>::star(const data::schema& s, const options_type& opt, rng& gen)
 
 template <class T>
 var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
-  const nn::scenario_router route(t, b.scenario, scenarios(), opt_.routing, b.size);
+  const nn::scenario_router route(t, b.scenario, scenarios(), nn::resolve_routing(opt_.routing, t.training() && !bns_.empty()), b.size);
   const var<T> e = embedding_(t, b, route.permuted() ? route.order() : std::span<const index_t>{});
-  const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));
-  for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
-  const var<T> x = norm_(t, e, ids);
+  // Sorted: one normalisation with each row's own scenario affine, then each head on its rows.
+  // Masked (the reference): head d normalises the whole batch with scenario d's affine (its batch
+  // norms then see every row transformed by d's parameters, as in the reference's loop).
+  const bool masked = route.mode() == nn::routing_mode::masked;
+  const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));  // arena, not heap
+  var<T> x, xhat;
+  if (masked) {
+    xhat = norm_.normalize(t, e);
+  } else {
+    for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
+    x = norm_(t, e, ids);
+  }
   const std::size_t L = layers_.size(), normed = bns_.size() / static_cast<std::size_t>(scenarios());
   const var<T> logit = route.apply(t, [&](index_t d) {
-    var<T> h = route.rows(t, x, d);
+    if (masked) std::fill(ids.begin(), ids.end(), d);
+    var<T> h = masked ? norm_.affine(t, xhat, ids) : route.rows(t, x, d);
     for (std::size_t i = 0; i < L; ++i) {
       h = layers_[i](t, h, d);
       if (i < normed) h = ops::relu(t, bns_[static_cast<std::size_t>(d) * normed + i](t, h));

@@ -6,8 +6,10 @@
 /// Training tapes normalise with batch statistics and update the running ones (single training
 /// thread); inference tapes use the running statistics and modify nothing.
 
+#include <cmath>
 #include <string>
 
+#include "../core/ops/elementwise.hpp"
 #include "../core/ops/normalization.hpp"
 #include "module.hpp"
 
@@ -29,6 +31,17 @@ class batch_norm {
   var<T> operator()(tape<T>& t, const var<T>& x) const {
     return ops::batch_norm(t, x, t.leaf(gamma_), t.leaf(beta_),
                            ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_});
+  }
+
+  /// As `operator()`, but on training tapes the batch is normalised with its unbiased variance,
+  /// `(x - mean) / sqrt(var_unbiased + eps)` (`torch.var`'s default; HAMUR's reference domain norm):
+  /// computed as `sqrt((n-1)/n) * gamma * BN_{eps (n-1)/n}(x) + beta`, the same running statistics.
+  /// Inference tapes and one-row batches use `operator()`.
+  var<T> unbiased(tape<T>& t, const var<T>& x) const {
+    if (!t.training() || x.rows < 2) return (*this)(t, x);
+    const T n = T(x.rows), c = std::sqrt((n - T(1)) / n);
+    return ops::batch_norm(t, x, ops::mul_scalar(t, t.leaf(gamma_), c), t.leaf(beta_),
+                           ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_ * (n - T(1)) / n});
   }
 
   param<T>& gamma() { return gamma_; }

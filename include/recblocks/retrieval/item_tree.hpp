@@ -985,9 +985,11 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     if (!j.at("nodes").is_array() || !j.at("items").is_array()) throw bad("\"nodes\" and \"items\" must be arrays");
     for (std::size_t k = 0; k < j.at("items").size(); ++k) {
       const auto& ji = j.at("items")[k];
-      if (!ji.is_object() || !ji.contains("vector") || !ji.at("vector").is_array() ||
-          static_cast<index_t>(ji.at("vector").size()) != dim)
-        throw bad("items[" + std::to_string(k) + "].vector must hold dim = " + std::to_string(dim) + " values");
+      if (!ji.is_object() || !ji.contains("vector") || !ji.at("vector").is_array())
+        throw bad("items[" + std::to_string(k) + "] has no \"vector\" array");
+      if (static_cast<index_t>(ji.at("vector").size()) != dim)
+        throw bad("items[" + std::to_string(k) + "] has a vector of " + std::to_string(ji.at("vector").size()) +
+                  " values, dim is " + std::to_string(dim));
     }
     if (static_cast<double>(dim) * static_cast<double>(j.at("nodes").size()) >
         static_cast<double>(max_loaded_dim) * static_cast<double>(std::max<std::size_t>(1, j.at("items").size())))

@@ -7,6 +7,7 @@
 ///       lr_e = lr * gamma^floor(e / step_size)                     (optional step decay; off by default)
 ///       for each shuffled mini-batch b (batcher seeded with seed + e):
 ///         L = mean_b BCE(sigmoid(model(b)), y_b)                   (loss::bce_with_logits)
+///             + model.auxiliary_loss(t, b, y)                      (only models that have one: M-scan)
 ///         backward; Adam step (lr_e, weight decay as L2 in the gradient, PyTorch semantics)
 ///       validation: overall + per-scenario AUC / log loss (eval::scenario_report)
 ///       early stopping on the overall validation AUC: stop after `patience` epochs without improvement
@@ -29,6 +30,10 @@
 /// Finite inputs: `check_finite` (off by default) makes `fit`, `predict` and `evaluate` refuse a
 /// dataset with a NaN or infinite dense feature (`value_error` naming the feature and row) and
 /// `predict` refuse a non-finite logit (naming the row).
+/// The reference's fixed-budget run (no early stop, the last epoch's
+/// weights kept) is `patience = 0, restore_best = false`.
+/// Timing: every epoch reports its training time (`epoch_info::train_seconds`) separately from its
+/// validation time (`validation_seconds`); `fit_result` sums both (`train_seconds_per_epoch()`).
 ///
 /// Reproducibility: the batch order (batcher, `seed + epoch`), dropout masks (the tape's generator,
 /// `seed`) and the optimizer are deterministic, so the same model initialisation, data and options
@@ -55,6 +60,7 @@
 #include <vector>
 
 #include "../core/ops/activation.hpp"
+#include "../core/ops/elementwise.hpp"
 #include "../data/batcher.hpp"
 #include "../data/dataset.hpp"
 #include "../eval/scenario_report.hpp"
@@ -108,6 +114,8 @@ struct epoch_info {
   index_t best_epoch = -1;
   double best_auc = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;            ///< since fit started
+  double train_seconds = 0;      ///< this epoch's training steps (batching, forward, backward, optimizer)
+  double validation_seconds = 0; ///< this epoch's validation (0 without a validation set)
 };
 
 struct callbacks {
@@ -121,6 +129,14 @@ struct fit_result {
   double best_auc = std::numeric_limits<double>::quiet_NaN();
   bool stopped_early = false;
   index_t steps = 0;
+  double train_seconds = 0;       ///< sum of the epochs' train_seconds
+  double validation_seconds = 0;  ///< sum of the epochs' validation_seconds
+  double snapshot_seconds = 0;    ///< copying the best epoch's weights (restore_best)
+
+  /// Mean training time per epoch, validation excluded (NaN without epochs).
+  double train_seconds_per_epoch() const {
+    return history.empty() ? std::numeric_limits<double>::quiet_NaN() : train_seconds / double(history.size());
+  }
 };
 
 template <class Model>
@@ -238,6 +254,7 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
     double lr = opt_.learning_rate;
     if (opt_.schedule.step_size > 0) lr *= std::pow(opt_.schedule.gamma, double(epoch / opt_.schedule.step_size));
     adam_.set_learning_rate(T(lr));
+    const double epoch_start = elapsed();
     double loss_sum = 0;
     index_t batch_no = 0, counted = 0;
     while (batches.next(b)) {
@@ -252,7 +269,10 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
         label_column = b.labels.col(opt_.label);
         labels = t.view(label_column.data(), b.size, 1);
       }
-      const var<T> loss = loss::bce_with_logits(t, logits, labels);
+      var<T> loss = loss::bce_with_logits(t, logits, labels);
+      // a model with a multi-part objective (M-scan's dual loss) adds its extra term here
+      if constexpr (requires { model_->auxiliary_loss(t, b, labels); })
+        loss = ops::add(t, loss, model_->auxiliary_loss(t, b, labels));
       if (!std::isfinite(double(loss.item()))) {
         if (best) put(*best);
         throw value_error("train::trainer::fit: the training loss is " + std::to_string(double(loss.item())) + " at epoch " +
@@ -274,16 +294,25 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
     info.epoch = epoch;
     info.train_loss = counted ? loss_sum / double(counted) : std::numeric_limits<double>::quiet_NaN();
     info.learning_rate = lr;
+    info.train_seconds = elapsed() - epoch_start;
+    result.train_seconds += info.train_seconds;
     bool stop = false;
     if (validation) {
+      const double validation_start = elapsed();
       info.validation.emplace(evaluate(*validation));
+      info.validation_seconds = elapsed() - validation_start;
+      result.validation_seconds += info.validation_seconds;
       const double auc = info.validation->overall().auc;
       info.improved = !std::isnan(auc) && (std::isnan(result.best_auc) || auc > result.best_auc);
       if (info.improved) {
         result.best_auc = auc;
         result.best_epoch = epoch;
         bad_epochs = 0;
-        if (opt_.restore_best) best = take();
+        if (opt_.restore_best) {
+          const double snapshot_start = elapsed();
+          best = take();
+          result.snapshot_seconds += elapsed() - snapshot_start;
+        }
       } else {
         ++bad_epochs;
         stop = opt_.patience > 0 && bad_epochs >= opt_.patience;

@@ -6,7 +6,8 @@
 ///     static void describe(Self& o, F& f) {
 ///       f("embedding", o.embedding);                 // a nested options struct (has `describe`)
 ///       f("experts", o.experts, {"n_expert"});       // reference spellings accepted as JSON aliases
-///       f("activation", o.act);                      // enums travel as their names
+///       f("activation", o.act);                      // enums travel as their names: to_string(e) and
+///                                                    // enum_from_string(std::type_identity<E>, text) by ADL
 ///     }
 ///
 /// and `to_json` / `from_json` are generated from it (`options_to_json`, `options_from_json`):
@@ -56,6 +57,7 @@ nlohmann::json option_to_json(const V& v) {
   else if constexpr (std::is_same_v<V, nn::routing_mode>) return nn::to_string(v);
   else if constexpr (std::is_same_v<V, nn::pruner_form>) return nn::to_string(v);
   else if constexpr (requires { V::describe(v, std::declval<options_writer<V>&>()); }) return options_to_json(v);
+  else if constexpr (std::is_enum_v<V>) return to_string(v);  // any other enum: its to_string (found by ADL)
   else return nlohmann::json(v);
 }
 
@@ -105,6 +107,9 @@ void option_from_json(const nlohmann::json& j, V& out, const std::string& where)
       out = nn::pruner_form_from_string(j.get<std::string>());
     } else if constexpr (requires(V& x, options_reader& r) { V::describe(x, r); }) {
       out = options_from_json<V>(j, where);
+    } else if constexpr (std::is_enum_v<V>) {
+      // any other enum: `enum_from_string(std::type_identity<V>, text)` next to it (found by ADL)
+      out = enum_from_string(std::type_identity<V>{}, j.get<std::string>());
     } else {
       // integers must be integers: nlohmann would truncate 16.5 to 16 silently (issue 25)
       if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {

@@ -36,6 +36,7 @@ struct hyper_adapter_options {
   index_t condition_dim = 0;              ///< width of the hyper-network input
   std::vector<index_t> hyper_hidden{64};  ///< hyper-network hidden widths (its last layer has k^2 units)
   bool hyper_batch_norm = true;
+  bool unbiased_norm = false;             ///< domain norm with the unbiased batch variance on training tapes (HAMUR's reference)
   /// false: no hyper-network of its own; the adapter is applied with an instance matrix computed by
   /// another adapter (`apply`), as HamurLarge's second adapter cell shares the first one's `Z`.
   bool own_hyper_network = true;
@@ -136,7 +137,7 @@ var<T> hyper_adapter<T>::apply(tape<T>& t, const var<T>& h, const var<T>& z) con
   // o = ((a U2) Z) V2 + b2
   var<T> o = ops::batched_matmul(t, ops::matmul(t, a, t.leaf(u2_)), z, k);
   o = ops::linear(t, o, t.leaf(v2_), t.leaf(b2_));
-  return ops::add(t, h, norm_(t, o));
+  return ops::add(t, h, opt_.unbiased_norm ? norm_.unbiased(t, o) : norm_(t, o));
 }
 
 }  // namespace recblocks::nn

@@ -33,6 +33,13 @@ class partitioned_norm {
 
   var<T> operator()(tape<T>& t, const var<T>& x, std::span<const index_t> scenario) const;
 
+  /// The two halves of `operator()`: `normalize` gives xhat `[B, dim]` (batch statistics on
+  /// training tapes, updating the running ones once), `affine` applies row b's scenario affine
+  /// (`scenario[b]`) to it. STAR's reference loop normalises once and applies scenario d's affine to
+  /// every row for head d: `affine(t, xhat, ids all equal to d)`.
+  var<T> normalize(tape<T>& t, const var<T>& x) const;
+  var<T> affine(tape<T>& t, const var<T>& xhat, std::span<const index_t> scenario) const;
+
   index_t dim() const { return gamma_.cols(); }
   index_t scenarios() const { return gamma_d_.rows(); }
 
@@ -79,8 +86,22 @@ var<T> partitioned_norm<T>::operator()(tape<T>& t, const var<T>& x, std::span<co
   if (x.cols != dim())
     throw shape_error("nn::partitioned_norm: input " + shape_string(x.rows, x.cols) + " but dim is " + std::to_string(dim()));
   detail::check_scenario_ids("nn::partitioned_norm", scenario, x.rows, scenarios());
-  var<T> xhat = ops::batch_norm(t, x, t.view(ones_.data(), 1, dim()), t.view(zeros_.data(), 1, dim()),
-                                ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_});
+  return affine(t, normalize(t, x), scenario);
+}
+
+template <class T>
+var<T> partitioned_norm<T>::normalize(tape<T>& t, const var<T>& x) const {
+  if (x.cols != dim())
+    throw shape_error("nn::partitioned_norm: input " + shape_string(x.rows, x.cols) + " but dim is " + std::to_string(dim()));
+  return ops::batch_norm(t, x, t.view(ones_.data(), 1, dim()), t.view(zeros_.data(), 1, dim()),
+                         ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_});
+}
+
+template <class T>
+var<T> partitioned_norm<T>::affine(tape<T>& t, const var<T>& xhat, std::span<const index_t> scenario) const {
+  if (xhat.cols != dim())
+    throw shape_error("nn::partitioned_norm::affine: input " + shape_string(xhat.rows, xhat.cols) + " but dim is " + std::to_string(dim()));
+  detail::check_scenario_ids("nn::partitioned_norm", scenario, xhat.rows, scenarios());
   var<T> gamma = ops::mul(t, ops::gather_rows(t, t.leaf(gamma_d_), scenario), t.leaf(gamma_));
   var<T> beta = ops::add(t, ops::gather_rows(t, t.leaf(beta_d_), scenario), t.leaf(beta_));
   return ops::add(t, ops::mul(t, gamma, xhat), beta);

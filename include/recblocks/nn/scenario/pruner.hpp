@@ -116,8 +116,8 @@ var<T> pruner<T>::factors(tape<T>& t, const var<T>& condition, const var<T>& h) 
     throw shape_error("nn::pruner: condition " + shape_string(condition.rows, condition.cols) + " and input " +
                       shape_string(h.rows, h.cols) + " do not fit condition_dim = " + std::to_string(opt_.condition_dim) +
                       ", dim = " + std::to_string(opt_.dim));
+  if (opt_.reference_behaviour) alpha_(0, 0) += T(opt_.delta_alpha);  // the reference anneals before the forward uses alpha
   const T alpha = alpha_(0, 0);
-  if (opt_.reference_behaviour) alpha_(0, 0) += T(opt_.delta_alpha);
   var<T> in = opt_.condition_dim > 0 ? ops::concat_cols(t, {condition, h}) : h;
   var<T> v = proj_(t, in);
   const bool use_alpha = opt_.form != pruner_form::scaling;

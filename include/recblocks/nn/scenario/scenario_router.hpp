@@ -5,9 +5,16 @@
 ///
 ///     y_b = head_{d(b)}(x_b)
 ///
-/// Two modes, the same composed forward for both:
+/// Three modes, the same composed forward for all:
 ///
-/// * `routing_mode::sorted` (default, fast): the batch is stably sorted by scenario once
+/// * `routing_mode::automatic` (the models' default): the faithful choice, resolved per forward by
+///   `resolve_routing(mode, batch_statistics)`: `masked` when a head normalises with batch
+///   statistics on this tape (a training tape and batch norm downstream of the split), where sorted
+///   routing would change the model, and `sorted` otherwise, where the two are exactly equivalent
+///   (inference tapes always; training tapes of models without batch norm in their heads). A router
+///   constructed with `automatic` itself (without that knowledge) runs `masked`.
+///
+/// * `routing_mode::sorted` (fast; explicit, or chosen by `automatic` where exact): the batch is stably sorted by scenario once
 ///   (`order()`, a counting sort, O(B)); the model builds its inputs in that order (e.g.
 ///   `feature_embedding(t, batch, router.order())`), every head runs only on its scenario's rows,
 ///   which are a zero-copy `ops::slice_rows` view, the head outputs are stacked (`ops::concat_rows`)
@@ -53,28 +60,40 @@
 
 namespace recblocks::nn {
 
-enum class routing_mode { sorted, masked };
+enum class routing_mode { automatic, sorted, masked };
 
-/// "sorted" / "masked".
-inline const char* to_string(routing_mode m) { return m == routing_mode::sorted ? "sorted" : "masked"; }
+/// "auto" / "sorted" / "masked".
+inline const char* to_string(routing_mode m) {
+  return m == routing_mode::sorted ? "sorted" : m == routing_mode::masked ? "masked" : "auto";
+}
 /// Inverse of `to_string`; `value_error` for other text.
 inline routing_mode routing_mode_from_string(const std::string& s) {
+  if (s == "auto" || s == "automatic") return routing_mode::automatic;
   if (s == "sorted") return routing_mode::sorted;
   if (s == "masked") return routing_mode::masked;
-  throw value_error("nn::routing_mode: unknown mode '" + s + "' (expected sorted or masked)");
+  throw value_error("nn::routing_mode: unknown mode '" + s + "' (expected auto, sorted or masked)");
+}
+
+/// The mode a model's forward runs with: `sorted` and `masked` as given; `automatic` becomes
+/// `masked` when `batch_statistics` (the tape is a training tape and a head downstream of the split
+/// normalises with batch statistics: the reference's whole-batch statistics) and `sorted`
+/// otherwise (exactly equivalent there, and cheaper).
+inline routing_mode resolve_routing(routing_mode m, bool batch_statistics) {
+  if (m != routing_mode::automatic) return m;
+  return batch_statistics ? routing_mode::masked : routing_mode::sorted;
 }
 
 class scenario_router {
  public:
   /// `batch_rows >= 0`: the batch size the ids must match (`shape_error` otherwise, e.g. a batch
   /// without the scenario feature).
-  scenario_router(std::span<const index_t> scenario, index_t scenarios, routing_mode mode = routing_mode::sorted,
+  scenario_router(std::span<const index_t> scenario, index_t scenarios, routing_mode mode = routing_mode::automatic,
                   index_t batch_rows = -1);
   /// The same with its index arrays in `t`'s arena (valid until `t.reset()`): what a model's forward
   /// uses, so routing allocates no heap memory. `scenario` must outlive the router (the batch does).
   template <class T>
   scenario_router(tape<T>& t, std::span<const index_t> scenario, index_t scenarios,
-                  routing_mode mode = routing_mode::sorted, index_t batch_rows = -1);
+                  routing_mode mode = routing_mode::automatic, index_t batch_rows = -1);
 
   // Not copyable (its views may point into its own storage); movable.
   scenario_router(const scenario_router&) = delete;
@@ -82,6 +101,7 @@ class scenario_router {
   scenario_router(scenario_router&&) noexcept = default;
   scenario_router& operator=(scenario_router&&) noexcept = default;
 
+  /// `sorted` or `masked` (a router built with `automatic` runs `masked`).
   routing_mode mode() const { return mode_; }
   index_t rows() const { return static_cast<index_t>(scenario_.size()); }
   index_t scenarios() const { return static_cast<index_t>(offsets_.size()) - 1; }
@@ -139,7 +159,7 @@ class scenario_router {
 
 inline scenario_router::scenario_router(std::span<const index_t> scenario, index_t scenarios, routing_mode mode,
                                         index_t batch_rows)
-    : mode_(mode) {
+    : mode_(mode == routing_mode::automatic ? routing_mode::masked : mode) {
   if (scenarios < 1) throw value_error("nn::scenario_router: scenarios must be >= 1, got " + std::to_string(scenarios));
   own_.resize(storage_size(scenario.size(), scenarios));
   std::copy(scenario.begin(), scenario.end(), own_.begin());  // this router owns a copy of the ids
@@ -149,7 +169,7 @@ inline scenario_router::scenario_router(std::span<const index_t> scenario, index
 template <class T>
 scenario_router::scenario_router(tape<T>& t, std::span<const index_t> scenario, index_t scenarios, routing_mode mode,
                                  index_t batch_rows)
-    : mode_(mode) {
+    : mode_(mode == routing_mode::automatic ? routing_mode::masked : mode) {
   if (scenarios < 1) throw value_error("nn::scenario_router: scenarios must be >= 1, got " + std::to_string(scenarios));
   build(scenario, scenarios, batch_rows, t.template scratch<index_t>(storage_size(scenario.size(), scenarios)));
 }

@@ -9,13 +9,16 @@
 ///     h_b   = sum_k g_{b,k} E_k(x_b)
 ///
 /// The experts of every scenario run on the whole batch (their batch-norm statistics are the batch's,
-/// as the reference) and each row takes its own scenario's outputs.
+/// as the reference) and each row takes its own scenario's outputs; scenario d's experts read the
+/// whole batch transferred with d's scale and shift, `e ⊙ w_d + b_d`, as the reference computes them
+/// (on training tapes this sets their batch statistics; a row of scenario d sees its own x_b).
 /// Init: w_d xavier-uniform, b_d uniform(0, 1) (the reference).
 ///
 /// Shapes: `e` `[B, input_dim]`, scenario ids `[B]` in `[0, scenarios)` -> `[B, expert_dim]`.
 /// Errors: `value_error` for an id outside `[0, scenarios)`.
 /// Thread-safety: `const` forward (batch-norm statistics change on training tapes only).
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <vector>
@@ -113,10 +116,23 @@ var<T> scenario_transfer<T>::operator()(tape<T>& t, const var<T>& e, std::span<c
   for (index_t k = 0; k < mc; ++k) pool[n_pool++] = expert(t, static_cast<std::size_t>(k), x);
   const std::span<var<T>> masks = t.template scratch_span<var<T>>(static_cast<std::size_t>(N > 1 ? N - 1 : 0));
   for (index_t d = 1; d < N; ++d) masks[static_cast<std::size_t>(d - 1)] = detail::scenario_mask(t, scenario, d, opt_.expert_dim);
+  // Scenario d's experts read every row transferred with d's scale and shift (the reference's
+  // `domain_input = emb * w_d + b_d` for the whole batch), so their batch-norm statistics are those
+  // of the reference; a row of scenario d sees exactly x_b there.
+  const std::span<var<T>> xd = t.template scratch_span<var<T>>(static_cast<std::size_t>(ms > 0 ? N : 0));
+  if (ms > 0) {
+    const std::span<index_t> same = t.template scratch_span<index_t>(scenario.size());
+    for (index_t d = 0; d < N; ++d) {
+      std::fill(same.begin(), same.end(), d);
+      xd[static_cast<std::size_t>(d)] =
+          N == 1 ? x : ops::add(t, ops::mul(t, e, ops::gather_rows(t, t.leaf(scale_), same)), ops::gather_rows(t, t.leaf(shift_), same));
+    }
+  }
   for (index_t j = 0; j < ms; ++j) {
-    var<T> sel = expert(t, static_cast<std::size_t>(mc + j), x);  // scenario 0
+    var<T> sel = expert(t, static_cast<std::size_t>(mc + j), xd[0]);  // scenario 0
     for (index_t d = 1; d < N; ++d)
-      sel = ops::where(t, masks[static_cast<std::size_t>(d - 1)], expert(t, static_cast<std::size_t>(mc + d * ms + j), x), sel);
+      sel = ops::where(t, masks[static_cast<std::size_t>(d - 1)],
+                       expert(t, static_cast<std::size_t>(mc + d * ms + j), xd[static_cast<std::size_t>(d)]), sel);
     pool[n_pool++] = sel;
   }
   return ops::mixture(t, ops::softmax(t, gate_(t, x)), std::span<const var<T>>(pool.data(), n_pool));
