@@ -75,7 +75,7 @@ var<T> group_matmul(tape<T>& t, const var<T>& a, const var<T>& b, index_t groups
   const index_t bs = (b.rows / groups) * b.cols;  // elements per sample block of b
   for (index_t g = 0; g < groups; ++g) {
     const_map<T> ag(a.data + g * M * K, M, K), bg(b.data + g * bs, b.rows / groups, b.cols);
-    map<T> cg(out + g * M * N, M, N);
+    mutable_map<T> cg(out + g * M * N, M, N);
     if (tb) cg.noalias() = ag * bg.transpose();
     else cg.noalias() = ag * bg;
   }
@@ -90,12 +90,12 @@ var<T> group_matmul(tape<T>& t, const var<T>& a, const var<T>& b, index_t groups
         for (index_t g = 0; g < groups; ++g) {
           const_map<T> gg(nd.grad + g * M * N, M, N), ag(a.data + g * M * K, M, K), bg(b.data + g * bs, Rb, b.cols);
           if (wa) {
-            map<T> dag(da + g * M * K, M, K);
+            mutable_map<T> dag(da + g * M * K, M, K);
             if (tb) dag.noalias() += gg * bg;
             else dag.noalias() += gg * bg.transpose();
           }
           if (wb) {
-            map<T> dbg(db + g * bs, Rb, b.cols);
+            mutable_map<T> dbg(db + g * bs, Rb, b.cols);
             if (tb) dbg.noalias() += gg.transpose() * ag;
             else dbg.noalias() += ag.transpose() * gg;
           }
@@ -133,7 +133,7 @@ var<T> masked_softmax(tape<T>& t, const var<T>& x, index_t groups, std::span<con
   t.record("masked_softmax", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     const_map<T> g(nd.grad, nd.rows, nd.cols), y(nd.value, nd.rows, nd.cols);
-    map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
+    mutable_map<T> dx(t.grad_scratch(nd.rows * nd.cols), nd.rows, nd.cols);
     for (index_t i = 0; i < nd.rows; ++i) {
       const T dot = g.row(i).dot(y.row(i));
       dx.row(i) = (y.row(i).array() * (g.row(i).array() - dot)).matrix();
@@ -151,7 +151,7 @@ var<T> masked_mean(tape<T>& t, const var<T>& x, index_t groups, std::span<const 
   const index_t M = x.rows / groups, K = x.cols;
   index_t* l = detail::saved_lengths(t, "masked_mean", "length", len, groups, M);
   var<T> y = t.make(groups, K);
-  map<T> yv = t.out(y);
+  mutable_map<T> yv = t.out(y);
   for (index_t g = 0; g < groups; ++g) {
     if (l[g] == 0) {
       yv.row(g).setZero();
