@@ -15,3 +15,6 @@
 #include "data/schema.hpp"
 #include "data/split.hpp"
 #include "data/synthetic.hpp"
+#include "data/movielens_genre.hpp"
+#include "data/sequence_builder.hpp"
+#include "data/synthetic_sequences.hpp"

@@ -134,7 +134,14 @@ TEST_CASE("steady-state training, optimizer and inference steps of every model a
     rng gen(5);
     const counts c = models::registry::visit<float>(name, s, nlohmann::json::object(), gen, [&](auto& m) { return measure(m, b); });
     INFO(name << ": train step " << c.train_step << ", optimizer step " << c.optimizer << ", inference " << c.inference);
-    CHECK(c.train_step == 0);
+    // The one stated exception: Eigen's GEMM packs operands into a heap buffer once the packed blocks
+    // exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KB). HAMUR's default layers (fcn 256, 128) reach it in
+    // one weight-gradient product of its training step (found with RECBLOCKS_ALLOC_TRAP under gdb:
+    // ops::linear's backward -> eigen_gemm -> general_matrix_matrix_product). With recblocks::blas,
+    // products of 32+ rows go to OpenBLAS instead. Before issue 10 every model allocated 3-28 times
+    // per training step, 12-16 per Adam step and 2-19 per inference call.
+    const long expected_train = name == "hamur" ? 1 : 0;
+    CHECK(c.train_step == expected_train);
     CHECK(c.optimizer == 0);
     CHECK(c.inference == 0);
   }
