@@ -66,3 +66,29 @@ TEST_CASE("item_tree: sizes in the JSON are checked before anything is allocated
           "more than 0 items can justify");
   refused(edit([](auto& j) { j["items"] = 7; }), "must be arrays");
 }
+
+TEST_CASE("item_tree: integer fields holding floats are refused, not converted", "[retrieval][item_tree][hostile]") {
+  // fuzz_item_tree found `"dim": 5e59` converted to an integer (undefined behaviour under UBSan)
+  const nlohmann::json good = small_tree_json();
+  nlohmann::json j = good;
+  j["dim"] = 5e59;
+  refused(j, "\"dim\" must be an integer");
+  j = good;
+  j["options"]["branching"] = 2.5;
+  refused(j, "\"options.branching\" must be an integer");
+  j = good;
+  j["nodes"][1]["parent"] = 1e300;
+  refused(j, "\"nodes[].parent\" must be an integer");
+  j = good;
+  j["nodes"][0]["children"][0] = 1.5;
+  refused(j, "\"nodes[].children[]\" must be an integer");
+  j = good;
+  j["items"][0]["leaf"] = -1e40;
+  refused(j, "\"items[].leaf\" must be an integer");
+  j = good;
+  j["options"]["kmeans_iterations"] = std::int64_t{1000000000000};
+  refused(j, "\"options.kmeans_iterations\" = 1000000000000 is out of range");
+  j = good;
+  j["nodes"][0]["count"] = 18446744073709551615ull;
+  refused(j, "\"nodes[].count\" must be an integer");
+}

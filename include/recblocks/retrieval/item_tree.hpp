@@ -962,23 +962,37 @@ nlohmann::json item_tree<T>::to_json() const {
 template <class T>
 item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
   const auto bad = [](const std::string& m) { return io_error("retrieval::item_tree::from_json: corrupted tree: " + m); };
+  // an integer field: a JSON integer that fits the destination (a float such as 5e59 would be undefined
+  // behaviour to convert; found by fuzz_item_tree)
+  const auto integer = [&bad](const nlohmann::json& v, const std::string& field, std::int64_t lo = std::numeric_limits<std::int64_t>::min(),
+                              std::int64_t hi = std::numeric_limits<std::int64_t>::max()) -> std::int64_t {
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
+      throw bad("\"" + field + "\" must be an integer");
+    const std::int64_t x = v.get<std::int64_t>();
+    if (x < lo || x > hi) throw bad("\"" + field + "\" = " + std::to_string(x) + " is out of range");
+    return x;
+  };
+  constexpr std::int64_t int_max = std::numeric_limits<int>::max();
   try {
     if (!j.is_object()) throw bad("not a JSON object");
     if (!j.contains("format") || j.at("format") != "recblocks.item_tree") throw bad("missing or wrong \"format\" (expected \"recblocks.item_tree\")");
     if (!j.contains("version") || !j.at("version").is_number_integer()) throw bad("missing \"version\"");
-    if (j.at("version").get<int>() != 1)
-      throw bad("unsupported format version " + std::to_string(j.at("version").get<int>()) + " (this build reads version 1)");
+    if (integer(j.at("version"), "version") != 1)
+      throw bad("unsupported format version " + std::to_string(integer(j.at("version"), "version")) + " (this build reads version 1)");
     for (const char* f : {"dim", "options", "nodes", "items"})
       if (!j.contains(f)) throw bad(std::string("missing field \"") + f + "\"");
     const auto& o = j.at("options");
     item_tree_options opt;
-    opt.max_leaf_size = o.at("max_leaf_size").get<index_t>();
-    opt.min_leaf_size = o.at("min_leaf_size").get<index_t>();
-    opt.branching = o.at("branching").get<index_t>();
-    opt.kmeans_iterations = o.at("kmeans_iterations").get<int>();
-    opt.seed = o.at("seed").get<std::uint64_t>();
+    opt.max_leaf_size = integer(o.at("max_leaf_size"), "options.max_leaf_size");
+    opt.min_leaf_size = integer(o.at("min_leaf_size"), "options.min_leaf_size");
+    opt.branching = integer(o.at("branching"), "options.branching");
+    opt.kmeans_iterations = static_cast<int>(integer(o.at("kmeans_iterations"), "options.kmeans_iterations", -int_max, int_max));
+    if (!o.at("seed").is_number_integer()) throw bad("\"options.seed\" must be an integer");
+    opt.seed = o.at("seed").is_number_unsigned() ? o.at("seed").get<std::uint64_t>()
+                                                 : static_cast<std::uint64_t>(o.at("seed").get<std::int64_t>());
     if (!j.at("dim").is_number_integer()) throw bad("\"dim\" must be an integer");
-    const index_t dim = j.at("dim").get<index_t>();
+    const index_t dim = integer(j.at("dim"), "dim");
     // sizes before allocations: dim against the vectors the file actually holds
     if (dim < 1 || dim > max_loaded_dim)
       throw bad("dim " + std::to_string(dim) + " is outside [1, " + std::to_string(max_loaded_dim) + "]");
@@ -1009,9 +1023,9 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     t.nodes_.resize(static_cast<std::size_t>(n_nodes));
     for (index_t k = 0; k < n_nodes; ++k) {
       const auto& jn = nodes.at(static_cast<std::size_t>(k));
-      if (jn.at("id").get<index_t>() != k) throw bad("nodes[" + std::to_string(k) + "].id must be " + std::to_string(k));
+      if (integer(jn.at("id"), "nodes[].id") != k) throw bad("nodes[" + std::to_string(k) + "].id must be " + std::to_string(k));
       node_rec& n = t.nodes_[static_cast<std::size_t>(k)];
-      n.parent = jn.at("parent").get<index_t>();
+      n.parent = integer(jn.at("parent"), "nodes[].parent");
       const std::string kind = jn.at("kind").get<std::string>();
       if (kind == "root") n.kind = node_kind::root;
       else if (kind == "category") n.kind = node_kind::category;
@@ -1022,7 +1036,9 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
         throw bad("nodes[" + std::to_string(k) + "]: only node 0 is the root, with parent -1");
       if (k != 0 && (n.parent < 0 || n.parent >= n_nodes)) throw bad("nodes[" + std::to_string(k) + "].parent out of range");
       n.label = jn.at("label").get<std::string>();
-      n.children = jn.at("children").get<std::vector<index_t>>();
+      if (!jn.at("children").is_array()) throw bad("nodes[" + std::to_string(k) + "].children must be an array");
+      n.children.clear();
+      for (const auto& c : jn.at("children")) n.children.push_back(integer(c, "nodes[].children[]"));
       n.sum = Eigen::VectorXd::Zero(dim);
       n.centroid = col_vector<T>::Zero(dim);
       n.alive = true;
@@ -1041,8 +1057,8 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     col_vector<T> x(dim);
     for (std::size_t k = 0; k < items.size(); ++k) {
       const auto& ji = items[k];
-      const index_t id = ji.at("id").get<index_t>();
-      const index_t leaf = ji.at("leaf").get<index_t>();
+      const index_t id = integer(ji.at("id"), "items[].id");
+      const index_t leaf = integer(ji.at("leaf"), "items[].leaf");
       const auto v = ji.at("vector").get<std::vector<double>>();
       if (static_cast<index_t>(v.size()) != dim)
         throw bad("items[" + std::to_string(k) + "] (id " + std::to_string(id) + ") has a vector of " +
@@ -1063,7 +1079,7 @@ item_tree<T> item_tree<T>::from_json(const nlohmann::json& j) {
     }
     t.recompute(0);
     for (index_t k = 0; k < n_nodes; ++k) {
-      const index_t stored_count = nodes.at(static_cast<std::size_t>(k)).at("count").get<index_t>();
+      const index_t stored_count = integer(nodes.at(static_cast<std::size_t>(k)).at("count"), "nodes[].count");
       if (stored_count != t.nd(k).count)
         throw bad("nodes[" + std::to_string(k) + "].count = " + std::to_string(stored_count) + " but its items add up to " +
                   std::to_string(t.nd(k).count) + " (truncated or edited item list)");
