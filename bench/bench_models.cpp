@@ -13,15 +13,23 @@
 // Batches cycle through 16 pre-gathered batches of real synthetic rows (scenario mix 0.5/0.3/0.2),
 // so routing and sparse updates see realistic ids. Times are CPU time of the benchmark thread.
 //
+// The sequence models (models::registry::sequence_names(): M-scan and its DIN-style baseline) run on
+// data::synthetic_sequences with its defaults (800 users x 60 interactions, 600 items, 3 item-side
+// scenarios; user_id and item_id fields + the scenario, 16-d; per-scenario click histories of L = 20
+// and the whole history of L_all = 50), registry defaults; M-scan's training step adds its dual-loss
+// term (model.auxiliary_loss), as train::trainer does.
+//
 // Run: cmake --preset bench && cmake --build --preset bench --target bench_models &&
 //      OPENBLAS_NUM_THREADS=1 build/bench/bench/bench_models [--benchmark_filter=train/]
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <recblocks/data/batcher.hpp>
 #include <recblocks/data/synthetic.hpp>
+#include <recblocks/data/synthetic_sequences.hpp>
 #include <recblocks/loss.hpp>
 #include <recblocks/models/registry.hpp>
 #include <recblocks/optim.hpp>
@@ -35,9 +43,23 @@ const data::synthetic& synthetic_data() {
   return gen;
 }
 
+const data::synthetic_sequences& sequence_data() {
+  static const data::synthetic_sequences gen{};
+  return gen;
+}
+
+bool is_sequence_model(const std::string& name) {
+  const auto& n = models::registry::sequence_names();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
+const data::dataset& dataset_for(const std::string& name) {
+  return is_sequence_model(name) ? sequence_data().all() : synthetic_data().data();
+}
+
 /// 16 consecutive batches of `size` rows in shuffled order.
-std::vector<data::batch<float>> make_batches(index_t size) {
-  data::batcher<float> it(synthetic_data().data(), size, true, 7);
+std::vector<data::batch<float>> make_batches(index_t size, const std::string& name) {
+  data::batcher<float> it(dataset_for(name), size, true, 7);
   std::vector<data::batch<float>> out(16);
   for (auto& b : out)
     if (!it.next(b)) it.reset(), it.next(b);
@@ -46,17 +68,23 @@ std::vector<data::batch<float>> make_batches(index_t size) {
 
 void train_step(benchmark::State& state, const std::string& name) {
   const auto size = static_cast<index_t>(state.range(0));
-  const auto batches = make_batches(size);
+  const auto batches = make_batches(size, name);
+  std::vector<matrix<float>> labels(batches.size());  // the first label column (the sequence data has two)
+  for (std::size_t i = 0; i < batches.size(); ++i) labels[i] = batches[i].labels.col(0);
   rng gen(1);
-  models::registry::visit<float>(name, synthetic_data().data().get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
+  models::registry::visit<float>(name, dataset_for(name).get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
     optim::adam<float> adam(nn::parameters(model), {.learning_rate = 1e-3, .weight_decay = 1e-5});
     tape<float> t;
     std::size_t k = 0;
     for (auto _ : state) {
-      const data::batch<float>& b = batches[k++ % batches.size()];
+      const std::size_t i = k++ % batches.size();
+      const data::batch<float>& b = batches[i];
       t.reset();
       const var<float> logits = model(t, b);
-      t.backward(loss::bce_with_logits(t, logits, t.view(b.labels.data(), b.size, 1)));
+      const var<float> y = t.view(labels[i].data(), b.size, 1);
+      var<float> l = loss::bce_with_logits(t, logits, y);
+      if constexpr (requires { model.auxiliary_loss(t, b, y); }) l = ops::add(t, l, model.auxiliary_loss(t, b, y));
+      t.backward(l);
       adam.step();
       if constexpr (requires { model.on_training_step(); }) model.on_training_step();
     }
@@ -66,9 +94,9 @@ void train_step(benchmark::State& state, const std::string& name) {
 }
 
 void infer_one(benchmark::State& state, const std::string& name) {
-  const auto batches = make_batches(1);
+  const auto batches = make_batches(1, name);
   rng gen(1);
-  models::registry::visit<float>(name, synthetic_data().data().get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
+  models::registry::visit<float>(name, dataset_for(name).get_schema(), nlohmann::json::object(), gen, [&](auto& model) {
     const auto& served = model;
     tape<float> t(tape_mode::infer);
     std::size_t k = 0;
@@ -81,7 +109,9 @@ void infer_one(benchmark::State& state, const std::string& name) {
 }
 
 const bool registered = [] {
-  for (const std::string& name : models::registry::names()) {
+  std::vector<std::string> all = models::registry::names();
+  for (const auto& n : models::registry::sequence_names()) all.push_back(n);
+  for (const std::string& name : all) {
     benchmark::RegisterBenchmark(("train/" + name).c_str(), train_step, name)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("infer/" + name).c_str(), infer_one, name)->Arg(1)->Unit(benchmark::kMicrosecond);
   }
