@@ -429,7 +429,7 @@ int main(int argc, char** argv) {
       config["trainer"] = {{"epochs", to.epochs},       {"batch_size", to.batch_size}, {"learning_rate", to.learning_rate},
                            {"weight_decay", to.weight_decay}, {"patience", to.patience},    {"restore_best", to.restore_best},
                            {"lazy_sparse_adam", to.lazy_sparse_adam}, {"threads", to.threads}, {"seeds", a.seeds}};
-      config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}};
+      config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}, {"synthetic", a.synthetic}};
       if (a.data == "csv") config["data"]["csv"] = a.csv.to_json();
       config["variant"] = a.variant.empty() ? "paper" : a.variant;
       std::error_code ec;
