@@ -280,12 +280,29 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
   std::optional<llm::caching_client<llm::http_client&>> memo;
 #endif
   std::string skip_reason;
+  // --live: answers already in the records file (same prompt version) are reused, so an interrupted
+  // recording goes on where it stopped; the rest go to the server. The new file holds every answer.
+  struct resume_client {
+    std::optional<llm::recorded_client> old;
+    llm::any_client live;
+    llm::chat_response chat(const llm::chat_request& r) {
+      if (old) try {
+          return old->chat(r);
+        } catch (const llm::llm_error& e) {
+          if (e.kind() != llm::llm_error_kind::replay_miss) throw;
+        }
+      return live.chat(r);
+    }
+  };
+  resume_client source;
   if (live) {
 #if defined(RECBLOCKS_HAVE_CURL)
     http.emplace();
     memo.emplace(*http, memo_cache, "unillmrec");  // the mixed chains repeat the LLM chain's requests
+    source.live = llm::any_client(std::ref(*memo));
+    if (std::filesystem::exists(records)) source.old.emplace(records, llm::record_meta::from_env(prompt_version));
     book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                 llm::any_client(std::ref(*memo)));
+                 llm::any_client(std::ref(source)));
 #else
     throw recblocks::value_error("--live needs recblocks built with libcurl (recblocks::llm_http)");
 #endif
@@ -463,6 +480,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
           }
           try {
             run_user(u);
+            if (live) book->save();  // every finished session is kept: an interrupted recording resumes
           } catch (const std::exception& e) {
             std::lock_guard<std::mutex> lock(err_mutex);
             if (first_error.empty()) first_error = "user " + std::to_string(u) + ": " + e.what();
