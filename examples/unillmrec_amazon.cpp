@@ -70,7 +70,7 @@ namespace {
 
 constexpr const char* prompt_version = "unillmrec_amazon/1";
 constexpr const char* recorded_model = "gemma-3-270m-q4_k_m";
-constexpr index_t recorded_users = 3;  // the fixed sample recorded in the shipped file
+constexpr index_t recorded_users = 1;  // the fixed sample recorded in the shipped file (the first sampled user)
 constexpr index_t stride = 7;           // every 7th test user (as item_tree_amazon)
 constexpr index_t max_sample = 120;     // users whose items are never removed by the update schedule
 constexpr index_t max_eval_users = 7000;  // --eval-users bound (every 7th of 50,546)
