@@ -138,21 +138,32 @@ TEST_CASE("vector_quantizer: nearest code, codebook-only loss, commitment and st
     CHECK(x.dense_grad().cwiseAbs().maxCoeff() == 0.0);  // stop-gradient on the profile
   }
   quant::vector_quantizer<D> vq2({.codes = 3, .dim = 2, .commitment_weight = 0.25, .straight_through = true}, gen);
-  matrix<D> proj(4, 2);
-  gen.fill_uniform(proj, -1, 1);
-  auto f = [&](tape<D>& t) {
-    auto r = vq2.quantize(t, t.leaf(x));
-    return ops::add(t, r.loss, ops::sum_all(t, ops::mul(t, r.out, t.view(proj.data(), 4, 2))));
-  };
-  std::vector<param<D>*> ps{&x, &vq2.codebook()};
-  auto res = testing::gradcheck<D>(f, ps, tight());
-  INFO(res.summary());
-  CHECK(res.passed);
+  // the commitment term is an ordinary function of x (codes fixed near the point): gradient-checked on x;
+  // the codebook term on the codebook (its x-dependence is cut by the stop-gradient by design)
   {
+    quant::vector_quantizer<D> commit({.codes = 3, .dim = 2, .codebook_weight = 0.0, .commitment_weight = 0.25}, gen);
+    commit.codebook().value() = vq.codebook().value();
+    std::vector<param<D>*> px{&x};
+    auto res = testing::gradcheck<D>([&](tape<D>& t) { return commit.quantize(t, t.leaf(x)).loss; }, px, tight());
+    INFO(res.summary());
+    CHECK(res.passed);
+    std::vector<param<D>*> pc{&vq.codebook()};  // the paper's codebook-only loss
+    auto res2 = testing::gradcheck<D>([&](tape<D>& t) { return vq.quantize(t, t.leaf(x)).loss; }, pc, tight());
+    INFO(res2.summary());
+    CHECK(res2.passed);
+  }
+  {  // straight-through: value z, gradient passed to x unchanged (not a finite difference by design)
+    matrix<D> proj(4, 2);
+    gen.fill_uniform(proj, -1, 1);
+    x.zero_grad();
+    nn::zero_grad(vq2);
     tape<D> t;
     auto r = vq2.quantize(t, t.leaf(x));
     const matrix<D> z = r.out.value();
     for (index_t b = 0; b < 4; ++b) CHECK((z.row(b) - vq2.codebook().value().row(r.codes[std::size_t(b)])).norm() < 1e-12);
+    t.backward(ops::sum_all(t, ops::mul(t, r.out, t.view(proj.data(), 4, 2))));
+    CHECK((x.dense_grad() - proj).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK(vq2.codebook().dense_grad().cwiseAbs().maxCoeff() == 0.0);  // z enters only through sg(z - x)
   }
   CHECK_THROWS_AS(quant::vector_quantizer<D>({.codes = 0, .dim = 2}, gen), value_error);
   matrix<D> wrong(2, 3);
@@ -168,9 +179,15 @@ TEST_CASE("userip: frozen LM gets no gradient, soft tokens and codebooks do; los
   models::userip<D> up(lm, 5, {{1, 2}, {3}}, {}, gen);
   CHECK(up.behaviour_capacity() == 10 - 5);
   std::vector<models::userip_sample> batch{{0, {4, 5, 6}}, {3, {7, 8}}, {0, {5}}};
-  auto res = testing::gradcheck<D>([&](tape<D>& t) { return up.loss(t, batch).total; }, nn::parameters(up), tight());
+  // soft tokens: the LM term (the VQ term's x-dependence is cut by the stop-gradient by design);
+  // codebooks: the whole loss
+  std::vector<param<D>*> soft{&up.prompt_table(0), &up.prompt_table(1)}, books{&up.codebook(0), &up.codebook(1)};
+  auto res = testing::gradcheck<D>([&](tape<D>& t) { return up.loss(t, batch).lm; }, soft, tight());
   INFO(res.summary());
   CHECK(res.passed);
+  auto res2 = testing::gradcheck<D>([&](tape<D>& t) { return up.loss(t, batch).total; }, books, tight());
+  INFO(res2.summary());
+  CHECK(res2.passed);
   nn::zero_grad(lm);
   nn::zero_grad(up);
   {
@@ -191,11 +208,19 @@ TEST_CASE("userip: frozen LM gets no gradient, soft tokens and codebooks do; los
   // the loss is on behaviour tokens only: changing the profile text does not change the target count
   models::userip<D> up2(lm, 5, {{1, 2, 2, 2}, {3, 3}}, {}, gen);
   tape<D> t;
-  CHECK(up2.loss(t, batch).behaviour_tokens == 6);
-  // truncation from the oldest: capacity 10 - 8 = 2 tokens
+  CHECK(up.loss(t, batch).behaviour_tokens == 6);
+  // truncation from the oldest: up2's prompt takes 8 rows, capacity 10 - 8 = 2 tokens
+  CHECK(up2.behaviour_capacity() == 2);
+  CHECK(up2.loss(t, batch).behaviour_tokens == 2 + 2 + 1);
+  CHECK(up2.truncated() == 1);
   std::vector<models::userip_sample> long_b{{1, {4, 5, 6, 7, 8}}};
   CHECK(up2.loss(t, long_b).behaviour_tokens == 2);
-  CHECK(up2.truncated() == 1);
+  CHECK(up2.truncated() == 2);
+  {  // the kept tokens are the newest: the same loss as the last two tokens alone
+    std::vector<models::userip_sample> tail_b{{1, {7, 8}}};
+    tape<D> t2(tape_mode::infer);
+    CHECK(up2.loss(t2, long_b).lm.value()(0, 0) == Approx(up2.loss(t2, tail_b).lm.value()(0, 0)).epsilon(1e-12));
+  }
   // bad input
   std::vector<models::userip_sample> empty_b{{1, {}}};
   CHECK_THROWS_AS(up.loss(t, empty_b), value_error);
@@ -261,7 +286,7 @@ TEST_CASE("dcn: v1 and v2 gradient checks, registry, options", "[userip][dcn][gr
   const data::batch<D> b = dcn_batch(12, 4);
   for (const char* cross : {"v1", "v2"}) {
     rng gen(9);
-    models::dcn<D> m(dcn_schema(), {.embedding = {.dim = 3, .init_stddev = 0.3}, .cross = cross}, gen);
+    models::dcn<D> m(dcn_schema(), {.embedding = {.dim = 3, .fields = {}, .embed_scenario = false, .init_stddev = 0.3}, .cross = cross}, gen);
     auto res = testing::gradcheck<D>(
         [&](tape<D>& t) { return loss::bce_with_logits(t, m(t, b), t.view(b.labels.data(), b.size, 1)); }, nn::parameters(m), tight());
     INFO(cross << ": " << res.summary());

@@ -32,7 +32,7 @@
 namespace recblocks::models {
 
 struct dcn_options {
-  models::feature_embedding_options embedding{.dim = 8};  ///< every sparse and dense feature, 8-d (the paper's embed_dim)
+  models::feature_embedding_options embedding{.dim = 8, .fields = {}, .embed_scenario = false, .init_stddev = 1e-4};  ///< every sparse and dense feature, 8-d (the paper's embed_dim)
   std::string cross = "v1";              ///< "v1" (vector cross weights) or "v2" (matrix)
   index_t cross_layers = 3;
   std::vector<index_t> mlp_dims{16, 16};

@@ -88,6 +88,8 @@ class userip {
   index_t truncated() const { return truncated_.load(); }
   index_t users() const { return prompt_.users(); }
   const nn::soft_prompt<T>& prompt() const { return prompt_; }
+  param<T>& prompt_table(index_t slot) { return prompt_.table(slot); }
+  param<T>& codebook(index_t slot) { return vq_.at(static_cast<std::size_t>(slot)).codebook(); }
   const quant::vector_quantizer<T>& quantizer(index_t slot) const { return vq_.at(static_cast<std::size_t>(slot)); }
 
   template <class Self, class V>
@@ -137,14 +139,14 @@ userip_loss<T> userip<T>::loss(tape<T>& t, std::span<const userip_sample> batch)
   if (batch.empty()) throw value_error("models::userip: empty batch");
   const auto B = static_cast<index_t>(batch.size());
   const index_t S = static_cast<index_t>(text_.size()), cap = behaviour_capacity();
-  std::vector<index_t> text_ids, users(static_cast<std::size_t>(B));
+  std::vector<index_t> text_ids, ids(static_cast<std::size_t>(B));
   std::vector<std::pair<std::size_t, std::size_t>> kept(static_cast<std::size_t>(B));  // [first, count) of each behaviour
   for (index_t i = 0; i < B; ++i) {
     const auto& smp = batch[static_cast<std::size_t>(i)];
     if (smp.user < 0 || smp.user >= users())
       throw value_error("models::userip: user " + std::to_string(smp.user) + " (sample " + std::to_string(i) + ") outside [0, " + std::to_string(users()) + ")");
     if (smp.behaviour.empty()) throw value_error("models::userip: sample " + std::to_string(i) + " (user " + std::to_string(smp.user) + ") has no behaviour tokens");
-    users[static_cast<std::size_t>(i)] = smp.user;
+    ids[static_cast<std::size_t>(i)] = smp.user;
     const std::size_t n = std::min<std::size_t>(smp.behaviour.size(), static_cast<std::size_t>(cap));
     if (n < smp.behaviour.size()) truncated_.fetch_add(1);
     kept[static_cast<std::size_t>(i)] = {smp.behaviour.size() - n, n};
@@ -176,7 +178,7 @@ userip_loss<T> userip<T>::loss(tape<T>& t, std::span<const userip_sample> batch)
     offsets.push_back(static_cast<index_t>(perm.size()));
   }
   std::vector<var<T>> parts{lm_->embed(t, text_ids)};
-  for (index_t s = 0; s < S; ++s) parts.push_back(prompt_(t, users, s));
+  for (index_t s = 0; s < S; ++s) parts.push_back(prompt_(t, ids, s));
   const var<T> x = ops::gather_rows(t, ops::concat_rows(t, std::span<const var<T>>(parts)), perm);
   const var<T> h = lm_->hidden(t, x, offsets);
   userip_loss<T> out;

@@ -29,7 +29,7 @@ class soft_prompt {
     if (users < 1 || dim < 1 || names_.empty())
       throw value_error("nn::soft_prompt: need users >= 1, dim >= 1 and at least one slot (users " + std::to_string(users) + ", dim " +
                         std::to_string(dim) + ", slots " + std::to_string(names_.size()) + ")");
-    for (const auto& n : names_) {
+    for (std::size_t s = 0; s < names_.size(); ++s) {
       tables_.emplace_back("table", users, dim);
       init::uniform(-init_range, init_range).apply(tables_.back().value(), gen, users, dim);
     }
