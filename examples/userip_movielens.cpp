@@ -12,10 +12,10 @@
 //      favourite genre (most frequent genre flag in training) and the occupation;
 //   5. DCN CTR (rating > 3; embed 8, 3 cross layers, MLP (16, 16), dropout 0.2): ids; + demographics
 //      (gender, occupation, age decade); + UserIP codes; + both. AUC / log loss on the test split at the
-//      best validation epoch, over seeds, paired against ids.
+//      best validation epoch, over seeds, paired against ids; control: the code pairs permuted over users.
 //
 //   userip_movielens [--users N] [--seeds S] [--lm-epochs E] [--prompt-epochs E] [--ctr-epochs E]
-//                    [--context C] [--json FILE] [--quiet]
+//                    [--context C] [--json FILE] [--save-bank DIR] [--quiet]
 //
 // Data: $RECBLOCKS_DATA/movielens-100k (exit 77 when absent) and the MiniLM vocab in
 // $RECBLOCKS_MODELS or ~/.cache/recblocks/models (tools/install_models.sh; exit 77 when absent).
@@ -34,6 +34,7 @@
 #include <recblocks/data/dataset.hpp>
 #include <recblocks/eval/auc.hpp>
 #include <recblocks/eval/log_loss.hpp>
+#include <recblocks/io/checkpoint.hpp>
 #include <recblocks/loss/bce_with_logits.hpp>
 #include <recblocks/models/dcn.hpp>
 #include <recblocks/models/userip.hpp>
@@ -65,7 +66,7 @@ struct args_t {
   int prompt_epochs = 1;
   int ctr_epochs = 10;
   index_t context = 64;
-  std::string json;
+  std::string json, save_bank;
   bool quiet = false;
 };
 
@@ -167,6 +168,7 @@ int main(int argc, char** argv) {
     else if (k == "--ctr-epochs") a.ctr_epochs = std::stoi(next());
     else if (k == "--context") a.context = std::stol(next());
     else if (k == "--json") a.json = next();
+    else if (k == "--save-bank") a.save_bank = next();
     else if (k == "--quiet") a.quiet = true;
     else {
       std::cerr << "unknown argument " << k << "\n";
@@ -397,6 +399,7 @@ int main(int argc, char** argv) {
   index_t n_trained = 0;
   for (bool x : trained) n_trained += x;
   const quant::feature_bank<float> bank = up.feature_bank(trained);
+  if (!a.save_bank.empty()) io::checkpoint::save(a.save_bank, bank);  // the feature bank in the checkpoint format
   // ---------------------------------------------------------------- codes vs true attributes
   std::vector<index_t> fav(static_cast<std::size_t>(n_users), 0);
   for (index_t u = 1; u < n_users; ++u) {
@@ -446,12 +449,20 @@ int main(int argc, char** argv) {
   s.add({.name = "age_decade", .kind = data::feature_kind::sparse, .vocabulary = 11});
   s.add({.name = "hobby_id", .kind = data::feature_kind::sparse, .vocabulary = bank.vocabulary(0)});
   s.add({.name = "background_id", .kind = data::feature_kind::sparse, .vocabulary = bank.vocabulary(1)});
+  // control: the same code pairs permuted over users (same code sizes, no link to the user)
+  s.add({.name = "shuffled_hobby_id", .kind = data::feature_kind::sparse, .vocabulary = bank.vocabulary(0)});
+  s.add({.name = "shuffled_background_id", .kind = data::feature_kind::sparse, .vocabulary = bank.vocabulary(1)});
+  std::vector<index_t> shuffled(static_cast<std::size_t>(n_users));
+  std::iota(shuffled.begin(), shuffled.end(), 0);
+  std::shuffle(shuffled.begin() + 1, shuffled.end(), std::mt19937_64(99));
   s.add({.name = "click", .kind = data::feature_kind::label});
   data::dataset ds(s);
   std::array<std::vector<index_t>, 3> part;
   for (const auto& r : rows) {
     const auto u = static_cast<std::size_t>(r.user);
-    const std::array<index_t, 7> sp{r.user, r.item, gender[u], occ[u], std::min<index_t>(age[u] / 10, 10), bank.code(r.user, 0), bank.code(r.user, 1)};
+    const index_t v = shuffled[u];
+    const std::array<index_t, 9> sp{r.user, r.item, gender[u], occ[u], std::min<index_t>(age[u] / 10, 10), bank.code(r.user, 0), bank.code(r.user, 1),
+                                    bank.code(v, 0), bank.code(v, 1)};
     const std::array<double, 1> lab{r.rating > 3 ? 1.0 : 0.0};
     part[static_cast<std::size_t>(r.split)].push_back(ds.rows());
     ds.append(sp, {}, 0, lab);
@@ -460,7 +471,8 @@ int main(int argc, char** argv) {
       {"ids", {"user_id", "item_id"}},
       {"ids + demographics", {"user_id", "item_id", "gender", "occupation", "age_decade"}},
       {"ids + UserIP codes", {"user_id", "item_id", "hobby_id", "background_id"}},
-      {"ids + both", {"user_id", "item_id", "gender", "occupation", "age_decade", "hobby_id", "background_id"}}};
+      {"ids + both", {"user_id", "item_id", "gender", "occupation", "age_decade", "hobby_id", "background_id"}},
+      {"ids + shuffled codes", {"user_id", "item_id", "shuffled_hobby_id", "shuffled_background_id"}}};
   auto predict = [&](const models::dcn<float>& m, const std::vector<index_t>& idx, std::vector<double>& y, std::vector<double>& p) {
     y.clear(), p.clear();
     data::batch<float> b;
