@@ -5,7 +5,8 @@
 //   llm4msr_movielens [--data-dir DIR] [--backbones shared_bottom,mmoe,ple,star] [--variants plain,both,...]
 //                     [--seeds N] [--epochs E] [--patience P] [--batch-size B] [--lr X] [--rows N]
 //                     [--out results.csv] [--quiet]
-//                     [--live [--answer-users N]]      recompute the knowledge caches through the servers
+//                     [--live [--live-seconds S] [--answer-users N]]   recompute the knowledge caches (resumable;
+//                                                      S bounds the hidden-state recording's wall time)
 //
 // Variants: plain (the backbone alone), both (user + scenario meta layers, hidden-state vectors),
 // user (user level only), scenario (scenario level only), answer (both levels, sentence-encoder
@@ -73,7 +74,7 @@ struct args {
   std::vector<std::string> backbones{"shared_bottom", "mmoe", "ple", "star"};
   std::vector<std::string> variants{"plain", "both"};
   index_t seeds = 1, epochs = 30, patience = 4, batch_size = 512, rows = 0, answer_users = 943;
-  double lr = 1e-3;
+  double lr = 1e-3, live_seconds = 1e9;
   bool live = false, quiet = false;
 };
 
@@ -186,8 +187,20 @@ prompts_t build_prompts(const std::string& dir, const data::csv_dataset& enc, co
                                                     .liked = top(a.liked, 3), .disliked = top(a.disliked, 2),
                                                     .titles = titles.empty() ? "none" : titles}));
   }
+  {  // users in a seeded random order (scenarios stay first): a time-bounded recording covers a random subset
+    std::vector<std::size_t> order(p.keys.size() - 3);
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i + 3;
+    rng g(2022);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<std::size_t>(g.integer(0, static_cast<index_t>(i) - 1))]);
+    prompts_t q;
+    for (std::size_t i = 0; i < 3; ++i) q.keys.push_back(p.keys[i]), q.texts.push_back(p.texts[i]);
+    for (std::size_t i : order) q.keys.push_back(p.keys[i]), q.texts.push_back(p.texts[i]);
+    p = std::move(q);
+  }
+  std::vector<std::string> sorted = p.texts;  // the hash does not depend on the recording order
+  std::sort(sorted.begin(), sorted.end());
   std::uint64_t h = 14695981039346656037ull;
-  for (const auto& t : p.texts)
+  for (const auto& t : sorted)
     for (char c : t + "\n") h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
   p.data_hash = hex64(h);
   return p;
@@ -205,28 +218,54 @@ struct extraction_stats {
 };
 
 #if defined(RECBLOCKS_HAVE_CURL)
-io::knowledge_cache extract_hidden(const prompts_t& p, const std::string& model, extraction_stats& st) {
+// Resumable: keys already in the cache at `path` (same identity) are kept; the others are asked in
+// chunks of 8 in the order of `p` (scenarios first, then users in a seeded random order) and the cache
+// is saved after every chunk, so an interrupted recording keeps what it computed and `max_seconds`
+// bounds the wall time (the vectors then cover a stated subset; the rest fall back, counted).
+io::knowledge_cache extract_hidden(const prompts_t& p, const std::string& model, const fs::path& path, double max_seconds,
+                                   extraction_stats& st) {
   const char* url = std::getenv("RECBLOCKS_LLM_HIDDEN_URL");
   if (!url || !*url) throw value_error("llm4msr_movielens --live: RECBLOCKS_LLM_HIDDEN_URL is not set (eval \"$(tools/llm_server.sh env)\")");
   llm::http_client_options o;
   o.base_url = url;
   o.embedding_batch = 8;
   llm::http_client c(o);
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto v = c.embed(p.texts);
-  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  io::knowledge_cache cache(identity("hidden_state", p.data_hash, model, static_cast<index_t>(v.at(0).size())));
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    ++st.prompts;
-    st.prompt_tokens += static_cast<long>(llm::estimate_tokens(p.texts[i]));
+  const auto id = identity("hidden_state", p.data_hash, model, 640);
+  io::knowledge_cache cache(id);
+  if (fs::exists(path)) {
     try {
-      cache.put(p.keys[i], v[i]);
-      ++st.valid;
-    } catch (const recblocks::error& e) {  // NaN or wrong dimension: counted, the key falls back
-      ++st.unusable;
-      std::cerr << "hidden state unusable: " << e.what() << "\n";
+      cache = io::knowledge_cache::load(path, id);
+      std::fprintf(stderr, "resuming %s: %zu vectors already there\n", path.c_str(), cache.size());
+    } catch (const recblocks::error& e) {
+      std::fprintf(stderr, "not resuming (%s)\n", e.what());
     }
   }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < p.keys.size(); ++i)
+    if (!cache.contains(p.keys[i])) todo.push_back(i);
+  for (std::size_t at = 0; at < todo.size() && elapsed() < max_seconds; at += 8) {
+    std::vector<std::string> texts;
+    std::vector<std::size_t> which;
+    for (std::size_t k = at; k < std::min(todo.size(), at + 8); ++k) which.push_back(todo[k]), texts.push_back(p.texts[todo[k]]);
+    const auto v = c.embed(texts);
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      ++st.prompts;
+      st.prompt_tokens += static_cast<long>(llm::estimate_tokens(texts[k]));
+      try {
+        cache.put(p.keys[which[k]], v[k]);
+        ++st.valid;
+      } catch (const recblocks::error& e) {  // NaN or wrong dimension: counted, the key falls back
+        ++st.unusable;
+        std::fprintf(stderr, "hidden state unusable: %s\n", e.what());
+      }
+    }
+    cache.save(path);
+    std::fprintf(stderr, "\r%zu / %zu vectors, %.0f s", cache.size(), p.keys.size(), elapsed());
+  }
+  st.seconds = elapsed();
+  std::fprintf(stderr, "\n");
   return cache;
 }
 
@@ -376,7 +415,7 @@ int main(int argc, char** argv) {
   command_line cl("llm4msr_movielens",
                   "llm4msr_movielens [--data-dir DIR] [--backbones a,b] [--variants plain,both,user,scenario,answer,random]\n"
                   "                         [--seeds N] [--epochs E] [--patience P] [--batch-size B] [--lr X] [--rows N]\n"
-                  "                         [--out results.csv] [--quiet] [--live [--answer-users N]]");
+                  "                         [--out results.csv] [--quiet] [--live [--live-seconds S] [--answer-users N]]");
   cl.option("--data-dir", a.data_dir);
   cl.option("--out", a.out);
   cl.option("--backbones", [&](const std::string& v) { a.backbones = split_list(v); });
@@ -388,6 +427,7 @@ int main(int argc, char** argv) {
   cl.option("--lr", a.lr);
   cl.option("--rows", a.rows);
   cl.option("--answer-users", a.answer_users);
+  cl.option("--live-seconds", a.live_seconds);
   cl.flag("--live", a.live);
   cl.flag("--quiet", a.quiet);
   cl.parse(argc, argv);
@@ -419,11 +459,11 @@ int main(int argc, char** argv) {
       const char* m = std::getenv("RECBLOCKS_LLM_MODEL");
       const std::string model = m && *m ? m : recorded_model;
       extraction_stats hs;
-      const auto hidden = extract_hidden(prompts, model, hs);
-      hidden.save(hidden_path);
-      std::printf("hidden states (%s, %s): %ld prompts, %ld valid, %ld unusable, ~%ld prompt tokens (estimate), %.1f s -> %s\n",
+      const auto hidden = extract_hidden(prompts, model, hidden_path, a.live_seconds, hs);
+      std::printf("hidden states (%s, %s): this run %ld prompts, %ld valid, %ld unusable, ~%ld prompt tokens (estimate), %.1f s; "
+                  "cache now %zu of %zu keys -> %s\n",
                   model.c_str(), std::getenv("RECBLOCKS_LLM_HIDDEN_URL"), hs.prompts, hs.valid, hs.unusable, hs.prompt_tokens,
-                  hs.seconds, hidden_path.c_str());
+                  hs.seconds, hidden.size(), prompts.keys.size(), hidden_path.c_str());
 #if defined(RECBLOCKS_HAVE_TEXT)
       if (a.answer_users > 0) {
         const std::size_t n = std::min(prompts.texts.size(), static_cast<std::size_t>(a.answer_users) + 3);
