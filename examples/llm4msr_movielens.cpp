@@ -42,6 +42,7 @@
 #include <vector>
 
 #include <recblocks/data/movielens.hpp>
+#include <recblocks/eval/auc.hpp>
 #include <recblocks/io/knowledge_cache.hpp>
 #include <recblocks/llm/knowledge_prompts.hpp>
 #include <recblocks/models/llm4msr.hpp>
@@ -323,6 +324,7 @@ struct run_result {
   std::string backbone, variant;
   index_t seed = 0, epochs = 0;
   double auc = 0, log_loss = 0, seconds = 0;
+  double auc_covered = NAN, auc_fallback = NAN;  // test rows whose user has / lacks an LLM vector
   std::vector<double> scen_auc, scen_ll;
   index_t params = 0;
 };
@@ -330,6 +332,7 @@ struct run_result {
 struct knowledge_sets {
   std::map<std::string, std::pair<matrix<float>, matrix<float>>> tables;  // source -> (users, scenarios)
   std::map<std::string, std::string> identity;                               // source -> identity JSON
+  std::vector<char> covered;  // per encoded user id: has a hidden-state vector
 };
 
 template <class Backbone>
@@ -363,6 +366,19 @@ run_result run_one(const std::string& bname, const std::string& variant, index_t
       r.scen_ll.push_back(rep.scenario(d).log_loss);
     }
     r.params = static_cast<index_t>(nn::parameter_count(model));
+    if (!k.covered.empty()) {
+      const auto p = tr.predict(parts[2]);
+      const auto y = parts[2].label_column(0);
+      const auto u = parts[2].sparse_column(parts[2].get_schema().index_of("user_id"));
+      std::vector<double> yc, pc, yf, pf;
+      for (std::size_t i = 0; i < p.size(); ++i) {
+        const bool c = k.covered[static_cast<std::size_t>(u[i])] != 0;
+        (c ? yc : yf).push_back(y[i]);
+        (c ? pc : pf).push_back(double(p[i]));
+      }
+      if (!yc.empty()) r.auc_covered = eval::auc(yc, pc);
+      if (!yf.empty()) r.auc_fallback = eval::auc(yf, pf);
+    }
   };
   rng gen(to.seed);
   if (variant == "plain") {
@@ -514,6 +530,10 @@ int main(int argc, char** argv) {
                   "(the encoder's unknown id 0 among them)\n",
                   name.c_str(), path.filename().c_str(), cache.size(), static_cast<long long>(dim), static_cast<long long>(users.missing),
                   static_cast<long long>(user_keys.size()));
+      if (name == "hidden") {
+        k.covered.assign(user_keys.size(), 0);
+        for (std::size_t e = 0; e < user_keys.size(); ++e) k.covered[e] = cache.contains(user_keys[e]) ? 1 : 0;
+      }
       k.tables[name] = {std::move(users.values), std::move(scen.values)};
       k.identity[name] = cache.identity().to_string();
     };
@@ -548,7 +568,7 @@ int main(int argc, char** argv) {
     std::ofstream csv;
     if (!a.out.empty()) {
       csv.open(a.out);
-      csv << "backbone,variant,seed,auc,log_loss,auc_s0,auc_s1,auc_s2,ll_s0,ll_s1,ll_s2,epochs,seconds,params\n";
+      csv << "backbone,variant,seed,auc,log_loss,auc_s0,auc_s1,auc_s2,ll_s0,ll_s1,ll_s2,epochs,seconds,params,auc_covered,auc_fallback\n";
     }
     for (const auto& b : a.backbones)
       for (index_t seed = 0; seed < a.seeds; ++seed)
@@ -561,7 +581,7 @@ int main(int argc, char** argv) {
             csv << b << ',' << v << ',' << seed << ',' << r.auc << ',' << r.log_loss;
             for (double x : r.scen_auc) csv << ',' << x;
             for (double x : r.scen_ll) csv << ',' << x;
-            csv << ',' << r.epochs << ',' << r.seconds << ',' << r.params << "\n";
+            csv << ',' << r.epochs << ',' << r.seconds << ',' << r.params << ',' << r.auc_covered << ',' << r.auc_fallback << "\n";
             csv.flush();
           }
           runs.push_back(std::move(r));
