@@ -325,6 +325,7 @@ struct run_result {
   index_t seed = 0, epochs = 0;
   double auc = 0, log_loss = 0, seconds = 0;
   double auc_covered = NAN, auc_fallback = NAN;  // test rows whose user has / lacks an LLM vector
+  double infer_us = NAN;                         // inference per test row (batch 512, one thread): microseconds
   std::vector<double> scen_auc, scen_ll;
   index_t params = 0;
 };
@@ -366,8 +367,11 @@ run_result run_one(const std::string& bname, const std::string& variant, index_t
       r.scen_ll.push_back(rep.scenario(d).log_loss);
     }
     r.params = static_cast<index_t>(nn::parameter_count(model));
-    if (!k.covered.empty()) {
+    {
+      const auto t1 = std::chrono::steady_clock::now();
       const auto p = tr.predict(parts[2]);
+      r.infer_us = 1e6 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() / double(p.size());
+      if (k.covered.empty()) return;
       const auto y = parts[2].label_column(0);
       const auto u = parts[2].sparse_column(parts[2].get_schema().index_of("user_id"));
       std::vector<double> yc, pc, yf, pf;
@@ -568,7 +572,7 @@ int main(int argc, char** argv) {
     std::ofstream csv;
     if (!a.out.empty()) {
       csv.open(a.out);
-      csv << "backbone,variant,seed,auc,log_loss,auc_s0,auc_s1,auc_s2,ll_s0,ll_s1,ll_s2,epochs,seconds,params,auc_covered,auc_fallback\n";
+      csv << "backbone,variant,seed,auc,log_loss,auc_s0,auc_s1,auc_s2,ll_s0,ll_s1,ll_s2,epochs,seconds,params,auc_covered,auc_fallback,infer_us_per_row\n";
     }
     for (const auto& b : a.backbones)
       for (index_t seed = 0; seed < a.seeds; ++seed)
@@ -581,7 +585,7 @@ int main(int argc, char** argv) {
             csv << b << ',' << v << ',' << seed << ',' << r.auc << ',' << r.log_loss;
             for (double x : r.scen_auc) csv << ',' << x;
             for (double x : r.scen_ll) csv << ',' << x;
-            csv << ',' << r.epochs << ',' << r.seconds << ',' << r.params << ',' << r.auc_covered << ',' << r.auc_fallback << "\n";
+            csv << ',' << r.epochs << ',' << r.seconds << ',' << r.params << ',' << r.auc_covered << ',' << r.auc_fallback << ',' << r.infer_us << "\n";
             csv.flush();
           }
           runs.push_back(std::move(r));

@@ -27,8 +27,8 @@ def pm(v):
     return f"{statistics.mean(v):+.4f} ± {statistics.stdev(v):.4f}" if len(v) > 1 else f"{v[0]:+.4f}"
 
 order = ["plain", "both", "user", "scenario", "answer", "random"]
-print("| backbone | variant | seeds | AUC | log loss | AUC <25 | AUC 25-34 | AUC ≥35 | ΔAUC vs plain (paired) | wins | Δlog loss (paired) | ΔAUC users with a vector | ΔAUC users on the fallback | epochs | s/run | params |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| backbone | variant | seeds | AUC | log loss | AUC <25 | AUC 25-34 | AUC ≥35 | ΔAUC vs plain (paired) | wins | Δlog loss (paired) | ΔAUC users with a vector | ΔAUC users on the fallback | epochs | s/run | µs/row inference | params |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for b in ["shared_bottom", "mmoe", "ple", "star"]:
     for v in order:
         runs = by.get((b, v))
@@ -49,4 +49,4 @@ for b in ["shared_bottom", "mmoe", "ple", "star"]:
         print(f"| {b} | {v} | {len(runs)} | {ms(f('auc'))} | {ms(f('log_loss'))} | {statistics.mean(f('auc_s0')):.4f} | "
               f"{statistics.mean(f('auc_s1')):.4f} | {statistics.mean(f('auc_s2')):.4f} | {pm(d_auc)} | "
               f"{(str(wins) + '/' + str(len(d_auc))) if d_auc else '—'} | {pm(d_ll)} | {pm(d_cov)} | {pm(d_fb)} | {statistics.mean(f('epochs')):.1f} | "
-              f"{statistics.mean(f('seconds')):.0f} | {int(float(next(iter(runs.values()))['params']))} |")
+              f"{statistics.mean(f('seconds')):.0f} | {statistics.mean(f('infer_us_per_row')):.1f} | {int(float(next(iter(runs.values()))['params']))} |")
