@@ -12,6 +12,8 @@
 #include "models/epnet.hpp"
 #include "models/gmf.hpp"
 #include "models/hamur.hpp"
+#include "models/embedding_hook.hpp"
+#include "models/llm4msr.hpp"
 #include "models/m2m.hpp"
 #include "models/m3oe.hpp"
 #include "models/ple.hpp"
