@@ -48,6 +48,7 @@ class http_scoring_service {
         decoder_(server_.current_model()->schema(), options_.server.max_request_rows) {
     const int io = options_.io_threads;
     http_.new_task_queue = [io] { return new httplib::ThreadPool(static_cast<std::size_t>(io)); };
+    http_.set_tcp_nodelay(true);  // one request, one response: never wait for a delayed ACK (Nagle)
     http_.set_payload_max_length(options_.max_body_bytes);
     http_.set_keep_alive_max_count(1000000);
     http_.set_keep_alive_timeout(10);
