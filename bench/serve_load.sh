@@ -7,8 +7,10 @@
 #
 # Steps: trains each model with train_msr on MovieLens-100K (--variant reference, so the PyTorch port of
 # the reference computes the same function; 3 epochs) unless its checkpoint exists; writes a one-row
-# request (seeded random ids in range); starts, one at a time: recblocks with micro-batching (64 rows, 500 us),
-# recblocks without (--max-batch-rows 1), and the PyTorch service; checks that recblocks and PyTorch
+# request (seeded random ids in range); starts, one at a time: recblocks with micro-batching (up to 64
+# rows, waiting up to 500 us for company), with micro-batching without waiting (--max-wait-us 0: what
+# queued while the worker was busy shares the next batch), without (--max-batch-rows 1), and the
+# PyTorch service; checks that recblocks and PyTorch
 # answer the same probabilities; loads each with wrk (closed loop, 1 wrk thread, DURATION seconds per
 # connection count), recording requests/s, p50/p99/p99.9 latency, non-2xx/socket errors, and the CPU
 # seconds the server process used. Scoring runs on one thread in every service (recblocks: --workers 1;
@@ -122,7 +124,10 @@ EOF
   # same answers from both services
   start_server "recblocks_$model" "$BUILD/examples/serve" --checkpoint "$ck" --workers 1 --max-batch-rows 64 --max-wait-us 500
   ours=$(curl -sf -H 'Content-Type: application/json' --data-binary @"$OUT/body_$model.json" "$URL/score")
-  load "recblocks, micro-batching" "$model"
+  load "recblocks, micro-batching (wait 500 us)" "$model"
+  stop_server
+  start_server "recblocks_greedy_$model" "$BUILD/examples/serve" --checkpoint "$ck" --workers 1 --max-batch-rows 64 --max-wait-us 0
+  load "recblocks, micro-batching (no wait)" "$model"
   stop_server
   start_server "recblocks_nobatch_$model" "$BUILD/examples/serve" --checkpoint "$ck" --workers 1 --max-batch-rows 1
   load "recblocks, no batching" "$model"
@@ -150,7 +155,7 @@ start_server "recblocks_reload" "$BUILD/examples/serve" --checkpoint "$live" --w
 declare -A expected
 for src in "$ck2" "$ck"; do
   rm -rf "$live" && cp -r "$src" "$live"
-  v=$(curl -sf -X POST "$URL/reload" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['version'])")
+  v=$(curl -sf -d "" "$URL/reload" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['version'])")
   expected[$v]=$(curl -sf -H 'Content-Type: application/json' --data-binary @"$OUT/body_$model.json" "$URL/score" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['probabilities'][0])")
 done
 exp_json=$("$PY" -c "import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], map(float, sys.argv[2::2])))))" $(for k in "${!expected[@]}"; do echo "$k ${expected[$k]}"; done))
@@ -180,7 +185,7 @@ for k in $(seq 1 20); do
   rm -rf "$live.next" && cp -r "$src" "$live.next"
   [ $((k % 2)) -eq 0 ] && echo "{ corrupt" >"$live.next/model.json"
   rm -rf "$live" && mv "$live.next" "$live"
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/reload")
+  code=$(curl -s -o /dev/null -w "%{http_code}" -d "" "$URL/reload")
   [ "$code" = 200 ] && ok=$((ok + 1))
   [ "$code" = 409 ] && refused=$((refused + 1))
   sleep 1
