@@ -35,6 +35,7 @@ VENV="${VENV:-$HOME/.cache/recblocks/venv-torch}"
 export RECBLOCKS_DATA="${RECBLOCKS_DATA:-$(cd "$ROOT/../shared/data" 2>/dev/null && pwd)}"
 PY="$VENV/bin/python"
 mkdir -p "$OUT/ckpt"
+: >"$OUT/agreement.txt"
 command -v wrk >/dev/null || { echo "serve_load: wrk not found (apt-get install wrk)" >&2; exit 1; }
 [ -x "$PY" ] || { echo "serve_load: no Python venv at $VENV (python3 -m venv $VENV && $VENV/bin/pip install torch numpy)" >&2; exit 1; }
 "$PY" -c "import fastapi, uvicorn" 2>/dev/null || "$VENV/bin/pip" install -q fastapi uvicorn

@@ -16,6 +16,7 @@
 // Every error body is {"error": message}. The reload path is fixed at start: a client cannot make
 // the service read another folder. Binds 127.0.0.1 by default; port 0 picks a free port.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -70,8 +71,18 @@ class http_scoring_service {
         rs.set_content(nlohmann::json{{"error", why}}.dump(), "application/json");
       }
     });
+    // Debian's cpp-httplib listens with a backlog of 5: 64 clients connecting at once overflow it
+    // and wait 1-3 s for SYN retransmits. Keep the listening socket (its options are set here, as
+    // httplib's defaults would: SO_REUSEADDR) and raise the backlog after bind (Linux allows a
+    // second listen() on a listening socket).
+    http_.set_socket_options([this](int sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      listen_socket_ = sock;
+    });
     port_ = options_.port == 0 ? http_.bind_to_any_port(options_.host) : (http_.bind_to_port(options_.host, options_.port) ? options_.port : -1);
     if (port_ < 0) throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(options_.port));
+    if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   }
   ~http_scoring_service() { stop(); }
   http_scoring_service(const http_scoring_service&) = delete;
@@ -142,6 +153,7 @@ class http_scoring_service {
   recblocks::serve::row_decoder<float> decoder_;
   httplib::Server http_;
   int port_ = -1;
+  int listen_socket_ = -1;
   std::thread thread_;
   std::atomic<bool> stopped_{false};
 };
