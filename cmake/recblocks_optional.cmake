@@ -116,3 +116,23 @@ if(RECBLOCKS_WITH_TEXT AND RECBLOCKS_HAVE_CORE)
     message(STATUS "recblocks: utf8proc not found, recblocks::text disabled (apt-get install libutf8proc-dev)")
   endif()
 endif()
+
+# cpp-httplib (libcpp-httplib-dev, found by pkg-config): only the HTTP scoring service of
+# examples/serve.cpp and its test use it; the library itself (serve/) has no network code, so this
+# is not an exported target. Sets RECBLOCKS_HAVE_HTTPLIB.
+set(RECBLOCKS_HAVE_HTTPLIB OFF)
+if(RECBLOCKS_HAVE_CORE AND (RECBLOCKS_BUILD_TESTS OR RECBLOCKS_BUILD_EXAMPLES OR RECBLOCKS_BUILD_BENCH))
+  find_package(PkgConfig QUIET)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(RECBLOCKS_CPPHTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  endif()
+  if(RECBLOCKS_CPPHTTPLIB_FOUND)
+    find_package(Threads REQUIRED)
+    add_library(recblocks_httplib_service INTERFACE)
+    target_link_libraries(recblocks_httplib_service INTERFACE PkgConfig::RECBLOCKS_CPPHTTPLIB Threads::Threads)
+    target_compile_definitions(recblocks_httplib_service INTERFACE RECBLOCKS_HAVE_HTTPLIB=1)
+    set(RECBLOCKS_HAVE_HTTPLIB ON)
+  else()
+    message(STATUS "recblocks: cpp-httplib not found, examples/serve and its test disabled (apt-get install libcpp-httplib-dev)")
+  endif()
+endif()

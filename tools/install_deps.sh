@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev                    # recblocks::llm_records: gzip record files of recorded LLM answers
   clang-14 libclang-rt-14-dev   # libFuzzer targets in fuzz/
   gnuplot-nox                   # charts of the scenario benchmark (optional at run time)
+  libcpp-httplib-dev            # examples/serve: the HTTP scoring service on serve/ (and its test)
 )
 missing=()
 for p in "${packages[@]}"; do
