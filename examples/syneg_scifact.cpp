@@ -400,7 +400,8 @@ int main(int argc, char** argv) try {
     std::mutex err_mutex;
     std::exception_ptr err;
     auto work = [&](std::size_t w) {
-      rb::synthetic::llm_negative_policy<llm::recorded_client> policy(*book);
+      // one call per query: the recording budget on the shared machine (no corrective re-ask)
+      rb::synthetic::llm_negative_policy<llm::recorded_client> policy(*book, {.max_attempts = 1});
       try {
         for (std::size_t i; (i = next++) < n_llm;) {
           llm_docs[i] = policy.generate(request_of(i));

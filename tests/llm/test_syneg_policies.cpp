@@ -91,6 +91,16 @@ TEST_CASE("llm_negative_policy: bad answers are re-asked, then skipped and count
     CHECK(p.stats().failures.at("duplicate") == 1);
     CHECK(p.stats().partial == 1);
   }
+  {  // the tiny model's failure mode: the format placeholders copied, or a padding loop
+    llm::scripted_client c(std::vector<std::string>{
+        R"({"reflection": "...", "hard_negatives": ["<document 1> <document 2> <document 3> <document 4> <document 5>", "... \t... \t... \t... \t... \t..."]})",
+        R"({"reflection": "...", "hard_negatives": ["...", "..."]})"});
+    synthetic::llm_negative_policy p(c);
+    CHECK(p.generate(r).empty());
+    CHECK(p.stats().failures.at("no_content") == 4);
+    CHECK(p.stats().skipped == 1);
+    CHECK(p.stats().dropped == 4);
+  }
   llm::scripted_client c;
   CHECK_THROWS_AS(synthetic::llm_negative_policy(c, {.max_attempts = 0}), value_error);
   synthetic::llm_negative_policy p(c);

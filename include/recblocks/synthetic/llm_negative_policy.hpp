@@ -20,7 +20,9 @@
 ///
 /// Validation of an answer, in order (the reason key in brackets): JSON present [no_json], an object
 /// [not_object], `finish_reason` not "length" [truncated], a string `reflection` [no_reflection], a
-/// `hard_negatives` list [no_negatives]; then each document: a non-empty string [empty], not the positive,
+/// `hard_negatives` list [no_negatives]; then each document: a non-empty string [empty], at least 5 words
+/// of two or more letters outside <angle brackets> (a copied format placeholder such as "<document 1>" or
+/// a padding loop is not a document) [no_content], not the positive,
 /// its start or the query after folding [copies_positive / copies_query], not a repeat of an earlier
 /// one [duplicate] — invalid documents are dropped and counted. An answer with no valid document is
 /// re-asked with the model's answer and a corrective message, at most `max_attempts` calls in all;
@@ -127,14 +129,14 @@ class llm_negative_policy {
   /// The prompt for `r` (see the file comment).
   std::string prompt(const negative_request& r) const {
     const nlohmann::json example = {{"user_query", r.query}, {"positive_document", cut(r.positive, options_.positive_chars)}};
-    std::string items = "\"...\"";
-    for (int i = 1; i < r.count; ++i) items += ", \"...\"";
+    std::string items = "\"<document 1>\"";
+    for (int i = 1; i < r.count; ++i) items += ", \"<document " + std::to_string(i + 1) + ">\"";
     return prompt_template().render({{"domain", r.domain},
                                      {"example", example},
                                      {"count", r.count},
                                      {"difficulty", r.difficulty},
                                      {"length", r.length_words},
-                                     {"format", "{\"reflection\": \"...\", \"hard_negatives\": [" + items + "]}"}});
+                                     {"format", "{\"reflection\": \"<why they are hard negatives>\", \"hard_negatives\": [" + items + "]}"}});
   }
 
   /// The structured-output schema for `r`.
@@ -178,6 +180,8 @@ class llm_negative_policy {
       const std::string f = detail::fold(doc);
       if (f.empty()) {
         reasons.push_back("empty");
+      } else if (content_words(f) < 5) {
+        reasons.push_back("no_content");
       } else if (f == pos || (f.size() >= 40 && pos.rfind(f, 0) == 0)) {
         reasons.push_back("copies_positive");
       } else if (f == query) {
@@ -228,7 +232,7 @@ class llm_negative_policy {
         return docs;
       }
       stats_.dropped += static_cast<long>(std::count_if(reasons.begin(), reasons.end(), [](const std::string& k) {
-        return k == "empty" || k == "copies_positive" || k == "copies_query" || k == "duplicate";
+        return k == "empty" || k == "no_content" || k == "copies_positive" || k == "copies_query" || k == "duplicate";
       }));
       req.messages.push_back(llm::message::assistant(resp.text));
       req.messages.push_back(llm::message::user(fix));
@@ -242,6 +246,25 @@ class llm_negative_policy {
   const llm_negative_options& options() const { return options_; }
 
  private:
+  /// Words with at least two ASCII letters and no angle bracket (copied "..." or "<document 1>"
+  /// placeholders count none).
+  static int content_words(const std::string& s) {
+    int words = 0, letters = 0;
+    bool bracket = false;  // a <placeholder> word never counts
+    for (std::size_t i = 0; i <= s.size(); ++i) {
+      const char c = i < s.size() ? s[i] : ' ';
+      if (c == ' ' || c == '\t' || c == '\n') {
+        words += letters >= 2 && !bracket;
+        letters = 0;
+        bracket = false;
+      } else if (c == '<' || c == '>') {
+        bracket = true;
+      } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+        ++letters;
+      }
+    }
+    return words;
+  }
   static std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string::npos) return {};
