@@ -19,3 +19,6 @@
 #include "models/registry.hpp"
 #include "models/sarnet.hpp"
 #include "models/star.hpp"
+// issue 18 (UserIP-Tuning)
+#include "models/dcn.hpp"
+#include "models/userip.hpp"

@@ -42,6 +42,7 @@
 #include "../data/dataset.hpp"
 #include "adaptdhm.hpp"
 #include "adasparse.hpp"
+#include "dcn.hpp"
 #include "epnet.hpp"
 #include "hamur.hpp"
 #include "m2m.hpp"
@@ -71,6 +72,10 @@ class registry {
   /// and `din`, the DIN-style single-sequence baseline (M-scan with `history = whole`, `cross = none`,
   /// `debias = false`; further options override these). Accepted by `visit` and `canonical`.
   static const std::vector<std::string>& sequence_names();
+
+  /// Single-scenario CTR models (no scenario feature needed): `dcn` (Deep & Cross Network, v1 or v2 by
+  /// option; UserIP-Tuning's downstream model). Accepted by `visit`, `canonical` and `resolved_options`.
+  static const std::vector<std::string>& ctr_names();
 
   /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
   static std::string canonical(const std::string& name);
@@ -118,11 +123,18 @@ inline const std::vector<std::string>& registry::sequence_names() {
   return n;
 }
 
+inline const std::vector<std::string>& registry::ctr_names() {
+  static const std::vector<std::string> n = {"dcn"};
+  return n;
+}
+
 inline std::string registry::canonical(const std::string& name) {
   std::string key;
   for (char c : name)
     if (c != '_' && c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   for (const auto& n : sequence_names())
+    if (n == key) return n;
+  for (const auto& n : ctr_names())
     if (n == key) return n;
   for (const auto& n : names()) {
     std::string k;
@@ -133,6 +145,7 @@ inline std::string registry::canonical(const std::string& name) {
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
   for (const auto& n : sequence_names()) known += ", " + n;
+  for (const auto& n : ctr_names()) known += ", " + n;
   throw value_error("models::registry: unknown model '" + name + "' (known: " + known + ")");
 }
 
@@ -188,7 +201,8 @@ inline nlohmann::json registry::resolved_options(const std::string& name, const 
   auto resolve = [&]<class M>(std::type_identity<M>) {
     out = M::options_type::from_json(o).to_json();  // rejects unknown keys, accepts the reference spellings
   };
-  if (n == "shared_bottom") resolve(std::type_identity<shared_bottom<float>>{});
+  if (n == "dcn") resolve(std::type_identity<dcn<float>>{});
+  else if (n == "shared_bottom") resolve(std::type_identity<shared_bottom<float>>{});
   else if (n == "mmoe") resolve(std::type_identity<mmoe<float>>{});
   else if (n == "ple") resolve(std::type_identity<ple<float>>{});
   else if (n == "sarnet") resolve(std::type_identity<sarnet<float>>{});
@@ -212,6 +226,7 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };
+  if (n == "dcn") return run(std::type_identity<dcn<T>>{});
   if (n == "mscan") return run(std::type_identity<mscan<T>>{});
   if (n == "din") {
     nlohmann::json merged = {{"history", "whole"}, {"cross", "none"}, {"debias", false}};
