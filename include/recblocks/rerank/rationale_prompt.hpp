@@ -11,8 +11,8 @@
 ///     user:   "Rationale: "
 ///
 /// Sampling as the code: temperature 0.2, top_p 1, seed 42 (its `max_completion_tokens` 1000 is an
-/// option; the default 96 fits a small local model). With `structured` (the default) the answer is
-/// constrained by the tight schema `{"rationale": string, 1..max_chars characters}` and parsed; with
+/// option; the default 64 fits a small local model). With `structured` (the default) the answer is
+/// constrained by the tight schema `{"rationale": non-empty string}` (optionally `maxLength`) and parsed; with
 /// `structured = false` the free text is the rationale, as the reference code.
 ///
 /// Validation: an answer is usable when it holds a rationale with at least `min_chars` non-space
@@ -50,9 +50,10 @@ struct rationale_options {
   double temperature = 0.2;   ///< as the reference code
   double top_p = 1.0;
   std::int64_t seed = 42;
-  int max_tokens = 96;        ///< the reference code asks up to 1000
+  int max_tokens = 64;        ///< the reference code asks up to 1000
   bool structured = true;     ///< JSON-schema constrained `{"rationale": ...}`; false: free text
-  int max_chars = 400;        ///< schema maxLength of the rationale
+  int max_chars = 0;          ///< schema maxLength of the rationale (0: none; max_tokens bounds it. llama.cpp turns
+                              ///< maxLength N into N nested grammar rules: 400 stalled a loaded server)
   int min_chars = 8;          ///< fewer non-space characters: unusable
 };
 
@@ -99,8 +100,8 @@ class rationale_prompt {
   explicit rationale_prompt(C client, rationale_options opt = {}) : client_(std::forward<C>(client)), opt_(opt) {
     if (opt_.max_attempts < 1) throw value_error("rerank::rationale_prompt: max_attempts must be >= 1, got " + std::to_string(opt_.max_attempts));
     if (opt_.max_tokens < 1) throw value_error("rerank::rationale_prompt: max_tokens must be >= 1, got " + std::to_string(opt_.max_tokens));
-    if (opt_.max_chars < 1 || opt_.min_chars < 0 || opt_.min_chars > opt_.max_chars)
-      throw value_error("rerank::rationale_prompt: need 0 <= min_chars <= max_chars and max_chars >= 1");
+    if (opt_.max_chars < 0 || opt_.min_chars < 0 || (opt_.max_chars > 0 && opt_.min_chars > opt_.max_chars))
+      throw value_error("rerank::rationale_prompt: need 0 <= min_chars <= max_chars (max_chars 0: no limit)");
   }
 
   /// The request of attempt `attempt` (0-based) for `question` and `answer`.
@@ -113,13 +114,13 @@ class rationale_prompt {
     r.options.top_p = opt_.top_p;
     r.options.seed = opt_.seed + attempt;
     r.options.max_tokens = opt_.max_tokens;
-    if (opt_.structured)
+    if (opt_.structured) {
+      nlohmann::json field = {{"type", "string"}, {"minLength", 1}};
+      if (opt_.max_chars > 0) field["maxLength"] = opt_.max_chars;
       r.options.format = llm::response_format::json_schema(
-          {{"type", "object"},
-           {"properties", {{"rationale", {{"type", "string"}, {"minLength", 1}, {"maxLength", opt_.max_chars}}}}},
-           {"required", {"rationale"}},
-           {"additionalProperties", false}},
+          {{"type", "object"}, {"properties", {{"rationale", field}}}, {"required", {"rationale"}}, {"additionalProperties", false}},
           "rationale");
+    }
     return r;
   }
 
