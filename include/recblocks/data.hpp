@@ -18,3 +18,4 @@
 #include "data/movielens_genre.hpp"
 #include "data/sequence_builder.hpp"
 #include "data/synthetic_sequences.hpp"
+#include "data/beir_dataset.hpp"

@@ -15,6 +15,7 @@
 #include "retrieval/in_batch_negatives.hpp"
 #include "retrieval/hard_negatives.hpp"
 #include "retrieval/hybrid_negatives.hpp"
+#include "retrieval/bm25.hpp"
 #if __has_include(<hnswlib/hnswlib.h>)
 #include "retrieval/hnsw_index.hpp"
 #endif
