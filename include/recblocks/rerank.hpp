@@ -15,4 +15,8 @@
 #include "rerank/metrics/group_fairness.hpp"
 #include "rerank/metrics/intra_list_diversity.hpp"
 #include "rerank/mmr.hpp"
+#include "rerank/rationale_prompt.hpp"
+#include "rerank/rationale_scorer.hpp"
+#include "rerank/score_fusion.hpp"
+#include "rerank/shift_sampler.hpp"
 #include "rerank/scorer_node_policy.hpp"

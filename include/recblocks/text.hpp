@@ -4,6 +4,7 @@
 /// the WordPiece tokenizer and the sentence encoder.
 #include "text/bert_encoder.hpp"
 #if __has_include(<utf8proc.h>)
+#include "text/cross_encoder.hpp"
 #include "text/sentence_encoder.hpp"
 #include "text/wordpiece_tokenizer.hpp"
 #endif
