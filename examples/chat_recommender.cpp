@@ -136,8 +136,8 @@ int main(int argc, char** argv) {
                                                       : std::string(home ? home : ".") + "/.cache/recblocks/models";
   std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_records.jsonl.gz";
   std::string sample_file = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_sample.json";
-  double budget = 1200;  // --live: seconds of recording; users are recorded whole, one after another
-  index_t n_users = 100, llm_users = -1, epochs = 3, threads = 1, show = 0, max_turns = 5, chat_user = 1;
+  double budget = 1200, timeout = 900;  // --live: seconds of recording; users are recorded whole, one after another
+  index_t n_users = 100, llm_users = -1, epochs = 2, threads = 1, show = 0, max_turns = 5, chat_user = 1;
   bool live = false, resume = false, no_llm = false, chat = false;
   recblocks_examples::command_line cl(
       "chat_recommender",
@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   cl.option("--epochs", epochs);
   cl.option("--threads", threads);
   cl.option("--budget", budget);
+  cl.option("--timeout", timeout);
   cl.option("--show", show);
   cl.option("--turns", max_turns);
   cl.option("--user", chat_user);
@@ -494,14 +495,24 @@ int main(int argc, char** argv) {
       std::optional<llm::recorded_client> old;
       llm::any_client live;
       std::atomic<long> live_calls{0};
+      std::mutex mu;
+      std::map<std::string, llm::chat_response> asked;  // identical requests of several conditions: asked once
       llm::chat_response chat(const llm::chat_request& r) {
         if (old) try {
             return old->chat(r);
           } catch (const llm::llm_error& e) {
             if (e.kind() != llm::llm_error_kind::replay_miss) throw;
           }
+        const std::string key = nlohmann::json(r).dump();
+        {
+          std::lock_guard lock(mu);
+          if (auto it = asked.find(key); it != asked.end()) return it->second;
+        }
         ++live_calls;
-        return live.chat(r);
+        llm::chat_response resp = live.chat(r);
+        std::lock_guard lock(mu);
+        asked.emplace(key, resp);
+        return resp;
       }
     };
     resume_client source;
@@ -512,7 +523,10 @@ int main(int argc, char** argv) {
     try {
       if (live) {
 #if defined(RECBLOCKS_HAVE_CURL)
-        http.emplace();
+        llm::http_client_options ho;
+        ho.total_timeout = std::chrono::milliseconds(static_cast<long>(timeout * 1000));  // a shared, saturated server
+        ho.retry.max_attempts = 2;
+        http.emplace(ho);
         source.live = llm::any_client(std::ref(*http));
         if (resume && fs::exists(records)) source.old.emplace(records, llm::record_meta::from_env(prompt_version));
         book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
