@@ -44,6 +44,10 @@ struct chat_response {
   std::string model;
   std::vector<token_logprob> logprobs;  ///< empty unless requested and served
   std::string reasoning;                ///< reasoning text some servers return separately
+  /// Native tool calls (`choices[0].message.tool_calls`, OpenAI form `[{"id", "type": "function",
+  /// "function": {"name", "arguments": "<JSON text>"}}]`) when the request offered `tools` (through
+  /// `chat_options::extra`) and the server supports them; null otherwise.
+  nlohmann::json tool_calls;
 
   friend bool operator==(const chat_response&, const chat_response&) = default;
 };
@@ -83,6 +87,7 @@ inline void to_json(nlohmann::json& j, const chat_response& r) {
   j = nlohmann::json{{"text", r.text}, {"finish_reason", r.finish_reason}, {"usage", r.usage}, {"model", r.model}};
   if (!r.logprobs.empty()) j["logprobs"] = r.logprobs;
   if (!r.reasoning.empty()) j["reasoning"] = r.reasoning;
+  if (!r.tool_calls.is_null()) j["tool_calls"] = r.tool_calls;
 }
 
 inline void from_json(const nlohmann::json& j, chat_response& r) {
@@ -92,6 +97,7 @@ inline void from_json(const nlohmann::json& j, chat_response& r) {
   r.model = j.value("model", std::string());
   r.logprobs = j.value("logprobs", std::vector<token_logprob>{});
   r.reasoning = j.value("reasoning", std::string());
+  r.tool_calls = j.contains("tool_calls") ? j.at("tool_calls") : nlohmann::json();
 }
 
 }  // namespace recblocks::llm

@@ -233,6 +233,7 @@ inline chat_response openai_protocol::parse_chat(std::string_view body) {
   chat_response out;
   out.text = detail::string_or_empty(*msg, "content");
   out.reasoning = detail::string_or_empty(*msg, "reasoning_content");
+  if (auto tc = msg->find("tool_calls"); tc != msg->end() && tc->is_array() && !tc->empty()) out.tool_calls = *tc;
   out.finish_reason = detail::string_or_empty(c0, "finish_reason");
   out.model = detail::string_or_empty(j, "model");
   if (auto u = j.find("usage"); u != j.end()) out.usage = detail::parse_usage(*u);

@@ -1,0 +1,674 @@
+// chat_recommender: issue 20's conversational recommender agent over MovieLens-100K, measured against
+// a rule-based simulated user (agents/simulated_user.hpp), and a terminal chat.
+//
+// Each simulated user is a real MovieLens user whose last rated movie (by time) is the hidden target;
+// GMF (models/gmf.hpp) is trained on every other rating. In an earlier session the user told the
+// agent the decade they watch (stored in the agent's long-term memory, never repeated); the measured
+// session opens with the target's first genre and then gives one hint per turn (second genre, a title
+// word, the first title word). Success: the target is among the k = 5 movies of a turn, within 5
+// turns. Conditions:
+//   classical chain        no LLM: search_catalogue(query = the session's messages + recalled memories)
+//                          -> score_for_user (GMF) -> rerank_diverse (MMR), keyword critic, memory
+//   classical search only  the same without scoring and reranking
+//   classical, no memory / no reflection
+//   LLM agent (full)       the LLM names each tool call (structured output over toolbox::call_schema(),
+//                          constrained decoding, validated, one re-ask), LLM critic, memory
+//   LLM agent, no memory / no reflection / LLM alone (no tools: it names 5 titles, resolved by title)
+// The classical rows run on all --users users; the LLM rows on the first --llm-users of them, from
+// answers recorded once with the local model and shipped (examples/data/chat_recommender_records.jsonl.gz).
+//
+// Usage: chat_recommender [--data DIR] [--models DIR] [--users N] [--llm-users N] [--epochs N]
+//                         [--live] [--resume] [--threads T] [--records FILE] [--no-llm] [--show N]
+//        chat_recommender --chat [--live] [--user ID]     terminal chat (the LLM agent with --live,
+//                                                         else the classical chain)
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "recblocks/agents.hpp"
+#include "recblocks/data/csv_reader.hpp"
+#include "recblocks/llm/recorded_client.hpp"
+#include "recblocks/llm/scripted_client.hpp"
+#include "recblocks/models/gmf.hpp"
+#include "recblocks/optim/adam.hpp"
+#include "recblocks/text/sentence_encoder.hpp"
+#if defined(RECBLOCKS_HAVE_CURL)
+#include "recblocks/llm/http_client.hpp"
+#endif
+
+#ifndef RECBLOCKS_EXAMPLES_DIR
+#define RECBLOCKS_EXAMPLES_DIR "examples"
+#endif
+
+namespace fs = std::filesystem;
+namespace ag = recblocks::agents;
+namespace llm = recblocks::llm;
+namespace rd = recblocks::data;
+using recblocks::index_t;
+
+namespace {
+
+constexpr const char* prompt_version = "chat_recommender/1";
+constexpr const char* recorded_model = "gemma-3-270m-q4_k_m";
+constexpr index_t n_genres = 19;
+const char* genre_names[n_genres] = {"unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+                                     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+                                     "Romance", "Sci-Fi", "Thriller", "War", "Western"};
+
+struct movie {
+  std::string title;
+  std::vector<std::string> genres;
+  int year = 0;
+};
+
+std::string lower_alnum(const std::string& s) {
+  std::string o;
+  for (char c : s)
+    if (std::isalnum(static_cast<unsigned char>(c))) o += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return o;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// What one simulated conversation cost and gave.
+struct conversation {
+  bool success = false;
+  int turns = 0;
+  long tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0, invalid_steps = 0, steps = 0, step_bounds = 0,
+       reflection_rounds = 0, flagged = 0, unresolved = 0;
+};
+
+struct condition {
+  std::string name;
+  bool llm = false, memory = true, reflection = true, tools = true, chain = true;
+};
+
+struct row {
+  long users = 0, successes = 0, turns_to_success = 0, tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0,
+       invalid_steps = 0, steps = 0, step_bounds = 0, reflection_rounds = 0, flagged = 0, unresolved = 0;
+  std::vector<int> success_of;  // per user, in sample order
+  void add(const conversation& c) {
+    ++users;
+    successes += c.success;
+    if (c.success) turns_to_success += c.turns;
+    tokens += c.tokens;
+    llm_calls += c.llm_calls;
+    tool_calls += c.tool_calls;
+    failed_calls += c.failed_calls;
+    invalid_steps += c.invalid_steps;
+    steps += c.steps;
+    step_bounds += c.step_bounds;
+    reflection_rounds += c.reflection_rounds;
+    flagged += c.flagged;
+    unresolved += c.unresolved;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "";
+  const char* cache_env = std::getenv("RECBLOCKS_CACHE");
+  const char* home = std::getenv("HOME");
+  std::string models = std::getenv("RECBLOCKS_MODELS") ? std::getenv("RECBLOCKS_MODELS")
+                       : cache_env && *cache_env      ? std::string(cache_env) + "/models"
+                                                      : std::string(home ? home : ".") + "/.cache/recblocks/models";
+  std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_records.jsonl.gz";
+  std::string sample_file = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_sample.json";
+  double budget = 1200, timeout = 900;  // --live: seconds of recording; users are recorded whole, one after another
+  index_t n_users = 100, llm_users = -1, epochs = 2, threads = 1, show = 0, max_turns = 5, chat_user = 1;
+  bool live = false, resume = false, no_llm = false, chat = false;
+  recblocks_examples::command_line cl(
+      "chat_recommender",
+      "chat_recommender [--data DIR] [--models DIR] [--users N] [--llm-users N] [--epochs N] [--turns N] [--live] "
+      "[--resume] [--threads T] [--records FILE] [--no-llm] [--show N] | --chat [--live] [--user ID]");
+  cl.option("--data", data);
+  cl.option("--models", models);
+  cl.option("--records", records);
+  cl.option("--sample-file", sample_file);
+  cl.option("--users", n_users);
+  cl.option("--llm-users", llm_users);
+  cl.option("--epochs", epochs);
+  cl.option("--threads", threads);
+  cl.option("--budget", budget);
+  cl.option("--timeout", timeout);
+  cl.option("--show", show);
+  cl.option("--turns", max_turns);
+  cl.option("--user", chat_user);
+  cl.flag("--live", live);
+  cl.flag("--resume", resume);
+  cl.flag("--no-llm", no_llm);
+  cl.flag("--chat", chat);
+  cl.parse(argc, argv);
+  if (n_users < 1 || epochs < 1 || threads < 1 || max_turns < 1 || show < 0)
+    cl.fail("--users, --epochs, --threads and --turns must be >= 1, --show >= 0");
+
+  const std::string dir = data + "/movielens-100k";
+  if (data.empty() || !fs::exists(dir + "/u.data")) {
+    std::cout << "skipped: MovieLens-100K not found at " << (data.empty() ? std::string("$RECBLOCKS_DATA (unset)") : dir) << "\n";
+    return recblocks_examples::skip_exit_code;
+  }
+  const fs::path model_dir = fs::path(models) / "all-MiniLM-L6-v2";
+  if (!fs::exists(model_dir / "model.safetensors")) {
+    std::cout << "skipped: all-MiniLM-L6-v2 not installed under " << models << " (run tools/install_models.sh)\n";
+    return recblocks_examples::skip_exit_code;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+
+  // ---- data -----------------------------------------------------------------------------------------
+  const rd::csv_options bar{.delimiter = '|', .quote = '\0', .header = false};
+  const rd::csv_reader items_csv(rd::latin1_to_utf8(rd::read_file(dir + "/u.item")), bar, dir + "/u.item");
+  const rd::csv_reader data_csv(rd::read_file(dir + "/u.data"), {.delimiter = '\t', .quote = '\0', .header = false}, dir + "/u.data");
+  const index_t n_items = items_csv.rows();
+  std::vector<movie> movies(static_cast<std::size_t>(n_items));
+  index_t n_all_users = 0;
+  for (index_t r = 0; r < n_items; ++r) {
+    movie& m = movies[static_cast<std::size_t>(items_csv.integer(r, 0) - 1)];
+    std::string title(items_csv.cell(r, 1));
+    if (title.size() > 7 && title.back() == ')' && title[title.size() - 6] == '(') title = title.substr(0, title.size() - 7);
+    m.title = title;
+    const std::string date(items_csv.cell(r, 2));
+    m.year = date.size() >= 4 ? std::atoi(date.substr(date.size() - 4).c_str()) : 0;
+    for (index_t g = 1; g < n_genres; ++g)
+      if (items_csv.binary(r, 5 + g) == 1.0) m.genres.push_back(genre_names[g]);
+  }
+  struct event { long ts; index_t item; };
+  std::vector<std::vector<event>> events;
+  for (index_t r = 0; r < data_csv.rows(); ++r) {
+    const index_t u = data_csv.integer(r, 0) - 1;
+    if (u >= static_cast<index_t>(events.size())) events.resize(static_cast<std::size_t>(u) + 1);
+    events[static_cast<std::size_t>(u)].push_back({static_cast<long>(data_csv.integer(r, 3)), data_csv.integer(r, 1) - 1});
+  }
+  n_all_users = static_cast<index_t>(events.size());
+  std::vector<index_t> target(static_cast<std::size_t>(n_all_users));
+  std::vector<std::vector<index_t>> seen(static_cast<std::size_t>(n_all_users));
+  std::vector<std::pair<index_t, index_t>> positives;
+  for (index_t u = 0; u < n_all_users; ++u) {
+    auto& ev = events[static_cast<std::size_t>(u)];
+    std::stable_sort(ev.begin(), ev.end(), [](const event& a, const event& b) { return a.ts < b.ts; });
+    target[static_cast<std::size_t>(u)] = ev.back().item;
+    for (std::size_t k = 0; k + 1 < ev.size(); ++k) positives.push_back({u, ev[k].item});
+    for (const auto& e : ev) seen[static_cast<std::size_t>(u)].push_back(e.item);
+    std::sort(seen[static_cast<std::size_t>(u)].begin(), seen[static_cast<std::size_t>(u)].end());
+  }
+  // The fixed sample: users in a seeded Fisher-Yates order (mt19937 is portable), keeping those whose
+  // target has a year and a genre.
+  std::vector<index_t> order(static_cast<std::size_t>(n_all_users));
+  for (index_t u = 0; u < n_all_users; ++u) order[static_cast<std::size_t>(u)] = u;
+  std::mt19937 shuffle_gen(20);
+  for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[shuffle_gen() % (i + 1)]);
+  std::vector<index_t> sample;
+  for (index_t u : order) {
+    const movie& m = movies[static_cast<std::size_t>(target[static_cast<std::size_t>(u)])];
+    if (m.year > 0 && !m.genres.empty()) sample.push_back(u);
+    if (static_cast<index_t>(sample.size()) == n_users) break;
+  }
+
+  // ---- the CTR model (GMF) and the catalogue search (MiniLM + HNSW) ----------------------------------
+  recblocks::rng gen(2024);
+  recblocks::models::gmf<float> gmf({.users = n_all_users, .items = n_items, .dim = 32, .init_std = 0.01}, gen);
+  recblocks::optim::adam<float> opt(recblocks::nn::parameters(gmf), {.learning_rate = 2e-3});
+  for (index_t e = 0; e < epochs; ++e) gmf.train_epoch(positives, seen, opt, gen, {.negatives = 4, .batch_size = 256});
+  const double t_gmf = seconds();
+  auto encoder = recblocks::text::sentence_encoder<float>::load(model_dir);
+  encoder.set_threads(2);  // the catalogue is embedded once, in batches over two threads
+  auto describe = [&](index_t i) {
+    const movie& m = movies[static_cast<std::size_t>(i)];
+    std::string g;
+    for (const auto& x : m.genres) g += (g.empty() ? "" : ", ") + x;
+    return m.title + " (" + std::to_string(m.year) + "; " + g + ")";
+  };
+  std::vector<std::string> texts;
+  for (index_t i = 0; i < n_items; ++i) texts.push_back(describe(i));
+  const ag::catalogue_search search(texts, [&](std::span<const std::string> t) { return encoder.embed(t); });
+  const double t_index = seconds() - t_gmf;
+  std::map<std::string, index_t> by_title;
+  for (index_t i = n_items - 1; i >= 0; --i) {
+    std::string t = movies[static_cast<std::size_t>(i)].title;
+    by_title[lower_alnum(t)] = i;
+    if (t.size() > 5 && t.substr(t.size() - 5) == ", The") by_title[lower_alnum("The " + t.substr(0, t.size() - 5))] = i;
+  }
+  auto resolve = [&](const std::string& t) -> std::optional<index_t> {
+    auto it = by_title.find(lower_alnum(t));
+    if (it == by_title.end()) return std::nullopt;
+    return it->second;
+  };
+  auto score = [&](const std::string& user, std::span<const index_t> items) {
+    const index_t u = std::stoll(user.substr(1)) - 1;  // "u<MovieLens id>"
+    const recblocks::col_vector<float> s = gmf.scores(u);
+    std::vector<double> out;
+    for (index_t i : items) out.push_back(1.0 / (1.0 + std::exp(-double(s(i)))));
+    return out;
+  };
+  auto make_tools = [&](bool chain_full) {
+    ag::toolbox box;
+    box.add(ag::shipped_tools::search(search, 20));
+    if (chain_full) {
+      box.add(ag::shipped_tools::score(score));
+      box.add(ag::shipped_tools::diversify(search.vectors()));
+      box.add(ag::shipped_tools::lookup(resolve, describe));
+    }
+    return box;
+  };
+  // The classical critic: genres and decades named in the messages and memories must hold.
+  const ag::critic_fn keyword_critic = [&](const ag::critique_input& in) {
+    std::vector<std::string> want_genres;
+    int decade = 0;
+    for (const auto& c : in.constraints) {
+      const std::string l = lower(c);
+      for (index_t g = 1; g < n_genres; ++g)
+        if (l.find(lower(std::string("a ") + genre_names[g] + " movie")) != std::string::npos ||
+            l.find(lower(std::string("also be ") + genre_names[g])) != std::string::npos)
+          want_genres.push_back(genre_names[g]);
+      for (int d = 1920; d <= 1990; d += 10)
+        if (l.find(std::to_string(d) + "s") != std::string::npos) decade = d;
+    }
+    ag::critique out;
+    for (std::size_t p = 0; p < in.items.size(); ++p) {
+      const movie& m = movies[static_cast<std::size_t>(in.items[p])];
+      bool ok = decade == 0 || (m.year / 10 * 10 == decade);
+      for (const auto& g : want_genres) ok = ok && std::find(m.genres.begin(), m.genres.end(), g) != m.genres.end();
+      if (!ok) out.violating.push_back(p);
+    }
+    return out;
+  };
+  auto fixed_plan = [](bool chain_full) {
+    return [chain_full](const ag::plan_input& in) {
+      std::string q;
+      for (const auto& m : in.memories) q += m + " ";
+      for (const auto& m : in.session_messages) q += m + " ";
+      q += in.message;
+      for (std::size_t p; (p = q.find("Not those. ")) != std::string::npos;) q.erase(p, 11);
+      if (q.size() > 100) q = q.substr(q.size() - 100);  // the tool's schema: at most 100 bytes, the latest text
+      while (!q.empty() && (static_cast<unsigned char>(q.front()) & 0xc0) == 0x80) q.erase(0, 1);
+      std::vector<ag::tool_call> calls = {{"search_catalogue", {{"query", q}}, ""}};
+      if (chain_full) {
+        calls.push_back({"score_for_user", nlohmann::json::object(), ""});
+        calls.push_back({"rerank_diverse", {{"method", "mmr"}}, ""});
+      }
+      return calls;
+    };
+  };
+
+  // ---- one simulated conversation ---------------------------------------------------------------------
+  const fs::path memdir = fs::temp_directory_path() / ("recblocks_chat_recommender_" + std::to_string(::getpid()));
+  auto converse = [&](const condition& cond, index_t u, auto& model, std::vector<std::string>* transcript) {
+    const std::string user = "u" + std::to_string(u + 1);
+    const movie& tm = movies[static_cast<std::size_t>(target[static_cast<std::size_t>(u)])];
+    ag::simulated_user sim = ag::simulated_user::from_item(target[static_cast<std::size_t>(u)], tm.title, tm.genres, tm.year,
+                                                           static_cast<int>(max_turns));
+    ag::toolbox box = make_tools(cond.chain);
+    using model_t = std::remove_reference_t<decltype(model)>;
+    ag::agent<model_t> a(model, box, describe,
+                         {.k = 5, .max_steps = cond.llm ? 2 : 4, .use_memory = cond.memory, .use_reflection = cond.reflection,
+                          .use_tools = cond.tools, .plan_max_tokens = 48, .answer_max_tokens = 80});
+    ag::memory_store mem(memdir / (lower_alnum(cond.name) + "_" + user), [&](const std::string& t) {
+      const std::string one[1] = {t};
+      return encoder.embed(std::span<const std::string>(one, 1)).front();
+    });
+    if (cond.memory) {
+      a.with_memory(mem);
+      for (const auto& f : sim.prior_facts()) mem.remember(user, "preference", f, 0);
+    }
+    std::optional<ag::llm_critic<typename ag::agent<model_t>::metered>> critic;
+    if (cond.reflection) {
+      if (cond.llm) {
+        critic.emplace(a.model(), describe);
+        a.with_critic(std::ref(*critic), 1);
+      } else {
+        a.with_critic(keyword_critic, 2);
+      }
+    }
+    if (!cond.llm) a.with_fixed_plan(fixed_plan(cond.chain));
+    if (!cond.tools) a.with_title_resolver(resolve);
+    if (transcript)
+      a.with_observer([&](const ag::agent_event& e) {
+        if (e.stage == "plan" || e.stage == "tool" || e.stage == "reflect" || e.stage == "recall" || e.stage == "session")
+          transcript->push_back("    [" + e.stage + "] " + e.detail.dump().substr(0, 300));
+      });
+    conversation c;
+    a.begin_session(user, 1);
+    std::string msg = sim.opening();
+    for (;;) {
+      if (transcript) transcript->push_back("  user: " + msg);
+      const ag::turn_result t = a.turn(msg);
+      if (transcript) transcript->push_back("  agent: " + t.reply);
+      c.tokens += t.prompt_tokens + t.completion_tokens;
+      c.llm_calls += t.llm_calls;
+      c.tool_calls += t.tool_calls;
+      c.failed_calls += t.failed_calls;
+      c.invalid_steps += t.invalid_steps;
+      c.steps += t.steps;
+      c.step_bounds += t.step_bound_hit;
+      c.reflection_rounds += t.reflection.rounds;
+      c.flagged += t.reflection.flagged;
+      c.unresolved += t.unresolved_titles;
+      const ag::simulated_reply r = sim.respond(t.items);
+      if (r.done) {
+        c.success = r.accepted;
+        c.turns = sim.turns();
+        if (transcript) transcript->push_back("  user: " + r.message);
+        break;
+      }
+      msg = r.message;
+    }
+    a.end_session(c.success ? "Found " + tm.title + "." : "Did not find what they wanted.");
+    return c;
+  };
+
+  // ---- terminal chat --------------------------------------------------------------------------------
+  if (chat) {
+    const condition cond{"chat", live, true, true, true, true};
+    const std::string user = "u" + std::to_string(chat_user);
+    if (chat_user < 1 || chat_user > n_all_users) cl.fail("--user must be a MovieLens user id in [1, 943]");
+    ag::toolbox box = make_tools(true);
+    ag::memory_store mem(fs::path(models).parent_path() / "chat_recommender_memory", [&](const std::string& t) {
+      const std::string one[1] = {t};
+      return encoder.embed(std::span<const std::string>(one, 1)).front();
+    });
+    auto run_chat = [&](auto& model) {
+      using model_t = std::remove_reference_t<decltype(model)>;
+      ag::agent<model_t> a(model, box, describe, {.k = 5, .max_steps = 3});
+      a.with_memory(mem).with_observer([](const ag::agent_event& e) {
+        if (e.stage == "session" || e.stage == "plan" || e.stage == "reflect")
+          std::cout << "  [" << e.stage << "] " << e.detail.dump().substr(0, 200) << "\n";
+      });
+      std::optional<ag::llm_critic<typename ag::agent<model_t>::metered>> critic;
+      if (cond.llm) {
+        critic.emplace(a.model(), describe);
+        a.with_critic(std::ref(*critic), 1);
+      } else {
+        a.with_critic(keyword_critic, 2).with_fixed_plan(fixed_plan(true));
+      }
+      a.begin_session(user, static_cast<std::int64_t>(std::time(nullptr)));
+      std::cout << "chat_recommender (" << (cond.llm ? "LLM agent" : "classical chain, no LLM") << ", user " << user
+                << "). Type a wish; 'forget' deletes your memory; an empty line ends.\n> " << std::flush;
+      std::string line;
+      while (std::getline(std::cin, line) && !line.empty()) {
+        if (line == "forget") {
+          mem.forget(user);
+          std::cout << "Your memory is deleted.\n> " << std::flush;
+          continue;
+        }
+        const auto t = a.turn(line);
+        std::cout << t.reply << "\n(" << t.tool_calls << " tool calls, " << t.llm_calls << " LLM calls, "
+                  << t.prompt_tokens + t.completion_tokens << " tokens)\n> " << std::flush;
+      }
+      a.end_session("Chatted about: " + line);
+    };
+    if (cond.llm) {
+#if defined(RECBLOCKS_HAVE_CURL)
+      llm::http_client http;
+      run_chat(http);
+#endif
+    } else {
+      llm::scripted_client unused;
+      run_chat(unused);
+    }
+    return 0;
+  }
+
+  // ---- the table ------------------------------------------------------------------------------------
+  const std::vector<condition> classical = {{"classical chain (search+GMF+MMR, keyword critic, memory)", false, true, true, true, true},
+                                            {"classical chain, no memory", false, false, true, true, true},
+                                            {"classical chain, no reflection", false, true, false, true, true},
+                                            {"classical search only (memory, critic)", false, true, true, true, false}};
+  const std::vector<condition> with_llm = {{"LLM agent (full: LLM tool calls, LLM critic, memory)", true, true, true, true, true},
+                                           {"LLM agent, no memory", true, false, true, true, true},
+                                           {"LLM agent, no reflection", true, true, false, true, true},
+                                           {"LLM alone (no tools; names 5 titles)", true, false, false, false, true}};
+  std::printf("chat_recommender: MovieLens-100K, %zu simulated users (seeded sample), k = 5, at most %ld turns\n",
+              sample.size(), static_cast<long>(max_turns));
+  std::printf("GMF: %ld epochs in %.1f s; catalogue: %ld movies embedded (all-MiniLM-L6-v2) and indexed (HNSW) in %.1f s\n\n",
+              static_cast<long>(epochs), t_gmf, static_cast<long>(n_items), t_index);
+  std::vector<std::string> names;
+  std::vector<row> rows;
+  std::vector<std::vector<std::string>> transcripts;
+  auto run_rows = [&](const std::vector<condition>& conds, std::size_t users, auto& model) {
+    for (const auto& cond : conds) {
+      std::vector<conversation> convs(users);
+      std::vector<std::vector<std::string>> tr(users);
+      std::atomic<std::size_t> next{0};
+      std::mutex err_mu;
+      std::string err;
+      auto worker = [&] {
+        for (std::size_t i; (i = next++) < users;) {
+          try {
+            convs[i] = converse(cond, sample[i], model, static_cast<index_t>(i) < show ? &tr[i] : nullptr);
+          } catch (const std::exception& e) {
+            std::lock_guard lock(err_mu);
+            if (err.empty()) err = e.what();
+          }
+        }
+      };
+      std::vector<std::thread> pool;
+      for (index_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+      worker();
+      for (auto& t : pool) t.join();
+      if (!err.empty()) throw recblocks::value_error("chat_recommender (" + cond.name + "): " + err);
+      row r;
+      for (const auto& c : convs) {
+        r.add(c);
+        r.success_of.push_back(c.success);
+      }
+      names.push_back(cond.name);
+      rows.push_back(r);
+      for (std::size_t i = 0; i < users; ++i)
+        if (static_cast<index_t>(i) < show) {
+          tr[i].insert(tr[i].begin(), "--- " + cond.name + ", user u" + std::to_string(sample[i] + 1) + ", target " +
+                                          describe(target[static_cast<std::size_t>(sample[i])]));
+          transcripts.push_back(tr[i]);
+        }
+    }
+  };
+  llm::scripted_client no_model;  // the classical rows never call it
+  run_rows(classical, sample.size(), no_model);
+  const double t_classical = seconds();
+
+  // ---- the LLM rows: recorded answers (replay), or the live server (--live) --------------------------
+  std::string llm_note;
+  std::size_t n_llm_users = 0;
+  if (!no_llm) {
+    struct resume_client {
+      std::optional<llm::recorded_client> old;
+      llm::any_client live;
+      std::atomic<long> live_calls{0};
+      std::mutex mu;
+      std::map<std::string, llm::chat_response> asked;  // identical requests of several conditions: asked once
+      llm::chat_response chat(const llm::chat_request& r) {
+        if (old) try {
+            return old->chat(r);
+          } catch (const llm::llm_error& e) {
+            if (e.kind() != llm::llm_error_kind::replay_miss) throw;
+          }
+        const std::string key = nlohmann::json(r).dump();
+        {
+          std::lock_guard lock(mu);
+          if (auto it = asked.find(key); it != asked.end()) return it->second;
+        }
+        ++live_calls;
+        llm::chat_response resp = live.chat(r);
+        std::lock_guard lock(mu);
+        asked.emplace(key, resp);
+        return resp;
+      }
+    };
+    resume_client source;
+#if defined(RECBLOCKS_HAVE_CURL)
+    std::optional<llm::http_client> http;
+#endif
+    std::optional<llm::recorded_client> book;
+    try {
+      if (live) {
+#if defined(RECBLOCKS_HAVE_CURL)
+        llm::http_client_options ho;
+        ho.total_timeout = std::chrono::milliseconds(static_cast<long>(timeout * 1000));  // a shared, saturated server
+        ho.retry.max_attempts = 2;
+        http.emplace(ho);
+        source.live = llm::any_client(std::ref(*http));
+        if (resume && fs::exists(records)) source.old.emplace(records, llm::record_meta::from_env(prompt_version));
+        book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
+                     llm::any_client(std::ref(source)));
+#else
+        throw recblocks::value_error("chat_recommender: --live needs recblocks built with libcurl (recblocks::llm_http)");
+#endif
+      } else {
+        llm::record_meta expected;
+        expected.model = recorded_model;
+        expected.prompt_version = prompt_version;
+        book.emplace(records, expected);
+      }
+    } catch (const llm::llm_error& e) {
+      llm_note = std::string("LLM rows skipped: ") + e.what();
+    }
+    if (book) {
+      // The LLM sample: the first N users of the classical sample; replay reads N (and checks the users)
+      // from the sample file written by the recording.
+      if (live) {
+        n_llm_users = llm_users >= 0 ? static_cast<std::size_t>(llm_users) : std::size_t{10};
+      } else {
+        std::ifstream in(sample_file);
+        if (!in) throw recblocks::io_error("chat_recommender: cannot read the LLM sample file " + sample_file);
+        const auto j = nlohmann::json::parse(in);
+        if (j.value("prompt_version", "") != prompt_version)
+          throw recblocks::value_error("chat_recommender: " + sample_file + " is for prompt version " + j.value("prompt_version", "") +
+                                       ", this program asks " + prompt_version);
+        const auto users = j.at("users").get<std::vector<index_t>>();
+        n_llm_users = users.size();
+        if (llm_users >= 0) n_llm_users = std::min(n_llm_users, static_cast<std::size_t>(llm_users));
+        n_llm_users = std::min(n_llm_users, sample.size());  // a smaller --users replays a prefix
+        for (std::size_t i = 0; i < n_llm_users; ++i)
+          if (i >= sample.size() || users[i] != sample[i] + 1)
+            throw recblocks::value_error("chat_recommender: the recorded LLM sample (" + sample_file +
+                                         ") is not the first users of this run's sample: run with the default --users, or re-record");
+      }
+      n_llm_users = std::min(n_llm_users, sample.size());
+      const auto t_llm0 = std::chrono::steady_clock::now();
+      // Users one after another, the conditions of a user in parallel (one thread each); when
+      // recording, the book and the sample file are saved after every user, so a recording stopped by
+      // --budget (or interrupted and resumed) always holds whole users.
+      std::vector<std::vector<conversation>> convs(with_llm.size());
+      std::vector<std::vector<std::vector<std::string>>> trs(with_llm.size());
+      std::size_t done = 0;
+      for (std::size_t i = 0; i < n_llm_users; ++i) {
+        if (live && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_llm0).count() > budget) break;
+        std::vector<conversation> c(with_llm.size());
+        std::vector<std::vector<std::string>> tr(with_llm.size());
+        std::vector<std::string> errs(with_llm.size());
+        std::vector<std::thread> pool;
+        for (std::size_t k = 0; k < with_llm.size(); ++k)
+          pool.emplace_back([&, k] {
+            try {
+              c[k] = converse(with_llm[k], sample[i], *book, static_cast<index_t>(i) < show ? &tr[k] : nullptr);
+            } catch (const std::exception& e) {
+              errs[k] = e.what();
+            }
+          });
+        for (auto& t : pool) t.join();
+        for (std::size_t k = 0; k < with_llm.size(); ++k)
+          if (!errs[k].empty()) throw recblocks::value_error("chat_recommender (" + with_llm[k].name + "): " + errs[k]);
+        for (std::size_t k = 0; k < with_llm.size(); ++k) {
+          convs[k].push_back(c[k]);
+          trs[k].push_back(tr[k]);
+        }
+        done = i + 1;
+        if (live) {
+          book->save();
+          nlohmann::json j = {{"prompt_version", prompt_version}, {"model", book->meta().model}, {"users", nlohmann::json::array()},
+                              {"targets", nlohmann::json::array()}, {"max_turns", max_turns}};
+          for (std::size_t q = 0; q < done; ++q) {
+            j["users"].push_back(sample[q] + 1);
+            j["targets"].push_back(target[static_cast<std::size_t>(sample[q])] + 1);
+          }
+          std::ofstream(sample_file) << j.dump(1) << "\n";
+          std::fprintf(stderr, "recorded user %zu/%zu (%.0f s)\n", done, n_llm_users,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_llm0).count());
+        }
+      }
+      n_llm_users = done;
+      for (std::size_t k = 0; k < with_llm.size(); ++k) {
+        row r;
+        for (const auto& c : convs[k]) {
+          r.add(c);
+          r.success_of.push_back(c.success);
+        }
+        names.push_back(with_llm[k].name);
+        rows.push_back(r);
+        for (std::size_t i = 0; i < trs[k].size(); ++i)
+          if (static_cast<index_t>(i) < show) {
+            trs[k][i].insert(trs[k][i].begin(), "--- " + with_llm[k].name + ", user u" + std::to_string(sample[i] + 1) +
+                                                    ", target " + describe(target[static_cast<std::size_t>(sample[i])]));
+            transcripts.push_back(trs[k][i]);
+          }
+      }
+      const double t_llm = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_llm0).count();
+      if (live) {
+        llm_note = "recorded " + std::to_string(book->size()) + " answers live (" + std::to_string(source.live_calls.load()) +
+                   " asked now) in " + std::to_string(static_cast<long>(t_llm)) + " s into " + records;
+      } else {
+        llm_note = "replayed " + std::to_string(book->hits()) + " recorded answers from " + records + " (model " +
+                   book->meta().model + ", prompt " + book->meta().prompt_version + ", recorded " + book->meta().recorded_at + ")";
+      }
+    }
+  }
+
+  // ---- print ----------------------------------------------------------------------------------------
+  std::printf("%-62s %6s %8s %7s %9s %7s %7s %7s\n", "condition", "users", "success", "turns", "tokens", "tools", "LLM", "invalid");
+  std::printf("%-62s %6s %8s %7s %9s %7s %7s %7s\n", "", "", "rate", "to succ", "per conv", "/conv", "calls", "steps");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const row& r = rows[i];
+    const double n = static_cast<double>(std::max(1L, r.users));
+    std::printf("%-62s %6ld %7.1f%% %7.2f %9.0f %7.2f %7.2f %7ld\n", names[i].c_str(), r.users, 100.0 * r.successes / n,
+                r.successes ? static_cast<double>(r.turns_to_success) / static_cast<double>(r.successes) : 0.0,
+                static_cast<double>(r.tokens) / n, static_cast<double>(r.tool_calls) / n, static_cast<double>(r.llm_calls) / n,
+                r.invalid_steps);
+  }
+  // paired differences on the LLM sample: every row against the classical chain on the same users
+  if (n_llm_users > 0) {
+    std::printf("\npaired on the %zu LLM-sample users (success, row minus classical chain):\n", n_llm_users);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      long better = 0, worse = 0, diff = 0;
+      for (std::size_t k = 0; k < n_llm_users && k < rows[i].success_of.size(); ++k) {
+        const int d = rows[i].success_of[k] - rows[0].success_of[k];
+        diff += d;
+        better += d > 0;
+        worse += d < 0;
+      }
+      std::printf("  %-62s %+ld users (%ld better, %ld worse)\n", names[i].c_str(), diff, better, worse);
+    }
+    std::printf("\nLLM rows: failed tool calls, plan steps, step bounds hit, critic rounds / items flagged, unresolved titles:\n");
+    for (std::size_t i = classical.size(); i < rows.size(); ++i)
+      std::printf("  %-62s failed %ld, steps %ld, bounds %ld, critic %ld/%ld, unresolved %ld\n", names[i].c_str(),
+                  rows[i].failed_calls, rows[i].steps, rows[i].step_bounds, rows[i].reflection_rounds, rows[i].flagged,
+                  rows[i].unresolved);
+  }
+  if (!llm_note.empty()) std::printf("\n%s\n", llm_note.c_str());
+  for (const auto& t : transcripts)
+    for (const auto& line : t) std::printf("%s\n", line.c_str());
+  std::printf("\ntime: classical rows %.1f s, total %.1f s\n", t_classical, seconds());
+  std::error_code ec;
+  fs::remove_all(memdir, ec);
+  return 0;
+}
