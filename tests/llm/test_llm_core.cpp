@@ -44,7 +44,7 @@ TEST_CASE("chat_request round-trips through JSON", "[llm][message]") {
   const auto back = json(r).get<chat_request>();
   CHECK(back == r);
   CHECK_THROWS_AS(json({{"role", "wizard"}, {"content", "x"}}).get<message>(), recblocks::value_error);
-  chat_response resp{"hi", "stop", {3, 1, 4}, "m", {{"hi", -0.5, {{"hi", -0.5}, {"ho", -1.2}}}}, "because"};
+  chat_response resp{"hi", "stop", {3, 1, 4}, "m", {{"hi", -0.5, {{"hi", -0.5}, {"ho", -1.2}}}}, "because", nullptr};
   CHECK(json(resp).get<chat_response>() == resp);
 }
 

@@ -246,7 +246,7 @@ TEST_CASE("structured_client as an llm_client validates JSON requests and sums u
 TEST_CASE("response_cache persists atomically and survives concurrent use", "[llm][cache]") {
   temp_dir dir;
   const auto req = user_request("cached?");
-  chat_response resp{"yes", "stop", {1, 1, 2}, "m", {}, ""};
+  chat_response resp{"yes", "stop", {1, 1, 2}, "m", {}, "", nullptr};
   {
     response_cache cache(dir.path / "c");
     CHECK_FALSE(cache.get(req).has_value());
@@ -274,7 +274,7 @@ TEST_CASE("response_cache persists atomically and survives concurrent use", "[ll
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
         const auto r = user_request("k" + std::to_string(i % 5));
-        chat_response v{"v" + std::to_string(i % 5), "stop", {}, "t" + std::to_string(t), {}, ""};
+        chat_response v{"v" + std::to_string(i % 5), "stop", {}, "t" + std::to_string(t), {}, "", nullptr};
         reopened.put(r, v);
         auto got = reopened.get(r);
         if (!got || got->text != v.text) ++bad;
