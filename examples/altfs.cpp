@@ -13,11 +13,12 @@
 // training seed); the seeds vary model initialisation and batch order (and the synthetic data).
 //
 // Usage: altfs [--data DIR] [--part synthetic|movielens|both] [--seeds N] [--epochs N] [--rows N]
-//              [--batch-size B] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--records FILE] [--quiet]
+//              [--batch-size B] [--lr LR] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--records FILE] [--quiet]
 //              [--llm-only]      (only the LLM rankings: what `--live --llm-only` records)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -62,6 +63,7 @@ struct run_config {
   std::string model = "shared_bottom";
   index_t epochs = 10;
   index_t batch_size = 256;
+  double learning_rate = 1e-3;
   bool quiet = false;
   bool llm_only = false;  ///< only the LLM rankings (recording)
 };
@@ -72,14 +74,22 @@ fs::model_spec spec_for(const run_config& rc, std::uint64_t seed) {
   s.seed = seed;
   s.trainer.epochs = rc.epochs;
   s.trainer.batch_size = rc.batch_size;
+  s.trainer.learning_rate = rc.learning_rate;
   s.trainer.patience = 2;
   s.trainer.seed = seed;
   return s;
 }
 
-/// Retrain from scratch on `fields` (empty: every field) and measure on `test`.
+/// Retrain from scratch on `fields` (empty: every field) and measure on `test`. Training is
+/// deterministic, so one field set (in schema order) and seed is trained once per data draw (cached).
+std::map<std::string, metrics> retrain_cache;
 metrics retrain(const rd::dataset& train, const rd::dataset& valid, const rd::dataset& test, const std::vector<std::string>& fields,
                 const run_config& rc, std::uint64_t seed) {
+  std::vector<std::string> key_fields = fields;
+  std::sort(key_fields.begin(), key_fields.end());
+  std::string key = std::to_string(seed) + ":" + std::to_string(train.rows()) + ":" + std::to_string(reinterpret_cast<std::uintptr_t>(&train));
+  for (const auto& f : key_fields) key += "," + f;
+  if (auto it = retrain_cache.find(key); it != retrain_cache.end()) return it->second;
   const rd::dataset tr = fields.empty() ? train : fs::select_fields(train, fields);
   const rd::dataset va = fields.empty() ? valid : fs::select_fields(valid, fields);
   const rd::dataset te = fields.empty() ? test : fs::select_fields(test, fields);
@@ -93,7 +103,7 @@ metrics retrain(const rd::dataset& train, const rd::dataset& valid, const rd::da
     m.auc = rep.overall().auc;
     m.log_loss = rep.overall().log_loss;
   });
-  return m;
+  return retrain_cache[key] = m;
 }
 
 double mean(const std::vector<double>& v) { return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
@@ -168,6 +178,7 @@ void print_cost(const char* what, const fs::llm_ranking_stats& st, const llm::re
 
 // ---- synthetic: known importance ---------------------------------------------------------------------------
 void run_synthetic(llm::recorded_client& book, bool live, index_t rows, index_t seeds, const std::vector<index_t>& ds, const run_config& rc) {
+  retrain_cache.clear();
   const auto truth = fs::known_importance::truth();
   // the LLM sees descriptors of one fixed draw (seed 1, 20,000 rows): the recorded prompt set
   const rd::dataset descr = fs::known_importance::generate(20000, 1);
@@ -244,6 +255,7 @@ void run_synthetic(llm::recorded_client& book, bool live, index_t rows, index_t 
 // ---- MovieLens-100K ---------------------------------------------------------------------------------------
 void run_movielens(llm::recorded_client& book, bool live, const std::string& dir, index_t ml_rows, index_t seeds,
                    const std::vector<index_t>& ds, const run_config& rc) {
+  retrain_cache.clear();
   rd::movielens ml(dir);
   const auto splits = ml.load();
   auto head = [&](const rd::dataset& d, index_t n) {
@@ -326,13 +338,14 @@ int main(int argc, char** argv) try {
   run_config rc;
   bool live = false;
   recblocks_examples::command_line cl("altfs",
-                                      "altfs [--data DIR] [--part synthetic|movielens|both] [--seeds N] [--epochs N] [--batch-size B] "
+                                      "altfs [--data DIR] [--part synthetic|movielens|both] [--seeds N] [--epochs N] [--batch-size B] [--lr LR] "
                                       "[--rows N] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--records FILE] [--quiet] [--llm-only]");
   cl.option("--data", data);
   cl.option("--part", part);
   cl.option("--seeds", seeds);
   cl.option("--epochs", rc.epochs);
   cl.option("--batch-size", rc.batch_size);
+  cl.option("--lr", rc.learning_rate);
   cl.option("--rows", rows);
   cl.option("--ml-rows", ml_rows);
   cl.option("--model", rc.model);
@@ -342,7 +355,7 @@ int main(int argc, char** argv) try {
   cl.flag("--quiet", rc.quiet);
   cl.flag("--llm-only", rc.llm_only);
   cl.parse(argc, argv);
-  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || rows < 100 || ml_rows < 0) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
+  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || !(rc.learning_rate > 0) || rows < 100 || ml_rows < 0) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
   if (part != "synthetic" && part != "movielens" && part != "both") cl.fail("--part must be synthetic, movielens or both");
   rc.model = recblocks::models::registry::canonical(rc.model);
   auto parse_d = [&](const std::string& def) {

@@ -25,7 +25,8 @@
 ///
 ///     logit = 1.0 z + α_c + 1.2 χ(a, o) + 0.6 η_h + 0.4 δ_v − 0.2,      y ~ Bernoulli(sigmoid(logit))
 ///
-/// with α_c ~ N(0, 1) per category, χ(a, o) = +1 if (a < 4) == (o < 4) else −1 (a checkerboard: each
+/// with α_c ~ N(0, 1) per category (drawn once from `world_seed`, the same for every `seed`: train,
+/// validation and test draws share one world; the row generator skips 20 draws in their place), χ(a, o) = +1 if (a < 4) == (o < 4) else −1 (a checkerboard: each
 /// zone alone carries no information, the pair does), η_h = sin(2π h / 24), δ_v = (+1, −1, +0.5, −0.5).
 /// The copies: income_k = 1000 z + N(0, 50²) (standardised: z + small noise), category_group = c / 4
 /// (category's coarse group: collinear, partly informative but redundant given category). The truth
@@ -38,6 +39,7 @@
 /// Errors: `value_error` for rows < 2. Complexity: O(rows).
 
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,9 +52,10 @@ namespace recblocks::featsel {
 
 class known_importance {
  public:
+  static constexpr std::uint64_t world_seed = 2024;  ///< seeds the category effects α
   /// The schema (13 fields in the table's order, grouped sparse/dense by kind, `scenario`, `click`).
   static data::schema schema();
-  /// `rows` rows drawn with `seed` (the category effects α are drawn from `seed` too).
+  /// `rows` rows drawn with `seed` (the category effects α are fixed by `world_seed`).
   static data::dataset generate(index_t rows, std::uint64_t seed);
   /// Field -> true importance (the table's last column).
   static std::map<std::string, double> truth();
@@ -77,7 +80,9 @@ inline data::dataset known_importance::generate(index_t rows, std::uint64_t seed
   if (rows < 2) throw value_error("featsel::known_importance::generate: rows = " + std::to_string(rows) + " must be >= 2");
   rng gen(seed);
   std::vector<double> alpha(20);
-  for (auto& a : alpha) a = gen.normal();
+  for (auto& a : alpha) a = gen.normal();  // reserved draws: the row stream stays that of every version
+  rng world(world_seed);                   // the category effects are one fixed world for every draw
+  for (auto& a : alpha) a = world.normal();
   const double delta[4] = {1.0, -1.0, 0.5, -0.5};
   data::dataset d(schema());
   d.reserve(rows);
