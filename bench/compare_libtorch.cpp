@@ -3,7 +3,9 @@
 //     speedup <case> <libtorch time / recblocks time>
 //
 // cases: infer_b1 infer_b128 train_b512 train_b4096, each at _t1 and _t2; MMoE's cases carry no prefix
-// (infer_b1_t1, ...: the figures of docs/performance.md), STAR's and M2M's are star_... and m2m_...
+// (infer_b1_t1, ...: the figures of docs/performance.md), STAR's, M2M's and M-scan's are star_...,
+// m2m_... and mscan_... (M-scan: the same 8 fields plus three behaviour sequences of 20 slots per row,
+// bench_spec::make_mscan_batch; its training step is the dual loss BCE(fused) + BCE(bias branch))
 // An optional argument keeps only the cases whose name contains it (e.g. star, m2m_train, _t1).
 //
 // Both sides run the same model on the same input (bench/bench_spec.hpp): recblocks the library's
@@ -32,6 +34,7 @@
 #include <cstdio>
 #include <recblocks/models/m2m.hpp>
 #include <recblocks/models/mmoe.hpp>
+#include <recblocks/models/mscan.hpp>
 #include <recblocks/models/star.hpp>
 #include <recblocks/recblocks.hpp>
 #include <stdexcept>
@@ -51,12 +54,23 @@ using namespace bench_spec;
 using rb_mmoe = models::mmoe<float>;
 using rb_star = models::star<float>;
 using rb_m2m = models::m2m<float>;
+using rb_mscan = models::mscan<float>;
 
-data::schema make_schema() {
+/// The input of `Model`: M-scan's batches carry the behaviour sequences.
+template <class Model>
+constexpr bool with_sequences = std::is_same_v<Model, rb_mscan>;
+
+data::schema make_schema(bool sequences = false) {
   data::schema s;
   for (int f = 0; f < fields; ++f) s.add({.name = "f" + std::to_string(f), .kind = data::feature_kind::sparse, .vocabulary = vocabulary});
   s.add({.name = "scenario", .kind = data::feature_kind::scenario, .scenarios = scenarios});
   s.add({.name = "label", .kind = data::feature_kind::label});
+  if (sequences) {
+    s.add({.name = "seq_current", .kind = data::feature_kind::sequence, .vocabulary = vocabulary, .max_length = mscan::length});
+    for (int k = 0; k + 1 < mscan::sequences; ++k)
+      s.add({.name = "seq_other_" + std::to_string(k), .kind = data::feature_kind::sequence, .vocabulary = vocabulary,
+             .max_length = mscan::length});
+  }
   return s;
 }
 
@@ -67,12 +81,26 @@ data::batch<float> to_batch(const batch& b) {
   out.dense.resize(b.size, 0);
   out.scenario.assign(b.scenario.begin(), b.scenario.end());
   out.labels = const_map<float>(b.labels.data(), b.size, 1);
+  const std::size_t n = std::size_t(b.size), L = mscan::length;
+  if (!b.seq.empty())
+    for (std::size_t k = 0; k < std::size_t(mscan::sequences); ++k) {
+      xt::xtensor<index_t, 2> ids = xt::zeros<index_t>({n, L});
+      std::copy_n(b.seq.begin() + std::ptrdiff_t(k * n * L), n * L, ids.data());
+      out.sequences.push_back(std::move(ids));
+    }
   return out;
 }
 
+/// A bench_spec batch for `Model` (with M-scan's sequences where it needs them).
+template <class Model>
+batch make_input(int batch_size, std::uint64_t seed) {
+  return with_sequences<Model> ? make_mscan_batch(batch_size, seed) : make_batch(batch_size, seed);
+}
+
+template <class Model>
 std::vector<data::batch<float>> batch_pool(int batch_size, std::uint64_t seed, int count) {
   std::vector<data::batch<float>> out;
-  for (int i = 0; i < count; ++i) out.push_back(to_batch(make_batch(batch_size, seed + std::uint64_t(i))));
+  for (int i = 0; i < count; ++i) out.push_back(to_batch(make_input<Model>(batch_size, seed + std::uint64_t(i))));
   return out;
 }
 
@@ -119,10 +147,26 @@ rb_m2m make_model<rb_m2m>(rng& gen) {
   return rb_m2m(make_schema(), opt, gen);
 }
 
+/// models::mscan with default options (item feature f0); the libtorch side builds bench_spec::mscan's shapes.
+template <>
+rb_mscan make_model<rb_mscan>(rng& gen) {
+  models::mscan_options opt;
+  opt.item_feature = "f" + std::to_string(mscan::item_field);
+  require(opt.item_dim == mscan::item_dim && opt.hidden == mscan::hidden && opt.embedding.dim == dim, "mscan dims");
+  require(std::equal(opt.mlp_dims.begin(), opt.mlp_dims.end(), mscan::mlp_dims.begin(), mscan::mlp_dims.end()) && opt.batch_norm &&
+              opt.act == activation::relu && opt.dropout == 0,
+          "mscan mlp");
+  require(opt.cross == models::mscan_cross::co_attention && opt.history == models::mscan_history::per_scenario && opt.debias &&
+              opt.head.fusion == nn::cf_fusion::additive && opt.head.c == 1 && opt.head.lambda == 1 &&
+              opt.head.score == nn::cf_score::probability,
+          "mscan structure / counterfactual head");
+  return rb_mscan(make_schema(true), opt, gen);
+}
+
 /// Median seconds per inference call (sigmoid of the logits) of a `const` model.
 template <class Model>
 double rb_infer_seconds(const Model& served, int batch_size, int threads) {
-  const auto batches = batch_pool(batch_size, infer_seed, infer_pool);
+  const auto batches = batch_pool<Model>(batch_size, infer_seed, infer_pool);
   tape<float> t(tape_mode::infer);
   matrix<float> out(batch_size, 1);
   std::size_t k = 0;
@@ -133,20 +177,24 @@ double rb_infer_seconds(const Model& served, int batch_size, int threads) {
   }, batch_size, threads == 1);
 }
 
+/// One training step as train::trainer takes it (M-scan: plus its auxiliary dual-loss term).
 void train_step(auto& model, auto& opt, tape<float>& t, const data::batch<float>& b) {
   t.reset();
   var<float> logits = model(t, b);
-  t.backward(loss::bce_with_logits(t, logits, t.view(b.labels.data(), b.size, 1)));
+  const var<float> labels = t.view(b.labels.data(), b.size, 1);
+  var<float> l = loss::bce_with_logits(t, logits, labels);
+  if constexpr (requires { model.auxiliary_loss(t, b, labels); }) l = ops::add(t, l, model.auxiliary_loss(t, b, labels));
+  t.backward(l);
   opt.step();
 }
 
-/// Median seconds per training step: forward, BCE with logits, backward, Adam(1e-3).
+/// Median seconds per training step: forward, BCE with logits (+ M-scan's auxiliary term), backward, Adam(1e-3).
 template <class Model>
 double rb_train_seconds(int batch_size, int threads) {
   rng gen(1);
   Model model = make_model<Model>(gen);
   optim::adam<float> opt(nn::parameters(model), {.learning_rate = 1e-3});
-  const auto batches = batch_pool(batch_size, train_seed, train_pool);
+  const auto batches = batch_pool<Model>(batch_size, train_seed, train_pool);
   tape<float> t;
   std::size_t k = 0;
   return bench_timing::train_seconds([&] { train_step(model, opt, t, batches[k++ % batches.size()]); }, batch_size, threads == 1);
@@ -198,12 +246,12 @@ equivalence_result max_abs_logit_difference(std::vector<float> (*torch_logits)(c
   {  // move every weight, batch-norm affine and running statistic off its initial value
     optim::adam<float> opt(nn::parameters(model), {.learning_rate = 1e-2});
     tape<float> t;
-    for (const auto& b : batch_pool(256, 500, 20)) train_step(model, opt, t, b);
+    for (const auto& b : batch_pool<Model>(256, 500, 20)) train_step(model, opt, t, b);
   }
   peers::state s;
   for (auto& [name, p] : nn::named_parameters(model)) s.push_back({name, {p->rows(), p->cols()}, p->value().data()});
   nn::visit_buffers(model, [&](const std::string& name, matrix<float>& m) { s.push_back({name, {m.rows(), m.cols()}, m.data()}); });
-  const batch b = make_batch(64, 900);
+  const batch b = make_input<Model>(64, 900);
   tape<float> t(tape_mode::infer);
   const var<float> ours = model(t, to_batch(b));
   const std::vector<float> theirs = torch_logits(s, b);
@@ -219,7 +267,7 @@ equivalence_result max_abs_logit_difference(std::vector<float> (*torch_logits)(c
 }
 
 struct model_cases {
-  std::string prefix;  // "" for MMoE (the historic case names), "star_", "m2m_"
+  std::string prefix;  // "" for MMoE (the historic case names), "star_", "m2m_", "mscan_"
   double (*torch_infer)(int, int);
   double (*torch_train)(int, int);
   double (*rb_infer)(int, int);
@@ -238,6 +286,8 @@ int main(int argc, char** argv) {
        rb_train_seconds<rb_star>, [] { return max_abs_logit_difference<rb_star>(peers::torch_star_logits); }},
       {"m2m_", peers::torch_m2m_infer_seconds, peers::torch_m2m_train_seconds, rb_infer_seconds<rb_m2m>,
        rb_train_seconds<rb_m2m>, [] { return max_abs_logit_difference<rb_m2m>(peers::torch_m2m_logits); }},
+      {"mscan_", peers::torch_mscan_infer_seconds, peers::torch_mscan_train_seconds, rb_infer_seconds<rb_mscan>,
+       rb_train_seconds<rb_mscan>, [] { return max_abs_logit_difference<rb_mscan>(peers::torch_mscan_logits); }},
   };
   constexpr double tolerance = 1e-4;
   int status = 0;

@@ -227,13 +227,15 @@ struct training_args {
   bool quiet = false;
   bool fixed_epochs = false;  ///< --fixed-epochs: run every epoch, keep the last weights (no early stop, no best restore)
   bool scenario_features = false;  ///< --scenario-features: synthetic data with scenario-constant features
+  std::string synthetic = "demo";  ///< --synthetic demo|classic[,key=value...]: data::synthetic_config::named
   csv_args csv;
 
   /// Registers --data --data-dir --rows --epochs --batch-size --patience --lr --weight-decay --threads --quiet
-  /// --fixed-epochs --scenario-features and the CSV flags (csv_args).
+  /// --fixed-epochs --scenario-features --synthetic and the CSV flags (csv_args).
   void add_to(command_line& cl) {
     cl.flag("--fixed-epochs", fixed_epochs);
     cl.flag("--scenario-features", scenario_features);
+    cl.option("--synthetic", synthetic);
     csv.add_to(cl);
     cl.option("--data", data);
     cl.option("--data-dir", data_dir);
@@ -346,7 +348,7 @@ inline std::optional<loaded_data> load_data(const training_args& a, std::uint64_
   loaded_data out;
   if (a.data == "csv") return load_csv(a.csv, seed);
   if (a.data == "synthetic") {
-    data::synthetic_config c;
+    data::synthetic_config c = data::synthetic_config::named(a.synthetic);
     c.rows = a.rows;
     c.scenario_features = a.scenario_features;
     out.generator.emplace(c);

@@ -5,7 +5,7 @@
 //   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind|movielens-genre|synthetic-sy]
 //                      [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]
 //                      [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]
-//                      [--scenario-features] [--out results.csv] [--quiet]
+//                      [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out results.csv] [--quiet]
 //                      [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]
 //                      [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]
 //
@@ -19,8 +19,9 @@
 // A model may carry option overrides: `mscan:cross=none:c=0` (values parsed as JSON, else taken as text),
 // which is how the M-scan ablations run. On the sequence datasets (movielens-genre, synthetic-sy) the
 // default list adds mscan and din (the twelve ignore the sequences).
-// Defaults: all 12 models, the synthetic multi-scenario data (data/synthetic.hpp, 60,000 rows, with its
-// Bayes-optimal AUC printed as the ceiling), 1 seed, at most 20 epochs, batch 512, Adam lr 1e-3, weight decay
+// Defaults: all 12 models, the synthetic multi-scenario data (data/synthetic.hpp, 60,000 rows of the demo
+// setting data::synthetic_config::demo(); `--synthetic classic` for the generator's member defaults, the
+// data of results before issue 24's demo change; with its Bayes-optimal AUC printed as the ceiling), 1 seed, at most 20 epochs, batch 512, Adam lr 1e-3, weight decay
 // 1e-5, early stopping on validation AUC (patience 4) with the best epoch restored (train::trainer).
 // Every model uses the reference hyperparameters of papers.md 2.4 for the dataset's column
 // (models::registry::preset_options). Real datasets come from --data-dir or $RECBLOCKS_DATA
@@ -80,7 +81,8 @@ args parse(int argc, char** argv) {
                   "scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
                   "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
                   "                          [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]\n"
-                  "                          [--scenario-features] [--out results.csv] [--runs runs.csv] [--quiet]\n"
+                  "                          [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out results.csv]\n"
+                  "                          [--runs runs.csv] [--quiet]\n"
                   "                          [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]\n"
                   "                          [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);
@@ -429,7 +431,7 @@ int main(int argc, char** argv) {
       config["trainer"] = {{"epochs", to.epochs},       {"batch_size", to.batch_size}, {"learning_rate", to.learning_rate},
                            {"weight_decay", to.weight_decay}, {"patience", to.patience},    {"restore_best", to.restore_best},
                            {"lazy_sparse_adam", to.lazy_sparse_adam}, {"threads", to.threads}, {"seeds", a.seeds}};
-      config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}};
+      config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}, {"synthetic", a.synthetic}};
       if (a.data == "csv") config["data"]["csv"] = a.csv.to_json();
       config["variant"] = a.variant.empty() ? "paper" : a.variant;
       std::error_code ec;

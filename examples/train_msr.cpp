@@ -6,7 +6,7 @@
 //   train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]
 //             [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P] [--fixed-epochs]
 //             [--seed S] [--threads T] [--routing auto|sorted|masked] [--variant paper|reference]
-//             [--scenario-features] [--out DIR] [--quiet]
+//             [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out DIR] [--quiet]
 //             [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]
 //             [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]
 //
@@ -56,7 +56,7 @@ args parse(int argc, char** argv) {
                   "train_msr [--model NAME] [--data synthetic|movielens|douban|kuairand|aliccp|mind] [--data-dir DIR]\n"
                   "                 [--rows N] [--epochs E] [--batch-size B] [--lr X] [--weight-decay X] [--patience P]\n"
                   "                 [--fixed-epochs] [--seed S] [--threads T] [--routing auto|sorted|masked] [--variant paper|reference]\n"
-                  "                 [--scenario-features] [--out DIR] [--quiet]\n"
+                  "                 [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out DIR] [--quiet]\n"
                   "                 [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]\n"
                   "                 [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);

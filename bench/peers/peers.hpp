@@ -27,10 +27,13 @@ double torch_star_infer_seconds(int batch_size, int threads);
 double torch_star_train_seconds(int batch_size, int threads);
 double torch_m2m_infer_seconds(int batch_size, int threads);
 double torch_m2m_train_seconds(int batch_size, int threads);
+double torch_mscan_infer_seconds(int batch_size, int threads);  // batches of make_mscan_batch; training: dual loss
+double torch_mscan_train_seconds(int batch_size, int threads);
 
 /// Inference logits [B] of the libtorch model after loading `s` (every parameter and buffer of the
 /// recblocks model; throws std::runtime_error when a name is missing or left over, or a shape differs).
 std::vector<float> torch_star_logits(const state& s, const bench_spec::batch& b);
 std::vector<float> torch_m2m_logits(const state& s, const bench_spec::batch& b);
+std::vector<float> torch_mscan_logits(const state& s, const bench_spec::batch& b);  // b from make_mscan_batch
 
 }  // namespace peers

@@ -23,6 +23,7 @@
 #include "llm/request_hash.hpp"
 #include "llm/response_cache.hpp"
 #include "llm/retry_policy.hpp"
+#include "llm/knowledge_prompts.hpp"
 #include "llm/retrying_client.hpp"
 #include "llm/scripted_client.hpp"
 #include "llm/structured_client.hpp"

@@ -13,6 +13,8 @@
 #include "models/epnet.hpp"
 #include "models/gmf.hpp"
 #include "models/hamur.hpp"
+#include "models/embedding_hook.hpp"
+#include "models/llm4msr.hpp"
 #include "models/m2m.hpp"
 #include "models/m3oe.hpp"
 #include "models/ple.hpp"
@@ -20,3 +22,6 @@
 #include "models/registry.hpp"
 #include "models/sarnet.hpp"
 #include "models/star.hpp"
+// issue 18 (UserIP-Tuning)
+#include "models/dcn.hpp"
+#include "models/userip.hpp"

@@ -18,3 +18,6 @@
 #include "nn/counterfactual_head.hpp"
 #include "nn/gru.hpp"
 #include "nn/target_attention.hpp"
+// issue 18 (UserIP-Tuning)
+#include "nn/causal_lm.hpp"
+#include "nn/soft_prompt.hpp"

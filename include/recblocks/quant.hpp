@@ -11,3 +11,6 @@
 #if defined(THRUST_DEVICE_SYSTEM)
 #include "quant/thrust_assign.hpp"
 #endif
+// issue 18 (UserIP-Tuning)
+#include "quant/feature_bank.hpp"
+#include "quant/vector_quantizer.hpp"

@@ -57,6 +57,19 @@ TEST_CASE("sequence ops: group_matmul, masked_softmax, masked_mean", "[mscan][op
            [](tape<D>& t, const leaves& x) { return ops::group_matmul(t, x[0], x[1], 3, false); });
   check_op("group_matmul_shared", {{6, 4}},  // one input on both sides
            [](tape<D>& t, const leaves& x) { return ops::group_matmul(t, x[0], x[0], 3, true); });
+  check_op("group_transpose", {{6, 4}},
+           [](tape<D>& t, const leaves& x) { return ops::group_transpose(t, x[0], 3); });
+  {
+    matrix<D> x(6, 4);
+    rng g(4);
+    g.fill_uniform(x, -1, 1);
+    tape<D> t(tape_mode::infer);
+    const matrix<D> y = ops::group_transpose(t, t.view(x.data(), 6, 4), 3).value();
+    REQUIRE(y.rows() == 12);
+    REQUIRE(y.cols() == 2);
+    for (int s = 0; s < 3; ++s) CHECK(y.middleRows(4 * s, 4) == x.middleRows(2 * s, 2).transpose());
+    CHECK_THROWS_AS(ops::group_transpose(t, t.view(x.data(), 6, 4), 4), shape_error);
+  }
   const std::vector<index_t> rl{2, 0, 3}, cl{4, 2, 0};
   check_op("masked_softmax", {{9, 4, -2, 2}},
            [&](tape<D>& t, const leaves& x) { return ops::masked_softmax(t, x[0], 3, rl, cl); });

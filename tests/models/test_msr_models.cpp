@@ -363,7 +363,7 @@ TEST_CASE("registry: names, reference spellings, presets, visit, and a scenario 
   CHECK(models::registry::canonical("SharedBottom") == "shared_bottom");
   CHECK(models::registry::canonical("MMOE") == "mmoe");
   CHECK(models::registry::canonical("PLE") == "ple");
-  CHECK_THROWS_AS(models::registry::canonical("dcn"), value_error);
+  CHECK_THROWS_AS(models::registry::canonical("xdeepfm"), value_error);
   CHECK(models::registry::preset_options("ple", models::preset::kuairand)["expert_dims"] == nlohmann::json({64, 32}));
   CHECK(models::registry::preset_options("star", models::preset::movielens).empty());
   const auto s = tiny_schema();

@@ -87,3 +87,33 @@ TEST_CASE("synthetic: deterministic per seed, optional sequences and text, split
   bad.rows = 0;
   CHECK_THROWS_AS(data::synthetic(bad), value_error);
 }
+
+TEST_CASE("synthetic: named settings (demo, classic) with overrides", "[data][synthetic]") {
+  const data::synthetic_config classic = data::synthetic_config::named("classic"), defaults;
+  CHECK(classic.users == defaults.users);
+  CHECK(classic.items == defaults.items);
+  CHECK(classic.specific_scale == defaults.specific_scale);
+  const data::synthetic_config demo = data::synthetic_config::named("demo"), expect = data::synthetic_config::demo();
+  CHECK(demo.users == expect.users);
+  CHECK(demo.items == expect.items);
+  CHECK(demo.user_bias == expect.user_bias);
+  CHECK(demo.shared_scale == expect.shared_scale);
+  CHECK(demo.specific_scale == expect.specific_scale);
+  CHECK(demo.rows == defaults.rows);  // rows are the caller's
+  const data::synthetic_config o = data::synthetic_config::named("demo,users=123,specific_scale=0.25");
+  CHECK(o.users == 123);
+  CHECK(o.specific_scale == 0.25);
+  CHECK(o.items == expect.items);
+  CHECK_THROWS_AS(data::synthetic_config::named("large"), value_error);
+  CHECK_THROWS_AS(data::synthetic_config::named("demo,colour=1"), value_error);
+  CHECK_THROWS_AS(data::synthetic_config::named("demo,users=many"), value_error);
+  CHECK_THROWS_AS(data::synthetic_config::named("demo,users"), value_error);
+  CHECK_THROWS_AS(data::synthetic_config::named("demo,users=12x"), value_error);
+  // the demo setting generates (ids within the smaller catalogues)
+  data::synthetic_config small = data::synthetic_config::demo();
+  small.rows = 2000;
+  const data::synthetic g(small);
+  CHECK(g.data().rows() == 2000);
+  CHECK(g.data().get_schema().at("user_id").vocabulary == small.users + 1);
+  CHECK(g.data().get_schema().at("item_id").vocabulary == small.items + 1);
+}

@@ -35,7 +35,7 @@ struct sparse_rows {
   index_t cols = 0;
 
  private:
-  std::vector<index_t> order_, out_ids_;  // coalesce's scratch, kept for the next step
+  std::vector<index_t> order_, out_ids_, count_;  // coalesce's scratch, kept for the next step
   std::vector<T> out_rows_;
 
  public:
@@ -54,14 +54,26 @@ struct sparse_rows {
     rows.resize(off + static_cast<std::size_t>(cols));
     for (index_t j = 0; j < cols; ++j) rows[off + static_cast<std::size_t>(j)] = row(j);
   }
-  /// Sums duplicate ids; afterwards ids are unique and ascending. Works in buffers kept across
-  /// calls (swapped with `ids`/`rows`), so a steady-state step allocates nothing.
+  /// Sums duplicate ids; afterwards ids are unique and ascending (each id's rows summed in the order
+  /// they were added). Works in buffers kept across calls (swapped with `ids`/`rows`), so a
+  /// steady-state step allocates nothing. The order is found by a counting sort when the id range is
+  /// at most 2 n + 4096 for n ids (a sequence model's lookups: tens of thousands of ids from a table
+  /// of thousands of rows), by a comparison sort otherwise; both give the same stable order.
   void coalesce() {
     if (ids.size() < 2) return;
+    const auto [lo_it, hi_it] = std::minmax_element(ids.begin(), ids.end());
+    const index_t lo = *lo_it, range = *hi_it - lo + 1, n = static_cast<index_t>(ids.size());
     order_.resize(ids.size());
-    std::iota(order_.begin(), order_.end(), index_t{0});
-    // std::sort with the position as tie-break: the stable order without stable_sort's heap buffer
-    std::sort(order_.begin(), order_.end(), [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+    if (range <= 2 * n + 4096) {
+      count_.assign(static_cast<std::size_t>(range) + 1, 0);
+      for (const index_t id : ids) ++count_[static_cast<std::size_t>(id - lo) + 1];
+      for (std::size_t k = 1; k < count_.size(); ++k) count_[k] += count_[k - 1];  // count_[v]: first slot of id lo + v
+      for (index_t i = 0; i < n; ++i) order_[static_cast<std::size_t>(count_[static_cast<std::size_t>(ids[static_cast<std::size_t>(i)] - lo)]++)] = i;
+    } else {
+      std::iota(order_.begin(), order_.end(), index_t{0});
+      // std::sort with the position as tie-break: the stable order without stable_sort's heap buffer
+      std::sort(order_.begin(), order_.end(), [&](index_t a, index_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+    }
     out_ids_.clear();
     out_rows_.clear();
     out_ids_.reserve(ids.size());

@@ -46,6 +46,7 @@
 
 #include "../core/ops/shape.hpp"
 #include "detail/options_json.hpp"
+#include "embedding_hook.hpp"
 #include "../nn/embedding.hpp"
 #include "../data/batch.hpp"
 #include "../data/schema.hpp"
@@ -87,6 +88,16 @@ class feature_embedding {
   /// `[rows.size(), output_dim()]` (or `[B, output_dim()]` for empty `rows`), rows in the given order.
   var<T> operator()(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows = {}) const;
 
+  /// The same rows without the hook (see `set_hook`): what a wrapper's own branches read.
+  var<T> unhooked(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows = {}) const;
+
+  /// Installs `h` (nullptr: none): `operator()` then returns `(*h)(t, b, rows, e)` instead of `e`,
+  /// which is how a wrapper (LLM4MSR's user-level meta layers, `models/llm4msr.hpp`) inserts layers
+  /// at the bottom of a model it does not edit. The hook must keep the shape `[rows, output_dim()]`
+  /// and outlive its installation; copies of this layer copy the pointer (the owner reinstalls it).
+  void set_hook(const embedding_hook<T>* h) { hook_ = h; }
+  const embedding_hook<T>* hook() const { return hook_; }
+
   /// Throws (see file docs) unless `b` carries every feature this layer reads with valid ids.
   void check(const data::batch<T>& b) const;
 
@@ -121,6 +132,7 @@ class feature_embedding {
   std::vector<index_t> vocab_;           // per table
   std::vector<nn::embedding<T>> tables_;     // sparse tables, then the scenario table
   const field_gate<T>* gate_ = nullptr;      // optional per-field multiplier (not owned)
+  const embedding_hook<T>* hook_ = nullptr;  // see set_hook (not owned)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -199,6 +211,12 @@ void feature_embedding<T>::check(const data::batch<T>& b) const {
 
 template <class T>
 var<T> feature_embedding<T>::operator()(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows) const {
+  const var<T> e = unhooked(t, b, rows);
+  return hook_ ? (*hook_)(t, b, rows, e) : e;
+}
+
+template <class T>
+var<T> feature_embedding<T>::unhooked(tape<T>& t, const data::batch<T>& b, std::span<const index_t> rows) const {
   check(b);
   const bool permuted = !rows.empty();
   const index_t n = permuted ? static_cast<index_t>(rows.size()) : b.size;

@@ -42,8 +42,10 @@
 #include "../data/dataset.hpp"
 #include "adaptdhm.hpp"
 #include "adasparse.hpp"
+#include "dcn.hpp"
 #include "epnet.hpp"
 #include "hamur.hpp"
+#include "llm4msr.hpp"
 #include "m2m.hpp"
 #include "m3oe.hpp"
 #include "mmoe.hpp"
@@ -71,6 +73,10 @@ class registry {
   /// and `din`, the DIN-style single-sequence baseline (M-scan with `history = whole`, `cross = none`,
   /// `debias = false`; further options override these). Accepted by `visit` and `canonical`.
   static const std::vector<std::string>& sequence_names();
+
+  /// Single-scenario CTR models (no scenario feature needed): `dcn` (Deep & Cross Network, v1 or v2 by
+  /// option; UserIP-Tuning's downstream model). Accepted by `visit`, `canonical` and `resolved_options`.
+  static const std::vector<std::string>& ctr_names();
 
   /// The canonical name of `name` (reference spellings accepted); `value_error` if unknown.
   static std::string canonical(const std::string& name);
@@ -101,6 +107,17 @@ class registry {
 
   /// `value_error` naming the first scenario in `[0, scenarios)` without rows in `d`.
   static void check_scenarios(const data::dataset& d, const std::string& what);
+
+  // --- LLM4MSR (issue 14): `llm4msr_<backbone>` for each of the twelve names ---------------------
+  /// `llm4msr_shared_bottom`, `llm4msr_mmoe`, ... (the twelve names prefixed).
+  static const std::vector<std::string>& llm4msr_names();
+  /// The canonical `llm4msr_<backbone>` name (backbone spellings as `canonical`); `value_error` otherwise.
+  static std::string canonical_llm4msr(const std::string& name);
+  /// Builds `models::llm4msr<backbone<T>>` from `options` (`{"backbone": {...}, "meta": {...}}`; the
+  /// backbone part takes `"variant"` as `visit`) and returns `f(model)`. The caller attaches the
+  /// knowledge (`model.attach(...)`) or restores a checkpoint before the first forward.
+  template <class T, class F>
+  static decltype(auto) visit_llm4msr(const std::string& name, const data::schema& s, const nlohmann::json& options, rng& gen, F&& f);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -118,11 +135,18 @@ inline const std::vector<std::string>& registry::sequence_names() {
   return n;
 }
 
+inline const std::vector<std::string>& registry::ctr_names() {
+  static const std::vector<std::string> n = {"dcn"};
+  return n;
+}
+
 inline std::string registry::canonical(const std::string& name) {
   std::string key;
   for (char c : name)
     if (c != '_' && c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   for (const auto& n : sequence_names())
+    if (n == key) return n;
+  for (const auto& n : ctr_names())
     if (n == key) return n;
   for (const auto& n : names()) {
     std::string k;
@@ -133,6 +157,7 @@ inline std::string registry::canonical(const std::string& name) {
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
   for (const auto& n : sequence_names()) known += ", " + n;
+  for (const auto& n : ctr_names()) known += ", " + n;
   throw value_error("models::registry: unknown model '" + name + "' (known: " + known + ")");
 }
 
@@ -188,7 +213,8 @@ inline nlohmann::json registry::resolved_options(const std::string& name, const 
   auto resolve = [&]<class M>(std::type_identity<M>) {
     out = M::options_type::from_json(o).to_json();  // rejects unknown keys, accepts the reference spellings
   };
-  if (n == "shared_bottom") resolve(std::type_identity<shared_bottom<float>>{});
+  if (n == "dcn") resolve(std::type_identity<dcn<float>>{});
+  else if (n == "shared_bottom") resolve(std::type_identity<shared_bottom<float>>{});
   else if (n == "mmoe") resolve(std::type_identity<mmoe<float>>{});
   else if (n == "ple") resolve(std::type_identity<ple<float>>{});
   else if (n == "sarnet") resolve(std::type_identity<sarnet<float>>{});
@@ -212,6 +238,7 @@ decltype(auto) registry::visit(const std::string& name, const data::schema& s, c
     M model(s, M::options_type::from_json(o), gen);
     return f(model);
   };
+  if (n == "dcn") return run(std::type_identity<dcn<T>>{});
   if (n == "mscan") return run(std::type_identity<mscan<T>>{});
   if (n == "din") {
     nlohmann::json merged = {{"history", "whole"}, {"cross", "none"}, {"debias", false}};
@@ -244,6 +271,54 @@ inline void registry::check_scenarios(const data::dataset& d, const std::string&
     if (s >= static_cast<index_t>(counts.size()) || counts[static_cast<std::size_t>(s)] == 0)
       throw value_error("models::registry: scenario " + std::to_string(s) + " of " + std::to_string(S) + " has no rows in the " +
                         what + " data (every scenario needs rows to train and evaluate its parameters)");
+}
+
+// --- LLM4MSR (issue 14) -------------------------------------------------------------------------
+
+inline const std::vector<std::string>& registry::llm4msr_names() {
+  static const std::vector<std::string> n = [] {
+    std::vector<std::string> v;
+    for (const auto& b : names()) v.push_back("llm4msr_" + b);
+    return v;
+  }();
+  return n;
+}
+
+inline std::string registry::canonical_llm4msr(const std::string& name) {
+  std::string key;
+  for (char c : name) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (key.rfind("llm4msr", 0) != 0)
+    throw value_error("models::registry: '" + name + "' is not an llm4msr name (llm4msr_<backbone>)");
+  std::string rest = key.substr(7);
+  if (!rest.empty() && (rest[0] == '_' || rest[0] == '-')) rest.erase(0, 1);
+  const std::string b = canonical(rest);
+  if (std::find(names().begin(), names().end(), b) == names().end())
+    throw value_error("models::registry: llm4msr wraps the twelve multi-scenario models, not '" + b + "'");
+  return "llm4msr_" + b;
+}
+
+template <class T, class F>
+decltype(auto) registry::visit_llm4msr(const std::string& name, const data::schema& s, const nlohmann::json& options, rng& gen, F&& f) {
+  const std::string n = canonical_llm4msr(name).substr(8);
+  nlohmann::json o = options.is_null() ? nlohmann::json::object() : options;
+  if (!o.is_object()) throw parse_error("models::registry: llm4msr options must be a JSON object");
+  if (o.contains("backbone")) o["backbone"] = expand_variant(n, o["backbone"]);
+  auto run = [&]<class M>(std::type_identity<M>) -> decltype(auto) {
+    llm4msr<M> model(s, llm4msr<M>::options_type::from_json(o), gen);
+    return f(model);
+  };
+  if (n == "shared_bottom") return run(std::type_identity<shared_bottom<T>>{});
+  if (n == "mmoe") return run(std::type_identity<mmoe<T>>{});
+  if (n == "ple") return run(std::type_identity<ple<T>>{});
+  if (n == "sarnet") return run(std::type_identity<sarnet<T>>{});
+  if (n == "star") return run(std::type_identity<star<T>>{});
+  if (n == "m2m") return run(std::type_identity<m2m<T>>{});
+  if (n == "adasparse") return run(std::type_identity<adasparse<T>>{});
+  if (n == "adaptdhm") return run(std::type_identity<adaptdhm<T>>{});
+  if (n == "epnet") return run(std::type_identity<epnet<T>>{});
+  if (n == "ppnet") return run(std::type_identity<ppnet<T>>{});
+  if (n == "hamur") return run(std::type_identity<hamur<T>>{});
+  return run(std::type_identity<m3oe<T>>{});
 }
 
 }  // namespace recblocks::models

@@ -12,8 +12,9 @@
 /// Shapes: `a` `[B * L_a, d_a]`, `b` `[B * L_b, d_b]` (sample-major padded batches), lengths `[B]`
 /// each -> `{a_summary [B, d_b], b_summary [B, d_a]}`. When either sequence of a sample is empty the
 /// summaries of that sample are zeros (never NaN). The column softmax is computed as a row softmax of
-/// the transposed affinity (`H^b (H^a W)^T`). Composed from `ops::matmul`, `ops::group_matmul`,
-/// `ops::masked_softmax`, `ops::masked_mean`; no hand-written backward.
+/// the per-sample transposed affinity (`ops::group_transpose`, one product for both directions).
+/// Composed from `ops::matmul`, `ops::group_matmul`, `ops::group_transpose`, `ops::masked_softmax`,
+/// `ops::masked_mean`; no hand-written backward.
 ///
 /// Parameters: `weight` `[d_a, d_b]`, Xavier-uniform.
 /// Errors: `shape_error` for shapes that do not fit; `value_error` naming the sample for a length
@@ -56,8 +57,9 @@ class co_attention {
                         shape_string(weight_.rows(), weight_.cols()));
     const T scale = T(1) / std::sqrt(T(b.cols));
     const var<T> aw = ops::matmul(t, a, t.leaf(weight_));                                       // [B L_a, d_b]
-    const var<T> rows = ops::masked_softmax(t, ops::mul_scalar(t, ops::group_matmul(t, aw, b, B, true), scale), B, len_a, len_b);
-    const var<T> cols = ops::masked_softmax(t, ops::mul_scalar(t, ops::group_matmul(t, b, aw, B, true), scale), B, len_b, len_a);
+    const var<T> affinity = ops::mul_scalar(t, ops::group_matmul(t, aw, b, B, true), scale);    // [B L_a, L_b]
+    const var<T> rows = ops::masked_softmax(t, affinity, B, len_a, len_b);
+    const var<T> cols = ops::masked_softmax(t, ops::group_transpose(t, affinity, B), B, len_b, len_a);
     return {ops::masked_mean(t, ops::group_matmul(t, rows, b, B, false), B, len_a),
             ops::masked_mean(t, ops::group_matmul(t, cols, a, B, false), B, len_b)};
   }

@@ -13,9 +13,13 @@
 ///
 /// For every sequence with real rows Q, K, V `[L, d_h]` (one head):
 ///
-///     P = softmax_rows(Q K^T / sqrt(d_h))          [L, L]   (only real keys)
+///     P = softmax_rows(Q K^T / sqrt(d_h) + C)      [L, L]   (only real keys)
 ///     P' = P ⊙ M                                  M: inverted-dropout mask (training, p > 0), else 1
 ///     O = P' V                                     [L, d_h]
+///
+/// `C` is 0, or with `causal = true` the causal mask of a decoder (GPT, SASRec): C_ij = -inf for j > i,
+/// so position i attends to positions 0..i of its own sequence only (P_ij = 0 above the diagonal; the
+/// backward below is unchanged, since dS_ij = P_ij (...) = 0 there).
 ///
 /// Backward (P saved when recording): with G the output gradient block,
 ///
@@ -29,6 +33,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -95,7 +100,7 @@ struct attention_saved {
 
 template <class T>
 var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<T>& k, const var<T>& v, const index_t* starts_in,
-                         const index_t* lens_in, index_t segments, index_t heads, T dropout) {
+                         const index_t* lens_in, index_t segments, index_t heads, T dropout, bool causal = false) {
   const index_t d = q.cols, dh = d / heads;
   const T scale = T(1) / std::sqrt(T(dh));
   const bool drop = dropout > T(0) && t.training();
@@ -128,6 +133,8 @@ var<T> segment_attention(tape<T>& t, const char* op, const var<T>& q, const var<
       const T* kb = k.data + row0 * d + h * dh;
       const T* vb = v.data + row0 * d + h * dh;
       strided_gemm<T>(false, true, L, L, dh, scale, qb, d, kb, d, T(0), p, L);  // S = Q K^T / sqrt(dh)
+      if (causal)
+        for (index_t i = 0; i + 1 < L; ++i) std::fill(p + i * L + i + 1, p + (i + 1) * L, -std::numeric_limits<T>::infinity());
       softmax_rows_inplace(p, L);
       const T* pv = p;
       if (drop) {
@@ -216,10 +223,11 @@ void check_dropout(const char* op, T p) {
 }  // namespace detail
 
 /// Padded layout: `q`, `k`, `v` `[B * tokens, d]`, `lengths` `[B]` real tokens per sequence (key-padding
-/// mask), optional attention dropout `p` in training -> `[B * tokens, d]`, padded rows 0 (see file docs).
+/// mask), optional attention dropout `p` in training, optional causal mask -> `[B * tokens, d]`, padded
+/// rows 0 (see file docs).
 template <class T>
 var<T> masked_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<T>& v, index_t tokens,
-                        std::span<const index_t> lengths, index_t heads, T dropout = T(0)) {
+                        std::span<const index_t> lengths, index_t heads, T dropout = T(0), bool causal = false) {
   detail::check_qkv("masked_attention", q, k, v, heads);
   detail::check_dropout("masked_attention", dropout);
   const auto B = static_cast<index_t>(lengths.size());
@@ -234,14 +242,15 @@ var<T> masked_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<
                         std::to_string(tokens) + "]");
     starts[b] = b * tokens;
   }
-  return detail::segment_attention(t, "masked_attention", q, k, v, starts, lengths.data(), B, heads, dropout);
+  return detail::segment_attention(t, causal ? "masked_attention_causal" : "masked_attention", q, k, v, starts, lengths.data(), B,
+                                   heads, dropout, causal);
 }
 
 /// Packed layout: sequence s is rows `[offsets[s], offsets[s + 1])` of `q`, `k`, `v` `[R, d]`; `offsets`
-/// non-decreasing from 0 to R -> `[R, d]` (see file docs).
+/// non-decreasing from 0 to R, optional causal mask -> `[R, d]` (see file docs).
 template <class T>
 var<T> packed_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<T>& v, std::span<const index_t> offsets,
-                        index_t heads, T dropout = T(0)) {
+                        index_t heads, T dropout = T(0), bool causal = false) {
   detail::check_qkv("packed_attention", q, k, v, heads);
   detail::check_dropout("packed_attention", dropout);
   if (offsets.empty() || offsets.front() != 0 || offsets.back() != q.rows)
@@ -253,7 +262,8 @@ var<T> packed_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<
     if (lens[s] < 0)
       throw shape_error("packed_attention: offsets must be non-decreasing (offset " + std::to_string(s + 1) + ")");
   }
-  return detail::segment_attention(t, "packed_attention", q, k, v, offsets.data(), lens, S, heads, dropout);
+  return detail::segment_attention(t, causal ? "packed_attention_causal" : "packed_attention", q, k, v, offsets.data(), lens, S,
+                                   heads, dropout, causal);
 }
 
 }  // namespace recblocks::ops

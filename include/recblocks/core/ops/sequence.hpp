@@ -15,6 +15,7 @@
 ///         y_{g i j} = exp(x_gij - m) / sum_{k < col_len_g} exp(x_gik - m)   for i < row_len_g, j < col_len_g
 ///         y = 0 elsewhere (a row with no valid column, or a padded row: zeros, never NaN)
 ///         backward: dx = y * (g - rowsum(g * y))   (zero where y is masked)
+///     group_transpose(X [G*M, N], G):     Y_g = X_g^T  -> [G*N, M];  backward: dX_g += dY_g^T
 ///     masked_mean(X [G*M, K], G, len): y_g = (1 / len_g) sum_{i < len_g} x_{g i}  -> [G, K]; len_g = 0 -> 0
 ///         backward: dx_{g i} = g_g / len_g for i < len_g, else 0
 ///
@@ -105,6 +106,25 @@ var<T> group_matmul(tape<T>& t, const var<T>& a, const var<T>& b, index_t groups
     nd->i1 = tb ? 1 : 0;
   }
   return c;
+}
+
+/// Per-sample transpose of the `groups` blocks of `x` `[G * M, N]` -> `[G * N, M]` (see file docs).
+template <class T>
+var<T> group_transpose(tape<T>& t, const var<T>& x, index_t groups) {
+  detail::check_groups("group_transpose", x.rows, groups);
+  const index_t M = x.rows / groups, N = x.cols;
+  var<T> y = t.make(groups * N, M);
+  T* out = t.out_data(y);
+  for (index_t g = 0; g < groups; ++g) mutable_map<T>(out + g * N * M, N, M) = const_map<T>(x.data + g * M * N, M, N).transpose();
+  if (auto nd = t.record("group_transpose", y, {x}, +[](tape<T>& t, const tape_node<T>& nd) {
+        const var<T>& x = t.input(nd, 0);
+        const index_t groups = nd.i0, M = x.rows / groups, N = x.cols;
+        T* dx = t.grad_buffer(x).data();
+        for (index_t g = 0; g < groups; ++g)
+          mutable_map<T>(dx + g * M * N, M, N) += const_map<T>(nd.grad + g * N * M, N, M).transpose();
+      }))
+    nd->i0 = groups;
+  return y;
 }
 
 /// Softmax over the first `col_len[g]` columns of the first `row_len[g]` rows of each sample block,
