@@ -4,6 +4,7 @@
 /// `models::ctr_model` (see models/model_concept.hpp), and GMF, the user-item candidate generator of
 /// LLM4Rerank (`models/gmf.hpp`).
 #include "models/feature_embedding.hpp"
+#include "models/field_gate.hpp"
 #include "models/model_concept.hpp"
 #include "models/mmoe.hpp"
 #include "models/shared_bottom.hpp"

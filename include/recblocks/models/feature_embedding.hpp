@@ -27,6 +27,10 @@
 /// label, scenario: use `embed_scenario`), a repeated field, `embed_scenario` without a scenario
 /// feature, or `dim < 1`.
 ///
+/// Field gate (optional, `set_field_gate`): each sparse field's embedding and each dense value is
+/// multiplied by its column of a `models::field_gate` (see field_gate.hpp); `nullptr` (the default)
+/// leaves the forward unchanged. The pointer is not owned and is copied with the layer.
+///
 /// Parameters: `<field>.table` `[vocabulary, dim]` per sparse field, `<scenario feature>.table`
 /// `[scenarios, dim]` when embedding the scenario.
 /// Thread-safety: `const` forward; inference tapes touch no state. Complexity: O(B * output_dim).
@@ -46,6 +50,9 @@
 #include "../nn/embedding.hpp"
 #include "../data/batch.hpp"
 #include "../data/schema.hpp"
+#include "../core/ops/elementwise.hpp"
+#include "../core/ops/gather.hpp"
+#include "field_gate.hpp"
 
 
 namespace recblocks::models {
@@ -102,6 +109,9 @@ class feature_embedding {
   const std::vector<index_t>& dense_fields() const { return dense_; }
   const data::schema& get_schema() const { return schema_; }
   const feature_embedding_options& options() const { return opt_; }
+  /// Attaches (or, with `nullptr`, detaches) a per-field multiplier; see the file comment.
+  void set_field_gate(const field_gate<T>* g) { gate_ = g; }
+  const field_gate<T>* get_field_gate() const { return gate_; }
 
   /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
   template <class Self, class V>
@@ -121,6 +131,7 @@ class feature_embedding {
   std::vector<std::string> names_;       // table names (feature names), sparse then scenario
   std::vector<index_t> vocab_;           // per table
   std::vector<nn::embedding<T>> tables_;     // sparse tables, then the scenario table
+  const field_gate<T>* gate_ = nullptr;      // optional per-field multiplier (not owned)
   const embedding_hook<T>* hook_ = nullptr;  // see set_hook (not owned)
 };
 
@@ -223,6 +234,17 @@ var<T> feature_embedding<T>::unhooked(tape<T>& t, const data::batch<T>& b, std::
     }
     new (parts + n_parts++) var<T>(tables_[k](t, ids));  // gather_rows saves its own copy of the ids
   }
+  var<T> g;
+  if (gate_) {
+    g = gate_->gate(t, b);
+    const index_t width = schema_.sparse_count() + schema_.dense_count();
+    if (g.cols != width || (g.rows != 1 && g.rows != b.size))
+      throw shape_error("models::feature_embedding: the field gate is " + shape_string(g.rows, g.cols) + ", expected [" +
+                        std::to_string(b.size) + " or 1, " + std::to_string(width) + "]");
+    if (permuted && g.rows != 1) g = ops::gather_rows(t, g, rows);
+    for (std::size_t k = 0; k < sparse_.size(); ++k)
+      parts[k] = ops::mul(t, parts[k], ops::slice_cols(t, g, sparse_[k], 1));
+  }
   if (!dense_.empty()) {
     if (!permuted && all_dense_in_order_) {
       new (parts + n_parts++) var<T>(t.view(b.dense.data(), b.size, b.dense.cols()));
@@ -234,6 +256,13 @@ var<T> feature_embedding<T>::unhooked(tape<T>& t, const data::batch<T>& b, std::
         for (std::size_t j = 0; j < dense_.size(); ++j) dv(i, index_t(j)) = b.dense(src, dense_[j]);
       }
       new (parts + n_parts++) var<T>(d);
+    }
+    if (gate_) {
+      var<T>* cols = t.template scratch<var<T>>(dense_.size());
+      for (std::size_t j = 0; j < dense_.size(); ++j)
+        new (cols + j) var<T>(ops::slice_cols(t, g, schema_.sparse_count() + dense_[j], 1));
+      const var<T> gd = dense_.size() == 1 ? cols[0] : ops::concat_cols(t, std::span<const var<T>>(cols, dense_.size()));
+      parts[n_parts - 1] = ops::mul(t, parts[n_parts - 1], gd);
     }
   }
   if (n_parts == 1) return parts[0];
