@@ -45,8 +45,7 @@ class http_scoring_service {
 
   explicit http_scoring_service(options o)
       : options_(std::move(o)),
-        server_(recblocks::serve::load_scoring_model<float>(options_.checkpoint), options_.server),
-        decoder_(server_.current_model()->schema(), options_.server.max_request_rows) {
+        server_(recblocks::serve::load_scoring_model<float>(options_.checkpoint), options_.server) {
     const int io = options_.io_threads;
     http_.new_task_queue = [io] { return new httplib::ThreadPool(static_cast<std::size_t>(io)); };
     http_.set_tcp_nodelay(true);  // one request, one response: never wait for a delayed ACK (Nagle)
@@ -121,7 +120,7 @@ class http_scoring_service {
     }
     recblocks::data::batch<float> rows;
     try {
-      decoder_.decode(body, rows);
+      server_.validator().decode(body, rows);  // the server's own checks (same schema, same row limit)
     } catch (const recblocks::error& e) {
       return json(rs, 400, {{"error", e.what()}});
     }
@@ -150,7 +149,6 @@ class http_scoring_service {
 
   options options_;
   recblocks::serve::model_server<float> server_;
-  recblocks::serve::row_decoder<float> decoder_;
   httplib::Server http_;
   int port_ = -1;
   int listen_socket_ = -1;
