@@ -7,21 +7,30 @@
 //   sentence-encoder dot products of "claim. answer. rationale" with each document (rationale scores)
 //   ->  min-max fusion s = α ŝ_rationale + (1 − α) ŝ_retrieval  ->  shift sampler (pos rank 0, negs
 //   ranks {3,4,6,9,13,18})  ->  group softmax cross-entropy (positive first, group 7), AdamW.
-// Rows: BM25 order; the pretrained cross-encoder (random head); fine-tuned on retrieval ranks (α = 0);
+// Rows: BM25 order; the rationale reranker itself on the dev claims (no training: each dev claim's BM25
+// top 20 reordered by the fused scores, rr_rationale α = 1, rr_fused α = 0.5, rr_human α = 0.5 with the
+// evidence sentences; the LLM is given the dev claim's gold answer, so these rows measure the ranking
+// RADIO trains on, not a deployable reranker); the pretrained cross-encoder (random head); fine-tuned on retrieval ranks (α = 0);
 // on LLM-rationale ranks (α = 1); fused α = 0.5 and α = --alpha2; fused α = 0.5 with SciFact's human
 // evidence sentences as the rationale (an oracle). Metrics on the dev claims: NDCG@5, NDCG@10, Recall@5
 // of the reranked top 20 against the qrels.
 //
 // Data: the train qrels of SciFact split 80/20 by data::beir_dataset::split (seed 13); --train N takes
 // the first N train-split claims (query index order), --dev M the first M dev-split claims.
-// Rationales: recorded once from the local LLM (--live, RECBLOCKS_LLM_URL) and shipped in
-// examples/data/radio_scifact_records.jsonl.gz; replayed by default (a missing answer is an error).
+// Rationales: recorded once from a local LLM chosen by --model and shipped; replayed by default (a
+// missing answer is an error):
+//   smollm2 (default): SmolLM2 135M Instruct, prompt radio_scifact/2 (RADIO's messages with the question,
+//     answer and "Rationale: " in one user turn; {"rationale"} schema with maxLength 300, 100 tokens),
+//     examples/data/radio_scifact_smollm2_records.jsonl.gz; live: RECBLOCKS_LLM_INSTRUCT_URL;
+//   gemma: Gemma 3 270M base, prompt radio_scifact/1 (the reference's four messages, 64 tokens),
+//     examples/data/radio_scifact_records.jsonl.gz; live: RECBLOCKS_LLM_URL.
+// Rationales are asked for the training claims (ft_* rows) and the dev claims (rr_* rows).
 // A claim whose rationale is empty, refused or unusable after a re-ask falls back to its retrieval
 // ranking (counted and printed). Results go to stdout and, with --out FILE, one JSON line per run.
 //
-// Usage: radio_scifact [--data DIR] [--models DIR] [--train N] [--dev M] [--seeds S] [--epochs E]
+// Usage: radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E]
 //        [--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE]
-//        [--live] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
+//        [--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
 // --max-length: tokens per cross-encoder pair (128); --embed-length: tokens per text for the rationale
 // scores' sentence encoder (256, the model's maximum).
 // --head-lr: a separate learning rate for the pooler and head (0: --lr, the paper's single rate).
@@ -76,7 +85,24 @@ namespace llm = recblocks::llm;
 
 namespace {
 
-constexpr const char* prompt_version = "radio_scifact/1";
+/// The LLMs the example has records for (see the file comment).
+struct llm_choice {
+  const char* key;
+  const char* model;
+  const char* records;
+  const char* prompt_version;
+  bool single_turn;
+  int max_tokens, max_chars;
+  const char* url_env;
+  const char* model_env;
+  const char* sha_env;
+};
+constexpr llm_choice llm_choices[] = {
+    {"smollm2", "smollm2-135m-instruct-q4_1", "radio_scifact_smollm2_records.jsonl.gz", "radio_scifact/2", true, 100, 300,
+     "RECBLOCKS_LLM_INSTRUCT_URL", "RECBLOCKS_LLM_INSTRUCT_MODEL", "RECBLOCKS_LLM_INSTRUCT_SHA256"},
+    {"gemma", "gemma-3-270m-q4_k_m", "radio_scifact_records.jsonl.gz", "radio_scifact/1", false, 64, 0, "RECBLOCKS_LLM_URL",
+     "RECBLOCKS_LLM_MODEL", "RECBLOCKS_LLM_MODEL_SHA256"},
+};
 constexpr index_t top_k = 20, keep_k = 5;
 
 struct claim_info {
@@ -115,15 +141,15 @@ int main(int argc, char** argv) try {
   std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "";
   std::string models = std::getenv("RECBLOCKS_MODELS") ? std::getenv("RECBLOCKS_MODELS")
                                                         : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/recblocks/models";
-  std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/radio_scifact_records.jsonl.gz";
-  std::string rows_arg = "bm25,pretrained,ft_retrieval,ft_rationale,ft_fused,ft_fused2,ft_human", out_file, pairs_out;
+  std::string records, model_key = "smollm2";
+  std::string rows_arg = "bm25,rr_rationale,rr_fused,rr_human,pretrained,ft_retrieval,ft_rationale,ft_fused,ft_fused2,ft_human", out_file, pairs_out;
   index_t n_train = 60, n_dev = 60, seeds = 3, epochs = 1, max_length = 128, batch = 4, threads = 6, embed_length = 256;
-  double lr = 6e-5, alpha2 = 0.8, head_lr = 0;
+  double lr = 6e-5, alpha2 = 0.8, head_lr = 0, live_budget = 0;
   bool live = false, timing = false, quiet = false, record_only = false;
   recblocks_examples::command_line cl("radio_scifact",
-                                      "radio_scifact [--data DIR] [--models DIR] [--train N] [--dev M] [--seeds S] [--epochs E] "
+                                      "radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E] "
                                       "[--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE] "
-                                      "[--live] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
+                                      "[--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
   cl.option("--data", data);
   cl.option("--models", models);
   cl.option("--train", n_train);
@@ -136,6 +162,8 @@ int main(int argc, char** argv) try {
   cl.option("--lr", lr);
   cl.option("--alpha2", alpha2);
   cl.option("--rows", rows_arg);
+  cl.option("--model", model_key);
+  cl.option("--live-budget", live_budget);
   cl.option("--records", records);
   cl.option("--threads", threads);
   cl.option("--out", out_file);
@@ -149,8 +177,15 @@ int main(int argc, char** argv) try {
   if (n_train < 1 || n_dev < 1 || seeds < 1 || epochs < 1 || batch < 1 || threads < 1 || max_length < 8)
     cl.fail("--train, --dev, --seeds, --epochs, --batch, --threads must be >= 1 and --max-length >= 8");
   if (!(alpha2 >= 0 && alpha2 <= 1)) cl.fail("--alpha2 must lie in [0, 1]");
+  const llm_choice* choice = nullptr;
+  for (const auto& c : llm_choices)
+    if (model_key == c.key) choice = &c;
+  if (!choice) cl.fail("--model must be smollm2 or gemma, not '" + model_key + "'");
+  if (records.empty()) records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/" + choice->records;
+  const char* prompt_version = choice->prompt_version;
   const auto rows = split_list(rows_arg);
-  const std::set<std::string> known{"bm25", "pretrained", "ft_retrieval", "ft_rationale", "ft_fused", "ft_fused2", "ft_human"};
+  const std::set<std::string> known{"bm25",         "rr_rationale", "rr_fused",  "rr_human",  "pretrained",
+                                    "ft_retrieval", "ft_rationale", "ft_fused", "ft_fused2", "ft_human"};
   for (const auto& r : rows)
     if (!known.count(r)) cl.fail("unknown row '" + r + "'");
 
@@ -201,8 +236,9 @@ int main(int argc, char** argv) try {
   std::map<index_t, std::vector<std::size_t>> sentence_starts;  // only the evidence documents
   {
     std::set<std::string> wanted;
-    for (index_t q : train_q)
-      for (const auto& [d, s] : claims[ds.queries()[q].id].evidence) wanted.insert(ds.corpus()[d].id);
+    for (const auto* qs : {&train_q, &dev_q})
+      for (index_t q : *qs)
+        for (const auto& [d, s] : claims[ds.queries()[q].id].evidence) wanted.insert(ds.corpus()[d].id);
     for (const auto& f : fs::directory_iterator(dir)) {
       const auto name = f.path().filename().string();
       if (name.rfind("corpus", 0) != 0 || f.path().extension() != ".jsonl") continue;
@@ -257,8 +293,13 @@ int main(int argc, char** argv) try {
                 ds.corpus().size(), split.train.size(), split.dev.size(), train_q.size(), dev_q.size(), (long long)top_k, elapsed());
 
   // ---- rationales (recorded LLM answers) ------------------------------------------------------------
-  const bool need_llm = std::count(rows.begin(), rows.end(), "ft_rationale") || std::count(rows.begin(), rows.end(), "ft_fused") ||
-                        std::count(rows.begin(), rows.end(), "ft_fused2");
+  auto has = [&](const char* r) { return std::count(rows.begin(), rows.end(), r) > 0; };
+  const bool need_train_llm = has("ft_rationale") || has("ft_fused") || has("ft_fused2");
+  const bool need_dev_llm = has("rr_rationale") || has("rr_fused");
+  const bool need_llm = need_train_llm || need_dev_llm;
+  std::vector<index_t> llm_q;  // claims whose rationales are asked: training claims, then dev claims
+  if (need_train_llm) llm_q = train_q;
+  if (need_dev_llm) llm_q.insert(llm_q.end(), dev_q.begin(), dev_q.end());
   std::map<index_t, std::string> llm_rationale;  // query -> rationale ("" = fallback)
   rr::rationale_stats rstats;
   std::string answered_by = "-";
@@ -269,26 +310,47 @@ int main(int argc, char** argv) try {
 #endif
     if (live) {
 #if defined(RECBLOCKS_HAVE_CURL)
-      http.emplace();  // RECBLOCKS_LLM_URL
-      book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                   llm::any_client(std::ref(*http)));
+      auto env = [](const char* n) { return std::getenv(n) ? std::string(std::getenv(n)) : std::string(); };
+      llm::http_client_options hopt;
+      hopt.base_url = env(choice->url_env);
+      hopt.model = env(choice->model_env);
+      if (hopt.base_url.empty())
+        throw recblocks::value_error(std::string("radio_scifact: --live --model ") + choice->key + " needs " + choice->url_env +
+                                     " (eval \"$(tools/llm_server.sh env)\")");
+      http.emplace(hopt);
+      llm::record_meta meta = llm::record_meta::from_env(prompt_version);
+      meta.model = hopt.model.empty() ? std::string(choice->model) : hopt.model;
+      meta.model_sha256 = env(choice->sha_env);
+      book.emplace(records, meta, llm::recorded_options{.mode = llm::record_mode::live}, llm::any_client(std::ref(*http)));
 #else
       throw recblocks::value_error("radio_scifact: --live needs recblocks built with libcurl (recblocks::llm_http)");
 #endif
     } else {
       llm::record_meta expected;
       expected.prompt_version = prompt_version;
+      expected.model = choice->model;
       book.emplace(records, expected);
     }
     answered_by = book->meta().model;
     std::mutex m;
     std::atomic<std::size_t> next{0};
+    std::size_t stop_at = llm_q.size();  // --live-budget: the first claim not asked
     std::exception_ptr failure;
     auto work = [&] {
-      rr::rationale_prompt<llm::recorded_client&> prompt(*book);
+      rr::rationale_options ro;
+      ro.single_turn = choice->single_turn;
+      ro.max_tokens = choice->max_tokens;
+      ro.max_chars = choice->max_chars;
+      if (choice->single_turn) ro.model = choice->model;  // radio_scifact/2 keys name the model
+      rr::rationale_prompt<llm::recorded_client&> prompt(*book, ro);
       try {
-        for (std::size_t i = next++; i < train_q.size(); i = next++) {
-          const index_t q = train_q[i];
+        for (std::size_t i = next++; i < llm_q.size(); i = next++) {
+          if (live && live_budget > 0 && elapsed() > live_budget) {
+            std::lock_guard<std::mutex> lock(m);
+            stop_at = std::min(stop_at, i);  // every claim before the first one skipped was answered
+            break;
+          }
+          const index_t q = llm_q[i];
           const auto r = prompt(ds.queries()[q].text, answer_text(q));
           std::lock_guard<std::mutex> lock(m);
           llm_rationale[q] = r.ok ? r.text : "";
@@ -296,7 +358,7 @@ int main(int argc, char** argv) try {
       } catch (...) {
         std::lock_guard<std::mutex> lock(m);
         if (!failure) failure = std::current_exception();
-        next = train_q.size();
+        next = llm_q.size();
       }
       std::lock_guard<std::mutex> lock(m);
       rstats += prompt.stats();
@@ -307,6 +369,11 @@ int main(int argc, char** argv) try {
     for (auto& th : pool) th.join();
     if (live) book->save();
     if (failure) std::rethrow_exception(failure);
+    if (stop_at < llm_q.size()) {
+      const std::size_t nt = need_train_llm ? train_q.size() : 0;
+      std::printf("--live-budget %.0f s reached: the first %zu of %zu claims answered; replay with --train %zu --dev %zu\n", live_budget,
+                  stop_at, llm_q.size(), need_train_llm ? std::min(stop_at, nt) : train_q.size(), stop_at > nt ? stop_at - nt : std::size_t(0));
+    }
     std::printf("rationales (%s, prompt %s): %ld claims, %ld requests, %ld valid at once, %ld after a re-ask, %ld fallbacks", answered_by.c_str(),
                 prompt_version, rstats.queries, rstats.requests, rstats.valid_first, rstats.reasked, rstats.fallbacks);
     for (const auto& [k, v] : rstats.failures) std::printf(", %s %ld", k.c_str(), v);
@@ -318,10 +385,11 @@ int main(int argc, char** argv) try {
   recblocks::text::sentence_encoder_options so;
   so.max_length = embed_length;
   const auto senc = recblocks::text::sentence_encoder<float>::load(model_dir, so);
-  std::map<index_t, std::vector<float>> doc_emb;  // documents of the training claims' top 20
+  std::map<index_t, std::vector<float>> doc_emb;  // documents of the training (and, for rr_*, dev) claims' top 20
   {
-    std::vector<index_t> need;
-    for (index_t q : train_q)
+    std::vector<index_t> need, rq = train_q;
+    if (has("rr_rationale") || has("rr_fused") || has("rr_human")) rq.insert(rq.end(), dev_q.begin(), dev_q.end());
+    for (index_t q : rq)
       for (const auto& s : retrieved[q])
         if (!doc_emb.count(s.id)) {
           doc_emb[s.id] = {};
@@ -389,13 +457,24 @@ int main(int argc, char** argv) try {
     if (it == tok_cache.end()) it = tok_cache.emplace(d, ce.token_ids(ds.document_text(d))).first;
     return it->second;
   };
-  auto evaluate = [&](const ce_t* ce) {
+  long rr_fallbacks = 0;  // dev claims without a usable rationale (rr_* rows keep the BM25 order)
+  auto evaluate = [&](const ce_t* ce, double rr_alpha = -1, const std::string& rr_source = "") {
     run_metrics m;
+    rr_fallbacks = 0;
     recblocks::tape<float> t(recblocks::tape_mode::infer);
     for (index_t q : dev_q) {
       const auto& top = retrieved[q];
       std::vector<index_t> order;
       for (const auto& s : top) order.push_back(s.id);
+      if (rr_alpha >= 0) {  // the rationale reranker: fused scores of the dev claim itself
+        const std::string rat = rr_source == "human" ? human_rationale(q) : llm_rationale[q];
+        if (rat.empty()) {
+          ++rr_fallbacks;
+        } else {
+          order.clear();
+          for (const auto& d : rr::score_fusion({.alpha = rr_alpha})(rationale_list(q, rat), top).docs) order.push_back(d.id);
+        }
+      }
       if (ce) {
         ce_t::packed p;
         const auto qi = ce->token_ids(ds.queries()[q].text);
@@ -495,6 +574,12 @@ int main(int argc, char** argv) try {
       report(row, 0, evaluate(nullptr), nullptr, 0, 0);
       continue;
     }
+    if (row.rfind("rr_", 0) == 0) {
+      const auto m = evaluate(nullptr, row == "rr_rationale" ? 1.0 : 0.5, row == "rr_human" ? "human" : "llm");
+      report(row, 0, m, nullptr, 0, 0);
+      std::printf("  (%s: %ld of %zu dev claims without a rationale keep the BM25 order)\n", row.c_str(), rr_fallbacks, dev_q.size());
+      continue;
+    }
     std::optional<group_set> gs;
     if (row == "ft_retrieval") gs = make_groups(0.0, "llm");
     else if (row == "ft_rationale") gs = make_groups(1.0, "llm");
@@ -520,11 +605,12 @@ int main(int argc, char** argv) try {
       for (std::size_t i = 0; i < v.size(); ++i) v[i] += r.ndcg10[i] / double(runs.size());
     return v;
   };
-  if (results.count("ft_retrieval")) {
-    const auto base = per_query("ft_retrieval");
-    std::printf("\npaired NDCG@10 differences against ft_retrieval over %zu dev claims (seed means per claim): mean ± s.e.\n", dev_q.size());
+  for (const char* base_row : {"ft_retrieval", "bm25"}) {
+    if (!results.count(base_row)) continue;
+    const auto base = per_query(base_row);
+    std::printf("\npaired NDCG@10 differences against %s over %zu dev claims (seed means per claim): mean ± s.e.\n", base_row, dev_q.size());
     for (const auto& [row, runs] : results) {
-      if (row == "ft_retrieval") continue;
+      if (row == base_row) continue;
       const auto v = per_query(row);
       double m = 0, ss = 0;
       long better = 0, worse = 0;

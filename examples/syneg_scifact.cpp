@@ -16,13 +16,20 @@
 // --full instead fine-tunes the whole BERT (mean pooling, normalised) on a recording tape
 // (text::sentence_encoder::forward, Adam lr --full-lr 2e-5) and re-encodes the corpus after training:
 // only small subsets fit this machine's time (see docs/syneg.md).
-// Synthetic negatives: synthetic::llm_negative_policy (prompt syneg/1) answered by the local Gemma 3 270M
-// (recorded once, replayed from examples/data/syneg_scifact_records.jsonl.gz; --live re-asks
-// RECBLOCKS_LLM_URL and rewrites the file) and synthetic::perturbation_policy (classical).
+// Synthetic negatives: synthetic::llm_negative_policy answered by a local model chosen with --model:
+//   smollm2 (default): SmolLM2 135M Instruct, prompt syneg/2 (one document per request, one request per
+//     query, documents of 20..240 characters, reflection <= 100), examples/data/syneg_scifact_smollm2_records.jsonl.gz, live:
+//     RECBLOCKS_LLM_INSTRUCT_URL / RECBLOCKS_LLM_INSTRUCT_MODEL;
+//   gemma: Gemma 3 270M base, prompt syneg/1 (two documents per request), examples/data/
+//     syneg_scifact_records.jsonl.gz, live: RECBLOCKS_LLM_URL / RECBLOCKS_LLM_MODEL;
+// (recorded once, replayed; --live re-asks the server and rewrites the file; --live-budget S stops
+// asking new queries after S seconds and records the answered prefix of the sample; the file's header names the
+// model and replay checks it; syneg/2 requests carry the model name, so keys never mix models) and
+// synthetic::perturbation_policy (classical).
 // Evaluation: dev queries against the whole corpus (or the --docs subset), NDCG@10 and Recall@100,
 // mean over --seeds; paired differences per seed.
 //
-// Usage: syneg_scifact [--data DIR] [--models DIR] [--records FILE] [--live] [--sample N] [--queries N]
+// Usage: syneg_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--records FILE] [--live] [--live-budget S] [--sample N] [--queries N]
 //                      [--dev N] [--docs N] [--epochs N] [--seeds 1,2,3] [--rows a,b,...] [--batch B]
 //                      [--lr X] [--full-lr X] [--max-length L] [--threads T] [--full]
 // Prints one line per row and, last, `ndcg@10 X` of the default fine-tuned row (hybrid llm 2 + bm25 2).
@@ -77,7 +84,22 @@ namespace rb = recblocks;
 
 namespace {
 
-constexpr const char* recorded_model = "gemma-3-270m-q4_k_m";
+/// The LLMs the example has records for: --model key, recorded model name, record file, prompt style.
+struct llm_choice {
+  const char* key;
+  const char* model;
+  const char* records;
+  recblocks::synthetic::negative_prompt_style style;
+  const char* url_env;
+  const char* model_env;
+  const char* sha_env;
+};
+constexpr llm_choice llm_choices[] = {
+    {"smollm2", "smollm2-135m-instruct-q4_1", "syneg_scifact_smollm2_records.jsonl.gz", recblocks::synthetic::negative_prompt_style::syneg2,
+     "RECBLOCKS_LLM_INSTRUCT_URL", "RECBLOCKS_LLM_INSTRUCT_MODEL", "RECBLOCKS_LLM_INSTRUCT_SHA256"},
+    {"gemma", "gemma-3-270m-q4_k_m", "syneg_scifact_records.jsonl.gz", recblocks::synthetic::negative_prompt_style::syneg1,
+     "RECBLOCKS_LLM_URL", "RECBLOCKS_LLM_MODEL", "RECBLOCKS_LLM_MODEL_SHA256"},
+};
 
 std::uint64_t fnv1a(std::uint64_t h, const char* p, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
@@ -235,18 +257,20 @@ double sd(const std::vector<double>& v) {
 int main(int argc, char** argv) try {
   std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "../shared/data";
   std::string models = std::getenv("RECBLOCKS_MODELS") ? std::getenv("RECBLOCKS_MODELS") : (home_cache() / "models").string();
-  std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/syneg_scifact_records.jsonl.gz";
+  std::string records, model_key = "smollm2";
   std::string seeds_arg = "1,2,3", rows_arg = "all";
   index_t sample = 60, queries_n = 0, dev_n = 0, docs_n = 0, epochs = 4, batch = 32, max_length = 0, threads = 1;
-  double lr = 1e-3, full_lr = 2e-5;
+  double lr = 1e-3, full_lr = 2e-5, live_budget = 0;
   bool live = false, full = false;
   recblocks_examples::command_line cl(
       "syneg_scifact",
-      "syneg_scifact [--data DIR] [--models DIR] [--records FILE] [--live] [--sample N] [--queries N] [--dev N] "
+      "syneg_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--records FILE] [--live] [--live-budget S] [--sample N] [--queries N] [--dev N] "
       "[--docs N] [--epochs N] [--seeds 1,2,3] [--rows zero,bm25,random,bm25neg,dense,llm,classical,hyb13,hyb22,chyb22,chyb13|all] "
       "[--batch B] [--lr X] [--full-lr X] [--max-length L] [--threads T] [--full]");
   cl.option("--data", data);
   cl.option("--models", models);
+  cl.option("--model", model_key);
+  cl.option("--live-budget", live_budget);
   cl.option("--records", records);
   cl.option("--sample", sample);
   cl.option("--queries", queries_n);
@@ -265,6 +289,12 @@ int main(int argc, char** argv) try {
   cl.parse(argc, argv);
   if (sample < 1 || queries_n < 0 || dev_n < 0 || docs_n < 0 || epochs < 0 || batch < 2 || max_length < 0 || threads < 1 || !(lr > 0))
     cl.fail("--sample >= 1, --queries/--dev/--docs/--epochs/--max-length >= 0, --batch >= 2, --threads >= 1, --lr > 0");
+  const llm_choice* choice = nullptr;
+  for (const auto& c : llm_choices)
+    if (model_key == c.key) choice = &c;
+  if (!choice) cl.fail("--model must be smollm2 or gemma, not '" + model_key + "'");
+  if (records.empty()) records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/" + choice->records;
+  const bool per_doc = choice->style == rb::synthetic::negative_prompt_style::syneg2;
   std::vector<std::uint64_t> seeds;
   for (const auto& s : split_list(seeds_arg)) seeds.push_back(std::stoull(s));
   if (seeds.empty()) cl.fail("--seeds needs at least one seed");
@@ -355,56 +385,81 @@ int main(int argc, char** argv) try {
   // ---- synthetic negatives: LLM (recorded) and classical --------------------------------------------
   // One request per train query with its first relevant document; the attributes cycle over the
   // difficulties (hard, medium, hard, easy, ...), about 40 words, 2 documents.
-  auto request_of = [&](std::size_t i) {
+  auto request_of = [&](std::size_t i, std::size_t k = 0) {
     rb::synthetic::negative_request r;
     const index_t q = train_q[i];
     r.query = ds.queries()[static_cast<std::size_t>(q)].text;
     r.positive = ds.document_text(ds.relevant(q).front());
     static const char* levels[] = {"hard", "medium", "hard", "easy"};
-    r.difficulty = levels[i % 4];
+    r.difficulty = levels[(i + k) % 4];
     r.length_words = 40;
     return r;
   };
-  const std::size_t n_llm = std::min<std::size_t>(static_cast<std::size_t>(sample), train_q.size());
+  std::size_t n_llm = std::min<std::size_t>(static_cast<std::size_t>(sample), train_q.size());
   std::vector<std::vector<std::string>> llm_docs(train_q.size()), classical_docs(train_q.size());
   rb::synthetic::llm_negative_stats llm_stats;
   std::string llm_line = "LLM negatives: not used";
   const bool need_llm = std::any_of(rows.begin(), rows.end(), [](const row_config& r) { return r.llm > 0; });
   if (need_llm) {
     namespace llm = rb::llm;
-    const std::string prompt_version = rb::synthetic::llm_negative_policy<llm::recorded_client>::prompt_version;
+    const std::string prompt_version = per_doc ? rb::synthetic::llm_negative_policy<llm::recorded_client>::prompt_version2
+                                               : rb::synthetic::llm_negative_policy<llm::recorded_client>::prompt_version;
     std::optional<llm::recorded_client> book;
 #if defined(RECBLOCKS_HAVE_CURL)
     std::optional<llm::http_client> http;
 #endif
     if (live) {
 #if defined(RECBLOCKS_HAVE_CURL)
+      auto env = [](const char* n) { return std::getenv(n) ? std::string(std::getenv(n)) : std::string(); };
       llm::http_client_options hopt;
+      hopt.base_url = env(choice->url_env);
+      hopt.model = env(choice->model_env);
+      if (hopt.base_url.empty())
+        throw rb::value_error(std::string("syneg_scifact: --live --model ") + choice->key + " needs " + choice->url_env +
+                              " (eval \"$(tools/llm_server.sh env)\")");
       hopt.max_concurrency = 6;
       http.emplace(hopt);
-      book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                   llm::any_client(std::ref(*http)));
+      llm::record_meta meta = llm::record_meta::from_env(prompt_version);
+      meta.model = hopt.model.empty() ? std::string(choice->model) : hopt.model;
+      meta.model_sha256 = env(choice->sha_env);
+      book.emplace(records, meta, llm::recorded_options{.mode = llm::record_mode::live}, llm::any_client(std::ref(*http)));
 #else
       throw rb::value_error("syneg_scifact: --live needs recblocks built with libcurl (recblocks::llm_http)");
 #endif
     } else {
       llm::record_meta expected;
-      expected.model = recorded_model;
+      expected.model = choice->model;
       expected.prompt_version = prompt_version;
       book.emplace(records, expected);
     }
     const auto t0 = std::chrono::steady_clock::now();
-    const std::size_t workers = live ? 6 : 1;
+    const std::size_t workers = live ? 4 : 1;  // the instruct server has 4 slots
     std::vector<rb::synthetic::llm_negative_stats> per(workers);
-    std::atomic<std::size_t> next{0}, done{0};
+    std::atomic<std::size_t> next{0}, done{0}, stop_at{n_llm};
     std::mutex err_mutex;
     std::exception_ptr err;
     auto work = [&](std::size_t w) {
-      // one call per query: the recording budget on the shared machine (no corrective re-ask)
-      rb::synthetic::llm_negative_policy<llm::recorded_client> policy(*book, {.max_attempts = 1});
+      // gemma (syneg/1): one call per query, no corrective re-ask (the recording budget of the first
+      // recording); smollm2 (syneg/2): one request per query (one document), one corrective re-ask.
+      rb::synthetic::llm_negative_options po;
+      po.style = choice->style;
+      po.max_attempts = per_doc ? 2 : 1;
+      if (per_doc) {
+        po.model = choice->model;
+        po.document_chars = 240;  // ~40 words; fewer tokens on the shared CPU
+        po.reflection_chars = 100;
+      }
+      rb::synthetic::llm_negative_policy<llm::recorded_client> policy(*book, po);
       try {
         for (std::size_t i; (i = next++) < n_llm;) {
-          llm_docs[i] = policy.generate(request_of(i));
+          if (live && live_budget > 0 && seconds_since(t0) > live_budget) {  // the budget: stop asking new queries
+            std::lock_guard<std::mutex> lock(err_mutex);
+            stop_at = std::min<std::size_t>(stop_at, i);  // every query before the first one skipped was answered
+            break;
+          }
+          auto r = request_of(i);
+          if (per_doc) r.count = 1;
+          llm_docs[i] = policy.generate(r);
           if (live) std::fprintf(stderr, "\r[live] %zu/%zu queries answered   ", ++done, n_llm);
         }
       } catch (...) {
@@ -420,18 +475,28 @@ int main(int argc, char** argv) try {
     for (auto& th : pool) th.join();
     if (err) std::rethrow_exception(err);
     for (const auto& s : per) llm_stats += s;
+    if (live && stop_at < n_llm) {  // the budget ran out: queries 0 .. stop_at - 1 were answered
+      std::fprintf(stderr, "\n[live] budget of %.0f s reached: the first %zu of %zu queries answered; replay with --sample %zu\n",
+                   live_budget, std::size_t(stop_at), n_llm, std::size_t(stop_at));
+      n_llm = stop_at;
+      for (std::size_t i = n_llm; i < llm_docs.size(); ++i) llm_docs[i].clear();  // answered past the prefix: not used
+    }
     if (live) {
       book->save();
       std::fprintf(stderr, "\n[live] %ld answers recorded in %s (%.0f s)\n", book->recorded(), records.c_str(), seconds_since(t0));
     }
-    char buf[512];
+    std::size_t covered = 0;
+    for (std::size_t i = 0; i < n_llm; ++i) covered += !llm_docs[i].empty();
+    char buf[768];
     std::snprintf(buf, sizeof buf,
-                  "LLM negatives (%s, prompt %s, %s %s): %ld queries, %ld calls, first answer fully valid %ld (%.0f%%), "
-                  "re-asked %ld, partial %ld, skipped (unusable) %ld, documents %ld, dropped %ld",
+                  "LLM negatives (%s, prompt %s, %s %s): %zu queries (%zu with >= 1 document), %ld requests, %ld calls, "
+                  "first answer fully valid %ld (%.0f%%), re-asked %ld, partial %ld, skipped (unusable) %ld, documents %ld, "
+                  "dropped %ld, tokens %ld prompt / %ld completion",
                   book->meta().model.c_str(), prompt_version.c_str(), live ? "live" : "replayed, recorded",
-                  book->meta().recorded_at.c_str(), llm_stats.requests, llm_stats.calls, llm_stats.first_valid,
+                  book->meta().recorded_at.c_str(), n_llm, covered, llm_stats.requests, llm_stats.calls, llm_stats.first_valid,
                   100.0 * static_cast<double>(llm_stats.first_valid) / std::max<long>(1, llm_stats.requests),
-                  llm_stats.retries, llm_stats.partial, llm_stats.skipped, llm_stats.documents, llm_stats.dropped);
+                  llm_stats.retries, llm_stats.partial, llm_stats.skipped, llm_stats.documents, llm_stats.dropped,
+                  llm_stats.prompt_tokens, llm_stats.completion_tokens);
     llm_line = buf;
     for (const auto& [k, v] : llm_stats.failures) llm_line += "; " + k + " " + std::to_string(v);
   }

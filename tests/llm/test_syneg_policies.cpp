@@ -172,3 +172,37 @@ TEST_CASE("text_negatives mix with corpus ids in hybrid_negatives", "[syneg][neg
   CHECK(!syn.is_text(got[2].id));
   CHECK(mix.sample(1, g).size() == 3);  // instance 1 has one synthetic document: the source runs out
 }
+
+TEST_CASE("llm_negative_policy: syneg/2 asks one document per request, names the model, validates it", "[syneg]") {
+  const std::string one = R"({"reflection": "same topic, other finding", "hard_negative": "Vitamin D levels were measured in 300 children with asthma and were unrelated to wheezing."})";
+  llm::scripted_client c(std::vector<std::string>{one, R"({"reflection": "r", "hard_negative": "<document 1>"})",
+                                                  R"({"reflection": "r", "hard_negative": "<document 1> and <document 2>"})"});
+  synthetic::llm_negative_policy p(c, {.style = synthetic::negative_prompt_style::syneg2, .model = "smollm2-135m-instruct-q4_1"});
+  CHECK(std::string(p.version()) == "syneg/2");
+  auto r = req();
+  CHECK_THROWS_AS(p.generate(r), value_error);  // count 2: syneg/2 asks one document per request
+  r.count = 1;
+  r.difficulty = "medium";
+  const std::string s = p.prompt(r);
+  for (const char* part : {"You are an expert in biomedical science.", "Query: \"Vitamin D supplementation", "Relevant document: \"Vitamin D",
+                           "does not support the query", "Difficulty: medium.", "about 60 words", "\"reflection\"", "\"hard_negative\""})
+    CHECK(s.find(part) != std::string::npos);
+  CHECK(s.find("<document") == std::string::npos);  // no placeholder to copy
+  const auto sc = p.schema(r);
+  CHECK(sc["properties"].contains("hard_negative"));
+  CHECK(!sc["properties"].contains("hard_negatives"));
+  const auto docs = p.generate(r);
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].rfind("Vitamin D levels", 0) == 0);
+  CHECK(c.requests().front().model == "smollm2-135m-instruct-q4_1");  // part of the replay key
+  // a placeholder twice: re-asked once with the single-document format, then skipped and counted
+  CHECK(p.generate(r).empty());
+  CHECK(p.stats().skipped == 1);
+  CHECK(p.stats().retries == 1);
+  CHECK(p.stats().failures.at("no_content") == 2);
+  REQUIRE(c.requests().size() == 3);
+  CHECK(c.requests()[2].messages.back().content.find("\"hard_negative\": \"...\"") != std::string::npos);
+  // the two styles' requests for the same (query, positive) never share a replay key
+  synthetic::llm_negative_policy p1(c);
+  CHECK(p1.prompt(r) != p.prompt(r));
+}

@@ -3,6 +3,7 @@
 // one-document / all-equal / missing-document lists, and the three samplers.
 #include <catch2/catch.hpp>
 
+#include <recblocks/llm/request_hash.hpp>
 #include <recblocks/llm/scripted_client.hpp>
 #include <recblocks/rerank/rationale_prompt.hpp>
 #include <recblocks/rerank/rationale_scorer.hpp>
@@ -193,4 +194,24 @@ TEST_CASE("shift_sampler: shift {3,4,6,9,13,18} of the top 20, shift_all_neg, it
   CHECK_THROWS_AS(rerank::shift_sampler({.neg_ranks = {0, 3}}), value_error);
   CHECK_THROWS_AS(rerank::shift_sampler({.neg_ranks = {-1}}), value_error);
   CHECK_THROWS_AS(rerank::shift_sampler({.truncate = 1}), value_error);
+}
+
+TEST_CASE("rationale_prompt: single_turn joins question, answer and 'Rationale: ' into one user message; model in the request", "[rerank][radio]") {
+  llm::scripted_client c;
+  c.then_answer(R"({"rationale": "The cited abstract reports that aspirin lowers the risk."})");
+  rerank::rationale_prompt p(c, {.max_tokens = 100, .max_chars = 300, .single_turn = true, .model = "smollm2-135m-instruct-q4_1"});
+  const auto r = p("Aspirin lowers risk.", "SUPPORT (Aspirin trial)");
+  CHECK(r.ok);
+  const auto req = c.requests().at(0);
+  REQUIRE(req.messages.size() == 2);
+  CHECK(req.messages[0].role == llm::role::system);
+  CHECK(req.messages[1].role == llm::role::user);
+  CHECK(req.messages[1].content == "Question: Aspirin lowers risk.\nAnswer: SUPPORT (Aspirin trial)\nRationale: ");
+  CHECK(req.model == "smollm2-135m-instruct-q4_1");
+  CHECK(req.options.max_tokens == 100);
+  CHECK(req.options.format.schema["properties"]["rationale"]["maxLength"] == 300);
+  // the four-message request of the same pair differs (a different replay key)
+  rerank::rationale_prompt p4(c);
+  CHECK(llm::request_hash(p4.request("Aspirin lowers risk.", "SUPPORT (Aspirin trial)")) !=
+        llm::request_hash(p.request("Aspirin lowers risk.", "SUPPORT (Aspirin trial)")));
 }

@@ -15,6 +15,12 @@
 /// constrained by the tight schema `{"rationale": non-empty string}` (optionally `maxLength`) and parsed; with
 /// `structured = false` the free text is the rationale, as the reference code.
 ///
+/// With `single_turn` the three user messages are sent as ONE user message joined by newlines
+/// ("Question: ...\nAnswer: ...\nRationale: "): SmolLM2 135M Instruct, given three consecutive user turns
+/// through its own chat template, answered `{"rationale": "rationale"}` (tried by hand); one turn gives
+/// text. `model`, when set, goes into every request's `model` field (part of the replay key, so recorded
+/// answers of different models never share a key).
+///
 /// Validation: an answer is usable when it holds a rationale with at least `min_chars` non-space
 /// characters that is not a refusal (it starts with "I cannot", "I can't", "I'm sorry", "Sorry", "As an
 /// AI", case-insensitive) and not the question or the answer repeated verbatim. An unusable answer is
@@ -55,6 +61,8 @@ struct rationale_options {
   int max_chars = 0;          ///< schema maxLength of the rationale (0: none; max_tokens bounds it. llama.cpp turns
                               ///< maxLength N into N nested grammar rules: 400 stalled a loaded server)
   int min_chars = 8;          ///< fewer non-space characters: unusable
+  bool single_turn = false;   ///< question, answer and "Rationale: " in one user message (see the file comment)
+  std::string model;          ///< sent as chat_request::model ("" = the client's default)
 };
 
 /// Counts over all calls (see the file comment).
@@ -108,8 +116,12 @@ class rationale_prompt {
   llm::chat_request request(std::string_view question, std::string_view answer, int attempt = 0) const {
     static const llm::prompt_template q("Question: {{question:string}}"), a("Answer: {{answer:string}}");
     llm::chat_request r;
-    r.messages = {llm::message::system(system_text), llm::message::user(q.render({{"question", std::string(question)}})),
-                  llm::message::user(a.render({{"answer", std::string(answer)}})), llm::message::user("Rationale: ")};
+    const std::string qs = q.render({{"question", std::string(question)}}), as = a.render({{"answer", std::string(answer)}});
+    if (opt_.single_turn)
+      r.messages = {llm::message::system(system_text), llm::message::user(qs + "\n" + as + "\nRationale: ")};
+    else
+      r.messages = {llm::message::system(system_text), llm::message::user(qs), llm::message::user(as), llm::message::user("Rationale: ")};
+    r.model = opt_.model;
     r.options.temperature = opt_.temperature;
     r.options.top_p = opt_.top_p;
     r.options.seed = opt_.seed + attempt;

@@ -29,7 +29,26 @@
 /// then the request is skipped and counted (`stats().skipped`): never an exception for bad output.
 /// Transport errors and replay misses (`llm::llm_error`) propagate (never a silent fallback).
 ///
-/// Requires `max_attempts >= 1`, `count >= 1`. Thread-safety: not thread-safe (stats); use one
+/// Prompt styles (`llm_negative_options::style`): `syneg1` is the above (every document in one answer, a
+/// list). `syneg2` (version `syneg/2`) is for very small instruction-tuned models (SmolLM2 135M Instruct):
+/// tried by hand, that model looped over a JSON list ("a list of 1 with the 1 abstract ...") and copied
+/// "<document 1>"-style format hints, so `syneg/2` asks for ONE document per call, in plain words, with
+/// the same three constraint groups:
+///
+///     You are an expert in {domain}.
+///     Query: "{query}"
+///     Relevant document: "{positive, cut}"
+///     Write the abstract of a study on the same topic that uses similar terms but reports a different
+///     finding, so it looks relevant but does not support the query (a hard negative). Do not copy the
+///     relevant document. Difficulty: {difficulty}. Length: about {length} words.
+///     Answer in JSON: "reflection" (one sentence: why it is a hard negative), then "hard_negative".
+///
+/// schema `{"reflection": string <= reflection_chars, "hard_negative": string of 20 .. document_chars}`;
+/// requests need `count == 1` (ask several documents with several requests, e.g. one per difficulty).
+/// `options.model`, when set, goes into every request's `model` field, so recorded answers of different
+/// models never share a replay key (`llm::request_hash` covers the whole request).
+///
+/// Requires `max_attempts >= 1`, `count >= 1` (`== 1` for `syneg2`). Thread-safety: not thread-safe (stats); use one
 /// policy per thread over a thread-safe client (`recorded_client` is).
 
 #include <algorithm>
@@ -53,8 +72,13 @@
 
 namespace recblocks::synthetic {
 
+/// The prompt style (see the file comment): `syneg1` = version "syneg/1", `syneg2` = "syneg/2".
+enum class negative_prompt_style { syneg1, syneg2 };
+
 /// Options of `llm_negative_policy`.
 struct llm_negative_options {
+  negative_prompt_style style = negative_prompt_style::syneg1;
+  std::string model;            ///< sent as chat_request::model ("" = the client's default)
   int max_attempts = 2;         ///< first answer plus re-asks per request
   double temperature = 0.0;     ///< deterministic answers (recordable)
   std::int64_t seed = 42;
@@ -100,7 +124,11 @@ struct llm_negative_stats {
 template <llm::llm_client Client>
 class llm_negative_policy {
  public:
-  static constexpr const char* prompt_version = "syneg/1";
+  static constexpr const char* prompt_version = "syneg/1";   ///< of style syneg1
+  static constexpr const char* prompt_version2 = "syneg/2";  ///< of style syneg2
+
+  /// The prompt version of this policy's style.
+  const char* version() const { return options_.style == negative_prompt_style::syneg2 ? prompt_version2 : prompt_version; }
 
   explicit llm_negative_policy(Client& client, llm_negative_options options = {}) : client_(client), options_(options) {
     if (options_.max_attempts < 1)
@@ -126,8 +154,27 @@ class llm_negative_policy {
     return t;
   }
 
+  /// The typed template of the `syneg/2` prompt (slots: domain, query, positive, difficulty, length (int)).
+  static const llm::prompt_template& prompt_template2() {
+    static const llm::prompt_template t(
+        "You are an expert in {{domain}}.\n"
+        "Query: \"{{query}}\"\n"
+        "Relevant document: \"{{positive}}\"\n"
+        "Write the abstract of a study on the same topic that uses similar terms but reports a different finding, so it "
+        "looks relevant but does not support the query (a hard negative). Do not copy the relevant document. "
+        "Difficulty: {{difficulty}}. Length: about {{length:int}} words.\n"
+        "Answer in JSON: \"reflection\" (one sentence: why it is a hard negative), then \"hard_negative\".\n");
+    return t;
+  }
+
   /// The prompt for `r` (see the file comment).
   std::string prompt(const negative_request& r) const {
+    if (options_.style == negative_prompt_style::syneg2)
+      return prompt_template2().render({{"domain", r.domain},
+                                        {"query", r.query},
+                                        {"positive", cut(r.positive, options_.positive_chars)},
+                                        {"difficulty", r.difficulty},
+                                        {"length", r.length_words}});
     const nlohmann::json example = {{"user_query", r.query}, {"positive_document", cut(r.positive, options_.positive_chars)}};
     std::string items = "\"<document 1>\"";
     for (int i = 1; i < r.count; ++i) items += ", \"<document " + std::to_string(i + 1) + ">\"";
@@ -141,6 +188,13 @@ class llm_negative_policy {
 
   /// The structured-output schema for `r`.
   nlohmann::json schema(const negative_request& r) const {
+    if (options_.style == negative_prompt_style::syneg2)
+      return {{"type", "object"},
+              {"properties",
+               {{"reflection", {{"type", "string"}, {"maxLength", options_.reflection_chars}}},
+                {"hard_negative", {{"type", "string"}, {"minLength", 20}, {"maxLength", options_.document_chars}}}}},
+              {"required", {"reflection", "hard_negative"}},
+              {"additionalProperties", false}};
     return {{"type", "object"},
             {"properties",
              {{"reflection", {{"type", "string"}, {"maxLength", options_.reflection_chars}}},
@@ -156,7 +210,7 @@ class llm_negative_policy {
   /// Validates an answer: the valid documents (possibly fewer than asked) and, when none is valid,
   /// the corrective message; `reasons` collects every failure key (see the file comment).
   static std::vector<std::string> validate(const negative_request& r, const llm::chat_response& resp,
-                                           std::vector<std::string>& reasons, std::string& fix) {
+                                           std::vector<std::string>& reasons, std::string& fix, bool single_document = false) {
     std::vector<std::string> out;
     const auto j = llm::extract_json(resp.text);
     auto fail = [&](const char* reason, const std::string& msg) {
@@ -164,14 +218,24 @@ class llm_negative_policy {
       fix = msg;
       return std::vector<std::string>{};
     };
-    const std::string format = " Answer again in the requested JSON format: {\"reflection\": \"...\", \"hard_negatives\": [...]}.";
+    const bool single = single_document || (j && j->is_object() && j->contains("hard_negative") && !j->contains("hard_negatives"));
+    const std::string format = single ? " Answer again in the requested JSON format: {\"reflection\": \"...\", \"hard_negative\": \"...\"}."
+                                      : " Answer again in the requested JSON format: {\"reflection\": \"...\", \"hard_negatives\": [...]}.";
     if (resp.finish_reason == "length") return fail("truncated", "Your answer was cut off. Write shorter documents." + format);
     if (!j) return fail("no_json", "Your reply does not contain the JSON object asked for." + format);
     if (!j->is_object()) return fail("not_object", "Your reply is not a JSON object." + format);
     const auto refl = j->find("reflection");
     if (refl == j->end() || !refl->is_string()) return fail("no_reflection", "Your reply has no \"reflection\" text." + format);
-    const auto negs = j->find("hard_negatives");
-    if (negs == j->end() || !negs->is_array()) return fail("no_negatives", "Your reply has no \"hard_negatives\" list." + format);
+    nlohmann::json list;
+    if (const auto one = j->find("hard_negative"); one != j->end() && j->find("hard_negatives") == j->end()) {
+      if (!one->is_string()) return fail("no_negatives", "Your reply has no \"hard_negative\" text." + format);
+      list = nlohmann::json::array({*one});  // syneg/2: one document per answer
+    } else {
+      const auto negs = j->find("hard_negatives");
+      if (negs == j->end() || !negs->is_array()) return fail("no_negatives", "Your reply has no \"hard_negatives\" list." + format);
+      list = *negs;
+    }
+    const nlohmann::json* negs = &list;
     const std::string pos = detail::fold(r.positive), query = detail::fold(r.query);
     std::set<std::string> seen;
     for (const auto& v : *negs) {
@@ -201,8 +265,12 @@ class llm_negative_policy {
   /// Writes up to `r.count` negatives for `r` (see the file comment).
   std::vector<std::string> generate(const negative_request& r) {
     if (r.count < 1) throw value_error("synthetic::llm_negative_policy: count = " + std::to_string(r.count) + " must be >= 1");
+    if (options_.style == negative_prompt_style::syneg2 && r.count != 1)
+      throw value_error("synthetic::llm_negative_policy: count = " + std::to_string(r.count) +
+                        " with the syneg/2 prompt, which asks one document per request (count must be 1)");
     ++stats_.requests;
     llm::chat_request req;
+    req.model = options_.model;
     req.messages.push_back(llm::message::user(prompt(r)));
     req.options.temperature = options_.temperature;
     req.options.seed = options_.seed;
@@ -221,7 +289,7 @@ class llm_negative_policy {
           resp.usage.completion_tokens > 0 ? resp.usage.completion_tokens : static_cast<long>(llm::estimate_tokens(resp.text));
       std::vector<std::string> reasons;
       std::string fix;
-      auto docs = validate(r, resp, reasons, fix);
+      auto docs = validate(r, resp, reasons, fix, options_.style == negative_prompt_style::syneg2);
       for (const auto& k : reasons) ++stats_.failures[k];
       if (!docs.empty()) {
         const long dropped = static_cast<long>(reasons.size());
