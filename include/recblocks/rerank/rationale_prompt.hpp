@@ -62,7 +62,7 @@ struct rationale_options {
                               ///< maxLength N into N nested grammar rules: 400 stalled a loaded server)
   int min_chars = 8;          ///< fewer non-space characters: unusable
   bool single_turn = false;   ///< question, answer and "Rationale: " in one user message (see the file comment)
-  std::string model;          ///< sent as chat_request::model ("" = the client's default)
+  std::string model{};        ///< sent as chat_request::model ("" = the client's default)
 };
 
 /// Counts over all calls (see the file comment).

@@ -78,7 +78,7 @@ enum class negative_prompt_style { syneg1, syneg2 };
 /// Options of `llm_negative_policy`.
 struct llm_negative_options {
   negative_prompt_style style = negative_prompt_style::syneg1;
-  std::string model;            ///< sent as chat_request::model ("" = the client's default)
+  std::string model{};          ///< sent as chat_request::model ("" = the client's default)
   int max_attempts = 2;         ///< first answer plus re-asks per request
   double temperature = 0.0;     ///< deterministic answers (recordable)
   std::int64_t seed = 42;
