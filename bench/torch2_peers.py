@@ -480,7 +480,9 @@ def main():
         return status
     rb = {}
     for r in range(a.rounds):
-        out = subprocess.run([a.rb, "time", a.only], check=True, capture_output=True, text=True).stdout
+        # the model's cases (star: with star_sorted_*, the routed peer's training counterpart)
+        rb_filter = next((m for m in MODELS if a.only.startswith(m)), a.only)
+        out = subprocess.run([a.rb, "time", rb_filter], check=True, capture_output=True, text=True).stdout
         for line in out.splitlines():
             _, case, sec = line.split()
             rb.setdefault(case, []).append(float(sec))
