@@ -68,3 +68,16 @@ for b in ["shared_bottom", "mmoe", "ple", "star"]:
         line += (f" {statistics.mean(f('epochs')):.1f} | {statistics.mean(f('seconds')):.0f} | "
                  f"{statistics.mean(f('infer_us_per_row')):.1f} | {int(float(next(iter(runs.values()))['params']))} |")
         print(line)
+
+# the control: LLM vectors against random vectors of the same shape (both levels), paired on the seed
+print()
+print("| backbone | seeds | ΔAUC both − random (paired) | wins | Δlog loss both − random (paired) |")
+print("|---|---|---|---|---|")
+for b in ["shared_bottom", "mmoe", "ple", "star"]:
+    both, rnd = by.get((b, "both"), {}), by.get((b, "random"), {})
+    common = sorted(set(both) & set(rnd))
+    if not common:
+        continue
+    d = [float(both[s]["auc"]) - float(rnd[s]["auc"]) for s in common]
+    dl = [float(both[s]["log_loss"]) - float(rnd[s]["log_loss"]) for s in common]
+    print(f"| {b} | {len(common)} | {pm(d)} | {sum(x > 0 for x in d)}/{len(d)} | {pm(dl)} |")
