@@ -22,6 +22,8 @@
 //              [--records FILE] [--records-instruct FILE] [--quiet]
 //              [--llm-only]      (only the LLM rankings: what `--live --llm-only` records)
 //              --live-books gemma,smollm2 (default both): which books `--live` re-asks; the others replay
+//              --seed-first K: seeds K .. K + N - 1 (each seed is independent, so a run can be split across
+//              processes; every seed's numbers are printed on `raw` lines)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -94,6 +96,7 @@ struct run_config {
   double learning_rate = 1e-3;
   bool quiet = false;
   bool llm_only = false;  ///< only the LLM rankings (recording)
+  index_t seed_first = 1; ///< seeds seed_first .. seed_first + seeds - 1 (each seed is independent: runs can be split)
 };
 
 fs::model_spec spec_for(const run_config& rc, std::uint64_t seed) {
@@ -269,7 +272,7 @@ void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, c
   std::map<std::string, std::map<index_t, std::vector<double>>> prec, auc, dauc;
   std::map<std::string, std::vector<double>> bridge_w, bridge_s;
   std::vector<double> auc_all;
-  for (index_t seed = 1; seed <= seeds; ++seed) {
+  for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
     const auto su = static_cast<std::uint64_t>(seed);
     const rd::dataset train = fs::known_importance::generate(rows, 1000 + su);
     const rd::dataset valid = fs::known_importance::generate(rows / 4, 2000 + su);
@@ -304,7 +307,11 @@ void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, c
         const double a = retrain(train, valid, test, r[p].top(d), rc, 2022 + su).auc;
         auc[p][d].push_back(a);
         dauc[p][d].push_back(a - all);
+        std::printf("raw synthetic seed %lld policy %s d %lld auc %.6f all %.6f\n", static_cast<long long>(seed), p.c_str(),
+                    static_cast<long long>(d), a, all);
       }
+      std::printf("raw synthetic seed %lld policy %s spearman %.6f kendall %.6f p2 %.4f p4 %.4f p6 %.4f\n", static_cast<long long>(seed),
+                  p.c_str(), rho[p].back(), tau[p].back(), prec[p][2].back(), prec[p][4].back(), prec[p][6].back());
     }
     if (!rc.quiet) {
       std::printf("  seed %lld rankings:\n", static_cast<long long>(seed));
@@ -368,7 +375,7 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
   std::map<std::string, std::vector<double>> bridge_w, bridge_s;
   std::map<std::string, std::map<index_t, std::vector<double>>> auc, ll;
   std::map<std::string, std::vector<std::string>> orders_seed1;
-  for (index_t seed = 1; seed <= seeds; ++seed) {
+  for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
     const auto su = static_cast<std::uint64_t>(2022 + seed);
     const auto spec = spec_for(rc, su);
     const auto t0 = std::chrono::steady_clock::now();
@@ -388,13 +395,19 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
       w.resize(bd.rankings.size());
       for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
       bridge_s[bd.policy].push_back(bridge.last_seconds());
+      std::printf("raw movielens seed %lld bridge %s weights", static_cast<long long>(seed), bd.policy.c_str());
+      for (double x : bridge.last_weights()) std::printf(" %.4f", x);
+      std::printf(" seconds %.2f plain_seconds %.2f\n", bridge.last_seconds(), train_seconds.back());
     }
     for (const auto& p : policies) {
-      if (seed == 1) orders_seed1[p] = r[p].order;
+      if (seed == rc.seed_first) orders_seed1[p] = r[p].order;
       for (index_t d : ds) {
         const metrics m = retrain(train, valid, test, r[p].top(d), rc, su);
         auc[p][d].push_back(m.auc - none.auc);
         ll[p][d].push_back(m.log_loss - none.log_loss);
+        std::printf("raw movielens seed %lld policy %s d %lld auc %.6f log_loss %.6f none_auc %.6f none_log_loss %.6f top %s\n",
+                    static_cast<long long>(seed), p.c_str(), static_cast<long long>(d), m.auc, m.log_loss, none.auc, none.log_loss,
+                    join(r[p].top(d)).c_str());
       }
     }
     if (!rc.quiet) std::printf("  seed %lld done (no selection AUC %.4f)\n", static_cast<long long>(seed), none.auc);
@@ -411,7 +424,7 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
       std::printf("| %s | %lld | %s | %s | %d/%zu |\n", p.c_str(), static_cast<long long>(d), pm(auc[p][d]).c_str(), pm(ll[p][d]).c_str(),
                   wins, auc[p][d].size());
     }
-  std::printf("Rankings (seed 1):\n");
+  std::printf("Rankings (seed %lld):\n", static_cast<long long>(rc.seed_first));
   for (const auto& p : policies) std::printf("  %-24s %s\n", p.c_str(), join(orders_seed1[p]).c_str());
   for (const auto& bd : bridges)
     std::printf("%s: softmax(w/4) = %s (seed mean); bridge stage %.1f s per seed\n", bd.policy.c_str(),
@@ -446,11 +459,12 @@ int main(int argc, char** argv) try {
   cl.option("--records", records);
   cl.option("--records-instruct", records_instruct);
   cl.option("--live-books", live_books);
+  cl.option("--seed-first", rc.seed_first);
   cl.flag("--live", live);
   cl.flag("--quiet", rc.quiet);
   cl.flag("--llm-only", rc.llm_only);
   cl.parse(argc, argv);
-  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || !(rc.learning_rate > 0) || rows < 100 || ml_rows < 0) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
+  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || !(rc.learning_rate > 0) || rows < 100 || ml_rows < 0 || rc.seed_first < 1) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
   if (part != "synthetic" && part != "movielens" && part != "both") cl.fail("--part must be synthetic, movielens or both");
   rc.model = recblocks::models::registry::canonical(rc.model);
   auto parse_d = [&](const std::string& def) {
