@@ -30,6 +30,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -109,7 +110,8 @@ struct conversation {
   int turns = 0;
   long tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0, invalid_steps = 0, repaired_steps = 0, steps = 0,
        step_bounds = 0, reflection_rounds = 0, flagged = 0, unresolved = 0, critic_calls = 0, critic_invalid = 0,
-       critic_repaired = 0;
+       critic_repaired = 0, empty_results = 0;
+  std::map<std::string, long> tool_use;  // tool calls by tool name
 };
 
 struct condition {
@@ -120,7 +122,8 @@ struct condition {
 struct row {
   long users = 0, successes = 0, turns_to_success = 0, tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0,
        invalid_steps = 0, repaired_steps = 0, steps = 0, step_bounds = 0, reflection_rounds = 0, flagged = 0,
-       unresolved = 0, critic_calls = 0, critic_invalid = 0, critic_repaired = 0;
+       unresolved = 0, critic_calls = 0, critic_invalid = 0, critic_repaired = 0, empty_results = 0;
+  std::map<std::string, long> tool_use;
   bool llm = false;
   std::vector<int> success_of;  // per user, in sample order
   std::vector<int> turns_of;    // per user: turns to success, or max_turns + 1 when not found
@@ -139,6 +142,8 @@ struct row {
     critic_calls += c.critic_calls;
     critic_invalid += c.critic_invalid;
     critic_repaired += c.critic_repaired;
+    empty_results += c.empty_results;
+    for (const auto& [name, n] : c.tool_use) tool_use[name] += n;
     steps += c.steps;
     step_bounds += c.step_bounds;
     reflection_rounds += c.reflection_rounds;
@@ -407,12 +412,16 @@ int main(int argc, char** argv) {
     }
     if (!cond.llm) a.with_fixed_plan(fixed_plan(cond.chain));
     if (!cond.tools) a.with_title_resolver(resolve);
-    if (transcript)
-      a.with_observer([&](const ag::agent_event& e) {
-        if (e.stage == "plan" || e.stage == "tool" || e.stage == "reflect" || e.stage == "recall" || e.stage == "session")
-          transcript->push_back("    [" + e.stage + "] " + e.detail.dump().substr(0, 300));
-      });
     conversation c;
+    a.with_observer([&](const ag::agent_event& e) {
+      if (e.stage == "tool") {  // which tools the plan called, and how many calls left no candidate at all
+        ++c.tool_use[e.detail.at("tool").get<std::string>()];
+        if (e.detail.value("candidates", 0L) == 0) ++c.empty_results;
+      }
+      if (transcript &&
+          (e.stage == "plan" || e.stage == "tool" || e.stage == "reflect" || e.stage == "recall" || e.stage == "session"))
+        transcript->push_back("    [" + e.stage + "] " + e.detail.dump().substr(0, 300));
+    });
     a.begin_session(user, 1);
     std::string msg = sim.opening();
     for (;;) {
@@ -566,7 +575,10 @@ int main(int argc, char** argv) {
     llm::any_client live;
     std::atomic<long> live_calls{0};
     std::mutex mu;
-    std::map<std::string, llm::chat_response> asked;  // identical requests of several conditions: asked once
+    // Identical requests of several conditions are asked once, also when two conditions send one at
+    // the same moment (the second waits for the first's answer): every condition then sees the answer
+    // the book keeps, so the replay gives exactly the recorded run.
+    std::map<std::string, std::shared_future<llm::chat_response>> asked;
     llm::chat_response chat(const llm::chat_request& r) {
       if (old) try {
           return old->chat(r);
@@ -574,15 +586,23 @@ int main(int argc, char** argv) {
           if (e.kind() != llm::llm_error_kind::replay_miss) throw;
         }
       const std::string key = nlohmann::json(r).dump();
+      std::promise<llm::chat_response> mine;
+      std::shared_future<llm::chat_response> pending;
       {
         std::lock_guard lock(mu);
-        if (auto it = asked.find(key); it != asked.end()) return it->second;
+        if (auto it = asked.find(key); it != asked.end()) pending = it->second;
+        else asked.emplace(key, mine.get_future().share());
       }
+      if (pending.valid()) return pending.get();
       ++live_calls;
-      llm::chat_response resp = live.chat(r);
-      std::lock_guard lock(mu);
-      asked.emplace(key, resp);
-      return resp;
+      try {
+        llm::chat_response resp = live.chat(r);
+        mine.set_value(resp);
+        return resp;
+      } catch (...) {
+        mine.set_exception(std::current_exception());
+        throw;
+      }
     }
   };
   for (const llm_model* m : no_llm ? std::vector<const llm_model*>{} : chosen) {
@@ -751,6 +771,9 @@ int main(int argc, char** argv) {
                   names[i].c_str(), r.steps, r.steps - r.repaired_steps - r.invalid_steps, r.repaired_steps, r.invalid_steps,
                   r.tool_calls - r.failed_calls, r.failed_calls, r.step_bounds, r.critic_calls, r.critic_repaired, r.critic_invalid,
                   r.flagged, r.unresolved, r.tokens);
+      std::string use;
+      for (const auto& [name, n] : r.tool_use) use += (use.empty() ? "" : ", ") + name + " " + std::to_string(n);
+      std::printf("      tools called: %s; calls leaving no candidate: %ld\n", use.empty() ? "none" : use.c_str(), r.empty_results);
     }
   }
   for (const auto& t : transcripts)
