@@ -393,7 +393,11 @@ int main(int argc, char** argv) {
     ag::agent<model_t> a(model, box, describe,
                          {.k = 5, .max_steps = cond.llm ? 2 : 4, .use_memory = cond.memory, .use_reflection = cond.reflection,
                           .use_tools = cond.tools, .mode = tool_mode, .plan_max_tokens = 48, .answer_max_tokens = 80});
-    ag::memory_store mem(memdir / (lower_alnum(cond.name) + "_" + user), [&](const std::string& t) {
+    // every conversation starts from its own empty memory folder (condition, model and user in the name)
+    const fs::path conv_memdir = memdir / (lower_alnum(cond.name) + "_" + user);
+    std::error_code rm_ec;
+    fs::remove_all(conv_memdir, rm_ec);
+    ag::memory_store mem(conv_memdir, [&](const std::string& t) {
       const std::string one[1] = {t};
       return encoder.embed(std::span<const std::string>(one, 1)).front();
     });
@@ -678,7 +682,9 @@ int main(int argc, char** argv) {
       for (std::size_t k = 0; k < with_llm.size(); ++k)
         pool.emplace_back([&, k] {
           try {
-            c[k] = converse(with_llm[k], sample[i], *book, static_cast<index_t>(i) < show ? &tr[k] : nullptr);
+            condition cond = with_llm[k];
+            cond.name += " " + m->key;  // the memory folder of a conversation names the model too
+            c[k] = converse(cond, sample[i], *book, static_cast<index_t>(i) < show ? &tr[k] : nullptr);
           } catch (const std::exception& e) {
             errs[k] = e.what();
           }
