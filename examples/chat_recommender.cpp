@@ -14,13 +14,17 @@
 //   LLM agent (full)       the LLM names each tool call (structured output over toolbox::call_schema(),
 //                          constrained decoding, validated, one re-ask), LLM critic, memory
 //   LLM agent, no memory / no reflection / LLM alone (no tools: it names 5 titles, resolved by title)
-// The classical rows run on all --users users; the LLM rows on the first --llm-users of them, from
-// answers recorded once with the local model and shipped (examples/data/chat_recommender_records.jsonl.gz).
+// The classical rows run on all --users users; the LLM rows, per model (--llm instruct: SmolLM2 135M
+// Instruct; --llm base: Gemma 3 270M base; replay default: both), on the first users of the sample,
+// from answers recorded once with the local servers and shipped
+// (examples/data/chat_recommender_<model>[_native].records.jsonl.gz + .sample.json; --tool-mode native
+// replays the 2-user native tool-call trial).
 //
 // Usage: chat_recommender [--data DIR] [--models DIR] [--users N] [--llm-users N] [--epochs N]
+//                         [--llm instruct|base|all] [--tool-mode structured|native]
 //                         [--live] [--resume] [--threads T] [--records FILE] [--no-llm] [--show N]
-//        chat_recommender --chat [--live] [--user ID]     terminal chat (the LLM agent with --live,
-//                                                         else the classical chain)
+//        chat_recommender --chat [--live] [--llm M] [--user ID]   terminal chat (the LLM agent with
+//                                                                 --live, else the classical chain)
 #include <algorithm>
 #include <atomic>
 #include <chrono>
