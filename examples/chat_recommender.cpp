@@ -115,18 +115,21 @@ struct conversation {
   long tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0, invalid_steps = 0, repaired_steps = 0, steps = 0,
        step_bounds = 0, reflection_rounds = 0, flagged = 0, unresolved = 0, critic_calls = 0, critic_invalid = 0,
        critic_repaired = 0, empty_results = 0;
+  long user_messages = 0, user_invalid = 0, user_repaired = 0, user_leaks = 0, user_tokens = 0;  // llm_simulated_user
   std::map<std::string, long> tool_use;  // tool calls by tool name
 };
 
 struct condition {
   std::string name;
   bool llm = false, memory = true, reflection = true, tools = true, chain = true;
+  bool llm_user = false;  // the user's messages written by a model (llm_simulated_user), not the rules
 };
 
 struct row {
   long users = 0, successes = 0, turns_to_success = 0, tokens = 0, llm_calls = 0, tool_calls = 0, failed_calls = 0,
        invalid_steps = 0, repaired_steps = 0, steps = 0, step_bounds = 0, reflection_rounds = 0, flagged = 0,
-       unresolved = 0, critic_calls = 0, critic_invalid = 0, critic_repaired = 0, empty_results = 0;
+       unresolved = 0, critic_calls = 0, critic_invalid = 0, critic_repaired = 0, empty_results = 0, user_messages = 0,
+       user_invalid = 0, user_repaired = 0, user_leaks = 0, user_tokens = 0;
   std::map<std::string, long> tool_use;
   bool llm = false;
   std::vector<int> success_of;  // per user, in sample order
@@ -147,6 +150,11 @@ struct row {
     critic_invalid += c.critic_invalid;
     critic_repaired += c.critic_repaired;
     empty_results += c.empty_results;
+    user_messages += c.user_messages;
+    user_invalid += c.user_invalid;
+    user_repaired += c.user_repaired;
+    user_leaks += c.user_leaks;
+    user_tokens += c.user_tokens;
     for (const auto& [name, n] : c.tool_use) tool_use[name] += n;
     steps += c.steps;
     step_bounds += c.step_bounds;
@@ -169,7 +177,7 @@ int main(int argc, char** argv) {
   std::string llm_choice;             // --llm instruct | base | all (default: all in replay, instruct with --live / --chat)
   std::string tool_mode_name = "structured";
   double budget = 1200, timeout = 900;  // --live: seconds of recording; users are recorded whole, one after another
-  index_t n_users = 100, llm_users = -1, epochs = 2, threads = 1, show = 0, max_turns = 5, chat_user = 1;
+  index_t n_users = 100, llm_users = -1, sim_users = -1, epochs = 2, threads = 1, show = 0, max_turns = 5, chat_user = 1;
   bool live = false, resume = false, no_llm = false, chat = false;
   recblocks_examples::command_line cl(
       "chat_recommender",
@@ -184,6 +192,7 @@ int main(int argc, char** argv) {
   cl.option("--sample-file", sample_file);
   cl.option("--users", n_users);
   cl.option("--llm-users", llm_users);
+  cl.option("--sim-users", sim_users);
   cl.option("--epochs", epochs);
   cl.option("--threads", threads);
   cl.option("--budget", budget);
@@ -387,6 +396,7 @@ int main(int argc, char** argv) {
 
   // ---- one simulated conversation ---------------------------------------------------------------------
   const fs::path memdir = fs::temp_directory_path() / ("recblocks_chat_recommender_" + std::to_string(::getpid()));
+  llm::recorded_client* user_book = nullptr;  // the model writing the messages of an llm_user condition
   auto converse = [&](const condition& cond, index_t u, auto& model, std::vector<std::string>* transcript) {
     const std::string user = "u" + std::to_string(u + 1);
     const movie& tm = movies[static_cast<std::size_t>(target[static_cast<std::size_t>(u)])];
@@ -431,7 +441,12 @@ int main(int argc, char** argv) {
         transcript->push_back("    [" + e.stage + "] " + e.detail.dump().substr(0, 300));
     });
     a.begin_session(user, 1);
-    std::string msg = sim.opening();
+    std::optional<ag::llm_simulated_user<llm::recorded_client>> llm_sim;
+    if (cond.llm_user) {
+      if (!user_book) throw recblocks::value_error("chat_recommender: an LLM-simulated user needs a model");
+      llm_sim.emplace(*user_book, sim, describe(target[static_cast<std::size_t>(u)]), tm.title, describe);
+    }
+    std::string msg = llm_sim ? llm_sim->opening() : sim.opening();
     for (;;) {
       if (transcript) transcript->push_back("  user: " + msg);
       const ag::turn_result t = a.turn(msg);
@@ -447,16 +462,24 @@ int main(int argc, char** argv) {
       c.reflection_rounds += t.reflection.rounds;
       c.flagged += t.reflection.flagged;
       c.unresolved += t.unresolved_titles;
-      const ag::simulated_reply r = sim.respond(t.items);
+      const ag::simulated_reply r = llm_sim ? llm_sim->respond(t.items) : sim.respond(t.items);
       if (r.done) {
         c.success = r.accepted;
-        c.turns = sim.turns();
+        c.turns = llm_sim ? llm_sim->turns() : sim.turns();
         if (transcript) transcript->push_back("  user: " + r.message);
         break;
       }
       msg = r.message;
     }
     a.end_session(c.success ? "Found " + tm.title + "." : "Did not find what they wanted.");
+    if (llm_sim) {
+      const auto& st = llm_sim->stats();
+      c.user_messages = st.messages;
+      c.user_invalid = st.invalid;
+      c.user_repaired = st.repaired;
+      c.user_leaks = st.leaks;
+      c.user_tokens = st.prompt_tokens + st.completion_tokens;
+    }
     if (critic) {
       c.critic_calls = critic->stats().calls;
       c.critic_invalid = critic->stats().invalid;
@@ -741,6 +764,108 @@ int main(int argc, char** argv) {
     blocks.push_back(blk);
   }
 
+  // ---- the option: an LLM-simulated user (SmolLM2 writes the user's messages) against the classical
+  // chain; its answers are recorded apart (chat_recommender_simuser.*), --sim-users N (0: skip) -----------
+  std::string sim_note;
+  std::size_t sim_n = 0, sim_row = 0;
+  if (!no_llm && tool_mode == ag::tool_call_mode::structured && (live ? sim_users > 0 : sim_users != 0)) {
+    const llm_model& m = llm_models[0];  // the instruct model: it writes usable text
+    const std::string s_records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_simuser.records.jsonl.gz";
+    const std::string s_sample = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/chat_recommender_simuser.sample.json";
+    constexpr const char* sim_prompt_version = "chat_recommender_simuser/1";
+    std::optional<llm::recorded_client> book;
+#if defined(RECBLOCKS_HAVE_CURL)
+    std::optional<llm::http_client> http;
+#endif
+    try {
+      if (live) {
+#if defined(RECBLOCKS_HAVE_CURL)
+        llm::http_client_options ho = http_options_of(m);
+        ho.total_timeout = std::chrono::milliseconds(static_cast<long>(timeout * 1000));
+        ho.retry.max_attempts = 2;
+        http.emplace(ho);
+        llm::record_meta meta = meta_of(m);
+        meta.prompt_version = sim_prompt_version;
+        book.emplace(s_records, meta, llm::recorded_options{.mode = llm::record_mode::live}, llm::any_client(std::ref(*http)));
+#endif
+      } else {
+        llm::record_meta expected;
+        expected.model = m.name;
+        expected.prompt_version = sim_prompt_version;
+        book.emplace(s_records, expected);
+      }
+    } catch (const llm::llm_error& e) {
+      sim_note = std::string("LLM-simulated user skipped: ") + e.what();
+    }
+    if (book) {
+      if (live) {
+        sim_n = static_cast<std::size_t>(sim_users);
+      } else {
+        std::ifstream in(s_sample);
+        if (!in) throw recblocks::io_error("chat_recommender: cannot read the LLM-simulated user sample file " + s_sample);
+        const auto j = nlohmann::json::parse(in);
+        const auto users = j.at("users").get<std::vector<index_t>>();
+        sim_n = std::min(users.size(), sample.size());
+        if (sim_users > 0) sim_n = std::min(sim_n, static_cast<std::size_t>(sim_users));
+        for (std::size_t i = 0; i < sim_n; ++i)
+          if (users[i] != sample[i] + 1)
+            throw recblocks::value_error("chat_recommender: the LLM-simulated user sample (" + s_sample + ") is not the first users of this run's sample");
+      }
+      sim_n = std::min(sim_n, sample.size());
+      user_book = &*book;
+      condition cond{"classical chain, LLM-simulated user", false, true, true, true, true};
+      cond.llm_user = true;
+      const auto t_sim0 = std::chrono::steady_clock::now();
+      row r;
+      std::size_t done = 0;
+      constexpr std::size_t batch = 4;  // users in parallel (the instruct server has 4 slots); saved after each batch
+      for (std::size_t i0 = 0; i0 < sim_n; i0 += batch) {
+        if (live && std::chrono::duration<double>(std::chrono::steady_clock::now() - t_sim0).count() > budget) break;
+        const std::size_t i1 = std::min(sim_n, i0 + batch);
+        std::vector<conversation> cs(i1 - i0);
+        std::vector<std::vector<std::string>> trs(i1 - i0);
+        std::vector<std::string> errs(i1 - i0);
+        std::vector<std::thread> pool;
+        for (std::size_t i = i0; i < i1; ++i)
+          pool.emplace_back([&, i] {
+            try {
+              cs[i - i0] = converse(cond, sample[i], no_model, static_cast<index_t>(i) < show ? &trs[i - i0] : nullptr);
+            } catch (const std::exception& e) {
+              errs[i - i0] = e.what();
+            }
+          });
+        for (auto& t : pool) t.join();
+        for (const auto& e : errs)
+          if (!e.empty()) throw recblocks::value_error("chat_recommender (" + cond.name + "): " + e);
+        for (std::size_t i = i0; i < i1; ++i) {
+          r.add(cs[i - i0], static_cast<int>(max_turns));
+          auto& tr = trs[i - i0];
+          if (!tr.empty()) {
+            tr.insert(tr.begin(), "--- " + cond.name + " [user: " + m.name + "], user u" + std::to_string(sample[i] + 1) + ", target " +
+                                      describe(target[static_cast<std::size_t>(sample[i])]));
+            transcripts.push_back(tr);
+          }
+        }
+        done = i1;
+        if (live) {
+          book->save();
+          nlohmann::json j = {{"prompt_version", sim_prompt_version}, {"model", m.name}, {"users", nlohmann::json::array()}};
+          for (std::size_t q = 0; q < done; ++q) j["users"].push_back(sample[q] + 1);
+          std::ofstream(s_sample) << j.dump(1) << "\n";
+          std::fprintf(stderr, "LLM-simulated user: recorded user %zu/%zu\n", done, sim_n);
+        }
+      }
+      sim_n = done;
+      user_book = nullptr;
+      names.push_back(cond.name + " [user: " + m.key + "]");
+      rows.push_back(r);
+      sim_row = rows.size() - 1;
+      sim_note = (live ? "LLM-simulated user: recorded " + std::to_string(book->size()) + " answers into " + s_records
+                       : "LLM-simulated user: replayed " + std::to_string(book->hits()) + " answers from " + s_records) +
+                 " (" + m.name + ", prompt " + sim_prompt_version + ")";
+    }
+  }
+
   // ---- print ----------------------------------------------------------------------------------------
   std::printf("%-72s %6s %8s %7s %9s %7s %7s\n", "condition [model]", "users", "success", "turns", "tokens", "tools", "LLM");
   std::printf("%-72s %6s %8s %7s %9s %7s %7s\n", "", "", "rate", "to succ", "per conv", "/conv", "calls");
@@ -785,6 +910,23 @@ int main(int argc, char** argv) {
       for (const auto& [name, n] : r.tool_use) use += (use.empty() ? "" : ", ") + name + " " + std::to_string(n);
       std::printf("      tools called: %s; calls leaving no candidate: %ld\n", use.empty() ? "none" : use.c_str(), r.empty_results);
     }
+  }
+  if (!sim_note.empty()) std::printf("\n%s\n", sim_note.c_str());
+  if (sim_n > 0) {
+    const row& r = rows[sim_row];
+    long diff = 0, better = 0, worse = 0, dturns = 0;
+    for (std::size_t k = 0; k < sim_n; ++k) {
+      const int d = r.success_of[k] - rows[0].success_of[k];
+      diff += d;
+      better += d > 0;
+      worse += d < 0;
+      dturns += r.turns_of[k] - rows[0].turns_of[k];
+    }
+    std::printf("  paired against the classical chain with the rule-based user, first %zu users: %ld/%zu success, %+ld users "
+                "(%ld better, %ld worse), turns %+.2f per user\n",
+                sim_n, r.successes, sim_n, diff, better, worse, static_cast<double>(dturns) / static_cast<double>(sim_n));
+    std::printf("  user messages written by the model: %ld (repaired %ld, invalid -> rule-based hint %ld, title masked %ld), "
+                "%ld tokens\n", r.user_messages, r.user_repaired, r.user_invalid, r.user_leaks, r.user_tokens);
   }
   for (const auto& t : transcripts)
     for (const auto& line : t) std::printf("%s\n", line.c_str());

@@ -523,6 +523,40 @@ TEST_CASE("simulated_user: hints in order, success, giving up", "[agents][simula
   CHECK_THROWS_AS(ag::simulated_user(1, {}, {}), recblocks::value_error);
 }
 
+TEST_CASE("llm_simulated_user: model-written messages, rule-based acceptance, counted fallbacks", "[agents][simulated]") {
+  llm::scripted_client model;
+  model.then_answer(R"({"message": "I want an old crime film about Bonnie and Clyde."})")  // names the title: masked
+      .then_garbage()
+      .then_garbage()                                                                   // invalid twice: the rule-based hint
+      .then_garbage()
+      .then_answer(R"({"message": "Something darker, please."})");                       // valid at the re-ask
+  auto rules = ag::simulated_user::from_item(7, "Bonnie and Clyde", {"Crime", "Drama"}, 1967, 4);
+  ag::llm_simulated_user<llm::scripted_client> u(model, rules, "Bonnie and Clyde (1967; Crime, Drama)", "Bonnie and Clyde", describe);
+  CHECK(u.prior_facts() == rules.prior_facts());
+  const std::string first = u.opening();
+  CHECK(first == "I want an old crime film about that movie.");
+  CHECK_THAT(model.requests()[0].messages[0].content, Catch::Contains("You want exactly this movie: Bonnie and Clyde (1967"));
+  CHECK(model.requests()[0].options.format.kind == llm::format_kind::json_schema);
+  auto r = u.respond({1, 2});
+  CHECK_FALSE(r.done);
+  CHECK(r.message == "Not those. It should also be Drama.");  // the fallback: the rules' hint for turn 1
+  CHECK_THAT(model.requests()[1].messages[0].content, Catch::Contains("It suggested: item 1; item 2. None of them"));
+  r = u.respond({3});
+  CHECK(r.message == "Something darker, please.");
+  r = u.respond({7, 8});
+  CHECK(r.done);
+  CHECK(r.accepted);
+  CHECK(u.turns() == 3);
+  const auto& st = u.stats();
+  CHECK(st.messages == 3);
+  CHECK(st.requests == 5);
+  CHECK(st.leaks == 1);
+  CHECK(st.invalid == 1);
+  CHECK(st.repaired == 1);
+  CHECK(model.requests().size() == 5);  // accepting asks nothing
+  CHECK_THROWS_AS(ag::llm_simulated_user<llm::scripted_client>(model, rules, "", "x", describe), recblocks::value_error);
+}
+
 TEST_CASE("shipped tools: search, score, diversify, lookup", "[agents][tools]") {
   const std::vector<std::string> titles = {"Star Wars", "Star Trek", "Heat", "Alien", "Aliens", "Toy Story"};
   ag::catalogue_search search(titles, [](std::span<const std::string> ts) {
