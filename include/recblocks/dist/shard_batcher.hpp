@@ -20,7 +20,8 @@
 
 #include "../data/batch.hpp"
 #include "../data/dataset.hpp"
-#include "../data/detail/shuffle.hpp"
+#include <algorithm>
+#include "../data/batcher.hpp"
 
 namespace recblocks::dist {
 
@@ -28,22 +29,21 @@ template <class T>
 class shard_batcher {
  public:
   shard_batcher(const data::dataset& d, index_t global_batch, bool shuffle, std::uint64_t seed, int rank, int ranks)
-      : data_(&d), global_batch_(global_batch), shuffle_(shuffle), seed_(seed), rank_(rank), ranks_(ranks) {
+      : data_(&d), global_batch_(global_batch), rank_(rank), ranks_(ranks), order_(d, std::max<index_t>(global_batch, 1), shuffle, seed) {
     if (global_batch < 1)
       throw value_error("dist::shard_batcher: global_batch must be >= 1, got " + std::to_string(global_batch));
     if (ranks < 1 || rank < 0 || rank >= ranks)
       throw value_error("dist::shard_batcher: rank " + std::to_string(rank) + " outside [0, " + std::to_string(ranks) + ")");
-    permute();
   }
 
   /// This rank's slice of the next global batch into `out`; `global_rows` = the global batch's size.
   /// False at the end of the epoch.
   bool next(data::batch<T>& out, index_t& global_rows) {
-    const index_t n = static_cast<index_t>(order_.size());
+    const index_t n = static_cast<index_t>(order().size());
     if (position_ >= n) return false;
     const index_t g = std::min(global_batch_, n - position_);
     const index_t lo = position_ + slice_begin(g, rank_), hi = position_ + slice_begin(g, rank_ + 1);
-    data_->gather(std::span<const index_t>(order_.data() + lo, static_cast<std::size_t>(hi - lo)), out);
+    data_->gather(std::span<const index_t>(order().data() + lo, static_cast<std::size_t>(hi - lo)), out);
     position_ += g;
     global_rows = g;
     return true;
@@ -53,27 +53,20 @@ class shard_batcher {
   index_t slice_begin(index_t g, int r) const { return g * r / ranks_; }
 
   void reset() {
-    ++epoch_;
-    permute();
-  }
-  index_t epoch() const { return epoch_; }
-  index_t batches_per_epoch() const { return (data_->rows() + global_batch_ - 1) / global_batch_; }
-  const std::vector<index_t>& order() const { return order_; }
-
- private:
-  void permute() {
-    order_ = data::detail::iota(data_->rows());
-    if (shuffle_) data::detail::shuffle(order_, seed_ + static_cast<std::uint64_t>(epoch_));
+    order_.reset();
     position_ = 0;
   }
+  index_t epoch() const { return order_.epoch(); }
+  index_t batches_per_epoch() const { return (data_->rows() + global_batch_ - 1) / global_batch_; }
+  /// Row order of the current epoch (`data::batcher`'s permutation).
+  const std::vector<index_t>& order() const { return order_.order(); }
 
+ private:
   const data::dataset* data_;
   index_t global_batch_;
-  bool shuffle_;
-  std::uint64_t seed_;
   int rank_, ranks_;
-  index_t epoch_ = 0, position_ = 0;
-  std::vector<index_t> order_;
+  data::batcher<T> order_;  // only its permutation is used
+  index_t position_ = 0;
 };
 
 }  // namespace recblocks::dist
