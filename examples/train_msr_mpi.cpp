@@ -125,8 +125,8 @@ int measure(const args& a, dist::communicator& comm, Model& model, const data::d
   }
   comm.barrier("measure end");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const auto& s = comm.stats();
-  const auto& t = tr.timing();
+  const dist::comm_stats s = comm.stats();  // a copy: max_over_ranks below communicates too
+  const dist::step_timing t = tr.timing();
   const double n = double(a.steps);
   index_t dense_params = 0;
   for (auto* p : tr.replicated_parameters()) dense_params += p->sparse_grad() ? 0 : p->size();
