@@ -3,7 +3,8 @@
 `train_msr_mpi --measure` (JSON lines) and prints the fitted constants and the predictions for
 8, 64 and 512 ranks with a 1-billion-row table.
 
-    python3 tools/scaling_fit.py docs/results/scaling/measure.jsonl [docs/results/scaling/simulation.jsonl]
+    python3 tools/scaling_fit.py docs/results/scaling/measure.jsonl docs/results/scaling/simulation.jsonl \
+        docs/results/scaling/collectives.jsonl
 
 Model (per step, per rank, n ranks, global batch G, local batch B = G / n; docs/scaling.md):
     compute  T_c = c * B * P            (P = dense parameters; c = seconds per row per parameter)
@@ -49,12 +50,25 @@ def main():
     c = sorted(cs)[len(cs) // 2]
     print(f"\ncompute: c = {c:.3e} s per row per dense parameter (median of {len(cs)} one-rank runs; "
           f"range {min(cs):.2e} .. {max(cs):.2e})")
-    # communication: time = alpha * calls + bytes / beta over the two-rank runs
+    # alpha, beta of this machine from bench_mpi_collectives (all-reduce, 2 ranks, fastest of 9 calls)
+    if len(sys.argv) > 3:
+        coll = [r for r in load(sys.argv[3]) if r["ranks"] == 2]
+        small = min(coll, key=lambda r: r["bytes"])
+        big = [r for r in coll if r["bytes"] >= 1 << 20]
+        # wire bytes of a 2-rank all-reduce = the buffer; slope over >= 1 MB
+        xs = [(1.0, float(r["bytes"])) for r in big]
+        a0, inv_b = lstsq2(xs, [r["allreduce_min_s"] for r in big])
+        print(f"collectives (bench_mpi_collectives, 2 ranks, fastest of 9): latency {small['allreduce_min_s'] * 1e6:.1f} us "
+              f"at {small['bytes']} B; bandwidth {1 / inv_b / 1e9:.3f} GB/s (slope over 1-64 MB, intercept {a0 * 1e3:.1f} ms)")
+        for r in coll:
+            print(f"  {r['bytes']:>9} B: all-reduce {r['allreduce_min_s'] * 1e3:8.3f} ms (median {r['allreduce_median_s'] * 1e3:8.3f}), "
+                  f"all-to-all {r['alltoall_min_s'] * 1e3:8.3f} ms (median {r['alltoall_median_s'] * 1e3:8.3f})")
+    # apparent communication cost inside training steps: time = alpha * calls + bytes / beta over the two-rank runs
     two = [r for r in rows if r["ranks"] == 2]
     xs = [(r["allreduce_calls"] + r["alltoall_calls"] + r["allgather_calls"], r["bytes_sent_per_rank"]) for r in two]
     ys = [r["allreduce_seconds"] + r["alltoall_seconds"] + r["allgather_seconds"] for r in two]
     alpha, inv_beta = lstsq2(xs, ys)
-    print(f"communication (2 ranks, shared memory, oversubscribed): alpha = {alpha * 1e6:.1f} us per collective, "
+    print(f"apparent, inside training steps (2 ranks, oversubscribed: waits for the peer's CPU included): alpha = {alpha * 1e6:.1f} us per collective, "
           f"1/beta = {inv_beta * 1e9:.3f} ns per byte (beta = {1 / inv_beta / 1e9 if inv_beta > 0 else float('inf'):.3f} GB/s)")
     for r, y, x in zip(two, ys, xs):
         pred = alpha * x[0] + inv_beta * x[1]
