@@ -33,6 +33,8 @@
 /// Early stopping and `restore_best` follow `train::trainer` (the snapshot holds the local
 /// parameters and the shard rows).
 ///
+/// `trainer_options::check_finite` is not applied here (a non-finite loss still stops `fit`).
+///
 /// Requires: every rank constructs the same model (same seed) and calls every member in the same
 /// order (they are collective). Errors: as `train::trainer`, plus `comm_error` / `timeout_error`
 /// from the communicator; after those the job must end (`communicator::abort`).

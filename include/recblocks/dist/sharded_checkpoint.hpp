@@ -28,7 +28,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <type_traits>
@@ -37,7 +40,6 @@
 #include <vector>
 
 #include "../io/checkpoint.hpp"
-#include "../io/detail/atomic_file.hpp"
 #include "../io/safetensors.hpp"
 #include "../nn/module.hpp"
 #include "sharded_table.hpp"
@@ -64,7 +66,7 @@ class sharded_checkpoint {
 
   /// The committed checkpoint folder `LATEST` names (`io_error` if none).
   static std::filesystem::path latest(const std::filesystem::path& dir) {
-    const std::string name = trim(io::detail::read_file(dir / "LATEST", 4096));
+    const std::string name = trim(read_file(dir / "LATEST", 4096));
     if (name.empty() || name.find('/') != std::string::npos || name.find("..") != std::string::npos)
       throw io_error("dist::sharded_checkpoint: '" + (dir / "LATEST").string() + "' does not name a checkpoint folder");
     return dir / name;
@@ -74,7 +76,7 @@ class sharded_checkpoint {
     const auto folder = latest(dir);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(io::detail::read_file(folder / "manifest.json", 64ull << 20));
+      j = nlohmann::json::parse(read_file(folder / "manifest.json", 64ull << 20));
     } catch (const nlohmann::json::exception& e) {
       throw io_error("dist::sharded_checkpoint: '" + (folder / "manifest.json").string() + "': " + e.what());
     }
@@ -85,6 +87,45 @@ class sharded_checkpoint {
   }
 
  private:
+  /// The whole file (at most `max_bytes`); `io_error` otherwise.
+  static std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw io_error("dist::sharded_checkpoint: cannot read '" + path.string() + "': " + ec.message());
+    if (size > max_bytes) throw io_error("dist::sharded_checkpoint: '" + path.string() + "' is larger than allowed");
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw io_error("dist::sharded_checkpoint: cannot open '" + path.string() + "'");
+    std::string out(static_cast<std::size_t>(size), '\0');
+    const std::size_t got = size ? std::fread(out.data(), 1, out.size(), f) : 0;
+    std::fclose(f);
+    if (got != out.size()) throw io_error("dist::sharded_checkpoint: '" + path.string() + "' changed size while being read");
+    return out;
+  }
+  /// `bytes` to a temporary file next to `path`, fsync, rename over `path` (POSIX: MPI implies it).
+  static void write_atomically(const std::filesystem::path& path, std::string_view bytes) {
+    static std::atomic<unsigned> counter{0};
+    std::filesystem::path tmp = path;
+    tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw io_error("dist::sharded_checkpoint: cannot create '" + tmp.string() + "'");
+    bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    ok = std::fflush(f) == 0 && ok;
+    ok = ::fsync(::fileno(f)) == 0 && ok;
+    ok = std::fclose(f) == 0 && ok;
+    std::error_code ec;
+    if (ok) std::filesystem::rename(tmp, path, ec);
+    if (!ok || ec) {
+      std::filesystem::remove(tmp, ec);
+      throw io_error("dist::sharded_checkpoint: cannot write '" + path.string() + "' (disk full?)");
+    }
+  }
+  /// Makes a rename in `dir` durable (fsync of the directory).
+  static void sync_directory(const std::filesystem::path& dir) {
+    if (std::FILE* f = std::fopen(dir.c_str(), "r")) {
+      (void)::fsync(::fileno(f));
+      std::fclose(f);
+    }
+  }
   static std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
     return s;
@@ -94,7 +135,7 @@ class sharded_checkpoint {
     if (!man["files"].contains(file))
       throw io_error("dist::sharded_checkpoint: the manifest in '" + folder.string() + "' lists no file '" + file + "'");
     const auto& rec = man["files"][file];
-    const std::string bytes = io::detail::read_file(folder / file, max_file_bytes);
+    const std::string bytes = read_file(folder / file, max_file_bytes);
     if (bytes.size() != rec.value("bytes", std::uint64_t(0)) || io::checkpoint::fnv1a64(bytes) != rec.value("fnv1a64", ""))
       throw io_error("dist::sharded_checkpoint: '" + (folder / file).string() + "' does not match its manifest entry "
                      "(size or checksum): truncated or tampered");
@@ -200,7 +241,7 @@ std::filesystem::path sharded_checkpoint::save(const std::filesystem::path& dir,
   }
   const std::string file = "rank-" + std::to_string(comm.rank()) + ".safetensors";
   const std::string bytes = mine.to_bytes();
-  io::detail::write_file_atomically(partial / file, bytes);
+  write_atomically(partial / file, bytes);
   const std::string record = nlohmann::json{{"file", file}, {"bytes", bytes.size()}, {"fnv1a64", io::checkpoint::fnv1a64(bytes)}}.dump();
   const auto records = comm.allgatherv(std::span<const char>(record.data(), record.size()), "checkpoint file records");
   if (comm.rank() == 0) {
@@ -220,18 +261,18 @@ std::filesystem::path sharded_checkpoint::save(const std::filesystem::path& dir,
     nn::visit_members(tr.model(), [&](const std::string& n, const param<T>& p) { if (!staging.count(n)) dense.add<T>(n, p.value()); },
                       [&](const std::string& n, const matrix<T>& b) { dense.add<T>(n, b); });
     const std::string dense_bytes = dense.to_bytes();
-    io::detail::write_file_atomically(partial / "dense.safetensors", dense_bytes);
+    write_atomically(partial / "dense.safetensors", dense_bytes);
     files["dense.safetensors"] = {{"bytes", dense_bytes.size()}, {"fnv1a64", io::checkpoint::fnv1a64(dense_bytes)}};
     const nlohmann::json man = {{"format", "recblocks-sharded-checkpoint"}, {"format_version", format_version},
                                 {"ranks", comm.size()}, {"step", tr.steps()},
                                 {"scheme", tr.sharded_tables().empty() ? "none" : to_string(tr.sharded_tables()[0]->owners().scheme)},
                                 {"scalar", sizeof(T) == 4 ? "F32" : "F64"}, {"tables", tables}, {"files", files},
                                 {"metadata", metadata}};
-    io::detail::write_file_atomically(partial / "manifest.json", man.dump(1));
+    write_atomically(partial / "manifest.json", man.dump(1));
     fs::rename(partial, dir / name);
-    io::detail::sync_directory(dir);
-    io::detail::write_file_atomically(dir / "LATEST", name + "\n");  // the commit
-    io::detail::sync_directory(dir);
+    sync_directory(dir);
+    write_atomically(dir / "LATEST", name + "\n");  // the commit
+    sync_directory(dir);
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir))
       if (e.is_directory() && e.path().filename() != name && e.path().filename().string().rfind("step-", 0) == 0)
