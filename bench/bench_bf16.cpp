@@ -15,7 +15,8 @@
 //                             FP32 master weights and Adam state, bf16 GEMMs forward and backward).
 //
 // Models: registry defaults (models::mmoe / models::star from_config({})) on data::synthetic's schema
-// (20,000 rows, 5 sparse fields + scenario, 16-d embeddings), as bench_models.
+// (20,000 rows, 5 sparse fields + scenario, 16-d embeddings), as bench_models; `mmoe_wide` is MMoE
+// with experts 256-128 and towers 64 (its defaults, 16 and 8, are below bf16_min_dim and stay FP32).
 //
 // Run: cmake --preset bench && cmake --build --preset bench --target bench_bf16 &&
 //      OPENBLAS_NUM_THREADS=1 build/bench/bench/bench_bf16 --benchmark_repetitions=3 \
@@ -170,12 +171,18 @@ std::vector<data::batch<float>> make_batches(index_t size) {
   return out;
 }
 
+/// MMoE with wider layers than its defaults (experts 256-128, towers 64): where dense GEMMs dominate.
+nlohmann::json config_for(const std::string& name) {
+  if (name == "mmoe_wide") return {{"expert_dims", {256, 128}}, {"tower_dims", {64}}};
+  return nlohmann::json::object();
+}
+
 template <class Model>
-void model_infer(benchmark::State& state, bool bf16) {
+void model_infer(benchmark::State& state, bool bf16, const std::string& name) {
   const auto size = static_cast<index_t>(state.range(0));
   const auto batches = make_batches(size);
   rng gen(1);
-  Model model = Model::from_config(synthetic_data().data().get_schema(), nlohmann::json::object(), gen);
+  Model model = Model::from_config(synthetic_data().data().get_schema(), config_for(name), gen);
   if constexpr (requires { model.enable_bf16_inference(index_t(1)); })
     if (bf16) model.enable_bf16_inference(1 << 30);
   tape<float> t(tape_mode::infer);
@@ -190,13 +197,13 @@ void model_infer(benchmark::State& state, bool bf16) {
 }
 
 template <class Model>
-void model_train(benchmark::State& state, bool bf16) {
+void model_train(benchmark::State& state, bool bf16, const std::string& name) {
   const auto size = static_cast<index_t>(state.range(0));
   const auto batches = make_batches(size);
   std::vector<matrix<float>> labels(batches.size());
   for (std::size_t i = 0; i < batches.size(); ++i) labels[i] = batches[i].labels.col(0);
   rng gen(1);
-  Model model = Model::from_config(synthetic_data().data().get_schema(), nlohmann::json::object(), gen);
+  Model model = Model::from_config(synthetic_data().data().get_schema(), config_for(name), gen);
   optim::adam<float> adam(nn::parameters(model), {.learning_rate = 1e-3, .weight_decay = 1e-5});
   tape<float> t;
   t.set_compute(as_compute(bf16));
@@ -213,13 +220,17 @@ void model_train(benchmark::State& state, bool bf16) {
 }
 
 const bool registered = [] {
-  for (int bf16 : {0, 1}) {
-    const std::string p = bf16 ? "bf16" : "fp32";
-    benchmark::RegisterBenchmark(("mmoe/infer/" + p).c_str(), model_infer<models::mmoe<float>>, bf16 != 0)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("star/infer/" + p).c_str(), model_infer<models::star<float>>, bf16 != 0)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("mmoe/train/" + p).c_str(), model_train<models::mmoe<float>>, bf16 != 0)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("star/train/" + p).c_str(), model_train<models::star<float>>, bf16 != 0)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
-  }
+  for (const std::string name : {"mmoe", "star", "mmoe_wide"})
+    for (int bf16 : {0, 1}) {
+      const std::string p = bf16 ? "bf16" : "fp32";
+      if (name == "star") {
+        benchmark::RegisterBenchmark((name + "/infer/" + p).c_str(), model_infer<models::star<float>>, bf16 != 0, name)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark((name + "/train/" + p).c_str(), model_train<models::star<float>>, bf16 != 0, name)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
+      } else {
+        benchmark::RegisterBenchmark((name + "/infer/" + p).c_str(), model_infer<models::mmoe<float>>, bf16 != 0, name)->Arg(1)->Arg(128)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark((name + "/train/" + p).c_str(), model_train<models::mmoe<float>>, bf16 != 0, name)->Arg(512)->Arg(4096)->Unit(benchmark::kMillisecond);
+      }
+    }
   return true;
 }();
 

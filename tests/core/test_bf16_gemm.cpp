@@ -8,6 +8,9 @@
 #include <iostream>
 
 #include <recblocks/core.hpp>
+#include <recblocks/data/batcher.hpp>
+#include <recblocks/data/synthetic.hpp>
+#include <recblocks/models/mmoe.hpp>
 #include <recblocks/loss.hpp>
 #include <recblocks/nn/linear.hpp>
 #include <recblocks/nn/mlp.hpp>
@@ -221,7 +224,7 @@ TEST_CASE("per-layer compute type: one bf16 layer in an FP32 tape", "[core][bf16
   if (!kernel_or_skip()) return;
   bf16_switch on(true);
   rng gen(22);
-  nn::linear<float> a(30, 40, gen), b(40, 5, gen);
+  nn::linear<float> a(30, 40, gen), b(40, 48, gen);
   b.set_compute_type(compute_type::bf16);
   matrix<float> x(8, 30);
   gen.fill_uniform(x, -1, 1);
@@ -234,4 +237,46 @@ TEST_CASE("per-layer compute type: one bf16 layer in an FP32 tape", "[core][bf16
   CHECK((y.value() - yref).cwiseAbs().maxCoeff() < 1e-5f);  // bf16 layer
   const matrix<float> yexact = h.value() * b.weight().value() + b.bias().value().replicate(8, 1);
   CHECK((y.value() - yexact).cwiseAbs().maxCoeff() > 0.f);
+}
+
+// bf16 inference of a whole model: MMoE (registry defaults, synthetic schema), batch 1 and 128, the
+// packed weight copy against FP32 on the same weights. Documented tolerance: |logit_bf16 - logit_fp32|
+// <= 2e-2 + 2e-2 |logit| (bf16 weights and activations: ~0.4 % per rounding over 3 dense layers).
+TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32", "[core][bf16]") {
+  if (!kernel_or_skip()) return;
+  bf16_switch on(true);
+  const data::synthetic syn{data::synthetic_config{.rows = 600}};
+  rng gen(4), gen2(4);
+  const auto model = models::mmoe<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen);
+  auto served = models::mmoe<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen2);  // same weights
+  served.enable_bf16_inference(1 << 20);
+  for (index_t rows : {1, 128}) {
+    data::batcher<float> it(syn.data(), rows, false, 0);
+    data::batch<float> b;
+    REQUIRE(it.next(b));
+    tape<float> t(tape_mode::infer);
+    const matrix<float> fp32 = model(t, b).value();
+    t.reset();
+    const matrix<float> bf16 = served(t, b).value();
+    const float worst = ((bf16 - fp32).array().abs() / (1 + fp32.array().abs())).maxCoeff();
+    std::cout << "MMoE bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
+    CHECK(worst <= 2e-2f);
+    CHECK(worst > 0.f);
+  }
+}
+
+TEST_CASE("products narrower than 32 stay FP32 on a bf16 tape (bf16_worthwhile)", "[core][bf16]") {
+  if (!kernel_or_skip()) return;
+  bf16_switch on(true);
+  rng gen(23);
+  param<float> x("x", 64, 40), w("w", 40, 16);
+  gen.fill_uniform(x.value(), -1, 1);
+  gen.fill_uniform(w.value(), -1, 1);
+  tape<float> t;
+  t.set_compute(compute_type::bf16);
+  var<float> y = ops::linear(t, t.leaf(x), t.leaf(w), var<float>{});
+  const matrix<float> exact = x.value() * w.value();
+  CHECK((y.value() - exact).cwiseAbs().maxCoeff() < 1e-5f);
+  CHECK_FALSE(bf16_worthwhile(40, 16));
+  CHECK(bf16_worthwhile(32, 32));
 }

@@ -101,6 +101,13 @@ inline bool set_bf16_gemm_enabled(bool on) {
 inline long long bf16_fallback_count() { return detail::bf16_fallback_counter().load(std::memory_order_relaxed); }
 inline void count_bf16_fallback() { detail::bf16_fallback_counter().fetch_add(1, std::memory_order_relaxed); }
 
+/// Smallest inner (`k`) and output (`n`) dimension for which the library's ops use the kernel:
+/// below it a 32-column panel is mostly padding (or a pair loop too short) and converting the
+/// operands costs more than `vdpbf16ps` saves, so such products stay FP32 (measured in
+/// bench/bench_bf16: MMoE's 16- and 8-wide default layers ran slower in bf16).
+inline constexpr index_t bf16_min_dim = 32;
+inline bool bf16_worthwhile(index_t k, index_t n) { return k >= bf16_min_dim && n >= bf16_min_dim; }
+
 /// A `[k, n]` matrix packed as bf16 pair-interleaved panels of 32 columns (see the file comment):
 /// word `(q * kp + p) * 32 + j` holds rows `2p, 2p+1` of column `32 q + j`.
 struct bf16_panels {

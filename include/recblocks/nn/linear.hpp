@@ -27,14 +27,15 @@ class linear {
 
   /// `act(x W + b)`. On a non-recording tape with a bf16 copy enabled, the product uses the bf16
   /// weights: the packed copy on the AVX512-BF16 kernel for calls of at most `max_rows` rows (any
-  /// number when the layer's resolved compute type is bf16), else the widening GEMV copy for at most
-  /// `max_rows` rows. Otherwise the fused op runs in the layer's compute type (`set_compute_type`;
+  /// number when the layer's resolved compute type is bf16; above 3 rows only for layers at least
+  /// 32 wide in and out, `bf16_worthwhile`), else the widening GEMV copy for at most `max_rows` rows. Otherwise the fused op runs in the layer's compute type (`set_compute_type`;
   /// `automatic` follows the tape).
   var<T> operator()(tape<T>& t, const var<T>& x, fused_activation act = fused_activation::none) const {
     if constexpr (std::is_same_v<T, float>) {
       if (!t.recording()) {
         const bool bf16_asked = (compute_ == compute_type::automatic ? t.compute() : compute_) == compute_type::bf16;
-        if (!packed_.empty() && (x.rows <= bf16_max_rows_ || bf16_asked) && bf16_gemm_available())
+        if (!packed_.empty() && (x.rows <= bf16_max_rows_ || bf16_asked) && bf16_gemm_available() &&
+            (x.rows <= 3 || bf16_worthwhile(packed_.k, packed_.n)))
           return ops::linear_bf16(t, x, packed_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
         if (!bf16_.empty() && x.rows <= bf16_max_rows_)
           return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
