@@ -239,7 +239,7 @@ TEST_CASE("per-layer compute type: one bf16 layer in an FP32 tape", "[core][bf16
   CHECK((y.value() - yexact).cwiseAbs().maxCoeff() > 0.f);
 }
 
-// bf16 inference of a whole model: MMoE (registry defaults, synthetic schema), batch 1 and 128, the
+// bf16 inference of a whole model: MMoE (experts 256-128, towers 64; synthetic schema), batch 1 and 128, the
 // packed weight copy against FP32 on the same weights. Documented tolerance: |logit_bf16 - logit_fp32|
 // <= 2e-2 + 2e-2 |logit| (bf16 weights and activations: ~0.4 % per rounding over 3 dense layers).
 TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32", "[core][bf16]") {
@@ -247,8 +247,10 @@ TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32"
   bf16_switch on(true);
   const data::synthetic syn{data::synthetic_config{.rows = 600}};
   rng gen(4), gen2(4);
-  const auto model = models::mmoe<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen);
-  auto served = models::mmoe<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen2);  // same weights
+  // experts 256-128, towers 64: wide enough for the kernel at batch 128 (the 16/8-wide defaults stay FP32)
+  const nlohmann::json wide = {{"expert_dims", {256, 128}}, {"tower_dims", {64}}};
+  const auto model = models::mmoe<float>::from_config(syn.data().get_schema(), wide, gen);
+  auto served = models::mmoe<float>::from_config(syn.data().get_schema(), wide, gen2);  // same weights
   served.enable_bf16_inference(1 << 20);
   for (index_t rows : {1, 128}) {
     data::batcher<float> it(syn.data(), rows, false, 0);

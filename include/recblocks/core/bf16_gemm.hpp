@@ -16,7 +16,7 @@
 /// One `vdpbf16ps` of a broadcast A pair against a B vector does 16 columns x 2 k-steps.
 ///
 /// Micro-kernel: up to 12 rows x 32 columns (24 zmm accumulators, 2 B loads and 12 broadcasts per
-/// pair of k-steps), k blocked by 512; one to three rows take a GEMV kernel that runs four panels at
+/// pair of k-steps), k blocked by 512, A packed in blocks of 192 rows; one to three rows take a GEMV kernel that runs four panels at
 /// once (8 independent accumulators) so batch-1 inference is not latency-bound.
 ///
 /// CPU support is detected at run time (`bf16_gemm_available()`); the kernels are compiled with a
@@ -404,13 +404,19 @@ inline void gemm_bf16_packed(const float* a, index_t lda, bool ta, index_t m, co
 #if RECBLOCKS_HAVE_BF16_KERNEL
   const index_t k = b.k, kp = b.kp;
   if (m == 0 || b.n == 0) return;
-  auto& buf = detail::bf16_a_scratch(std::size_t(m * kp + 16));
-  if (!ta) {
-    detail::pack_a_rows(a, lda, m, k, buf.data());
-    detail::bf16_kernel(buf.data(), kp, 1, m, b, c, ldc, accumulate);
-  } else {
-    detail::pack_a_cols(a, lda, m, k, buf.data());
-    detail::bf16_kernel(buf.data(), 1, m, m, b, c, ldc, accumulate);
+  // A is packed one block of rows at a time, right before its products, so the packed block is
+  // still in L1/L2 when the micro-kernel reads it (same summation order as one big block).
+  constexpr index_t mb = 192;
+  auto& buf = detail::bf16_a_scratch(std::size_t(std::min(m, mb) * kp + 16));
+  for (index_t i0 = 0; i0 < m; i0 += mb) {
+    const index_t rows = std::min(mb, m - i0);
+    if (!ta) {
+      detail::pack_a_rows(a + i0 * lda, lda, rows, k, buf.data());
+      detail::bf16_kernel(buf.data(), kp, 1, rows, b, c + i0 * ldc, ldc, accumulate);
+    } else {
+      detail::pack_a_cols(a + i0, lda, rows, k, buf.data());
+      detail::bf16_kernel(buf.data(), 1, rows, rows, b, c + i0 * ldc, ldc, accumulate);
+    }
   }
 #else
   (void)a, (void)lda, (void)ta, (void)m, (void)b, (void)c, (void)ldc, (void)accumulate;
