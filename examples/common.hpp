@@ -26,6 +26,8 @@
 #include <recblocks/data/synthetic.hpp>
 #include <recblocks/train/trainer.hpp>
 
+#include "example_util.hpp"
+
 namespace recblocks_examples {
 
 using recblocks::index_t;

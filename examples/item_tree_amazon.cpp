@@ -39,6 +39,8 @@ using recblocks::index_t;
 using recblocks::matrix;
 using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
+using recblocks_examples::parse_id;
+using recblocks_examples::seconds_since;
 
 namespace {
 
@@ -46,24 +48,6 @@ struct user_row {
   std::vector<index_t> history;
   index_t target;
 };
-
-/// A whole non-negative integer of `text`, else `parse_error` naming `file`, `line` and `what`.
-index_t parse_id(const std::string& text, const std::string& file, index_t line, const char* what) {
-  std::size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::logic_error&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || v < 0)
-    throw recblocks::parse_error(file + " line " + std::to_string(line) + ": " + what + " '" + text + "' is not a non-negative integer");
-  return static_cast<index_t>(v);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Labels every node with its 3 highest tf-idf title words (idf over all titles; stop words dropped).
 void label_nodes(rt::item_tree<float>& tree, const std::vector<std::vector<std::string>>& words) {

@@ -13,9 +13,12 @@
 
 #include <recblocks/llm.hpp>
 
+#include "expect_llm_error.hpp"
+
 #include "loopback_server.hpp"
 
 using namespace recblocks::llm;
+using recblocks_test::expect_llm_error;
 using recblocks_test::http_reply;
 using recblocks_test::loopback_server;
 namespace hostile = recblocks_test::hostile;
@@ -28,17 +31,6 @@ chat_request hostile_request(std::string text) {
   chat_request r;
   r.messages.push_back(message::user(std::move(text)));
   return r;
-}
-
-template <class F>
-llm_error expect_error(F&& f) {
-  try {
-    f();
-  } catch (const llm_error& e) {
-    return e;
-  }
-  FAIL("expected llm_error");
-  throw std::logic_error("unreachable");
 }
 
 // Restores an environment variable at scope exit.
@@ -106,7 +98,7 @@ TEST_CASE("hostile: an endless stream ends at max_response_bytes with a typed er
   http_client client(o);
   std::size_t delivered = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto e = expect_error([&] { client.chat_stream(hostile_request("q"), [&](std::string_view d) { delivered += d.size(); }); });
+  const auto e = expect_llm_error([&] { client.chat_stream(hostile_request("q"), [&](std::string_view d) { delivered += d.size(); }); });
   CHECK(std::chrono::steady_clock::now() - t0 < 15s);
   CHECK(e.kind() == llm_error_kind::bad_response);
   CHECK_THAT(e.what(), Catch::Contains("max_response_bytes"));
@@ -122,7 +114,7 @@ TEST_CASE("hostile: a huge body is refused while it arrives and never retried", 
   auto o = hostile_options(server);
   o.max_response_bytes = 1u << 20;
   http_client client(o);
-  const auto e = expect_error([&] { client.chat(hostile_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(hostile_request("q")); });
   CHECK(e.kind() == llm_error_kind::bad_response);
   CHECK_FALSE(e.retryable());
   CHECK(e.attempts() == 1);
@@ -131,7 +123,7 @@ TEST_CASE("hostile: a huge body is refused while it arrives and never retried", 
   // the default limit (16 MiB) also holds
   CHECK(http_client_options{}.max_response_bytes == (std::size_t{16} << 20));
   http_client defaults([&] { auto d = hostile_options(server); d.max_response_bytes = http_client_options{}.max_response_bytes; return d; }());
-  CHECK(expect_error([&] { defaults.chat(hostile_request("q")); }).kind() == llm_error_kind::bad_response);
+  CHECK(expect_llm_error([&] { defaults.chat(hostile_request("q")); }).kind() == llm_error_kind::bad_response);
 }
 
 TEST_CASE("hostile: a server that never answers times out (total and idle)", "[llm][hostile]") {
@@ -142,7 +134,7 @@ TEST_CASE("hostile: a server that never answers times out (total and idle)", "[l
   o.retry.max_attempts = 2;
   http_client client(o);
   auto t0 = std::chrono::steady_clock::now();
-  auto e = expect_error([&] { client.chat(hostile_request("q")); });
+  auto e = expect_llm_error([&] { client.chat(hostile_request("q")); });
   CHECK(e.kind() == llm_error_kind::timeout);
   CHECK(e.attempts() == 2);
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
@@ -151,7 +143,7 @@ TEST_CASE("hostile: a server that never answers times out (total and idle)", "[l
   o.retry = retry_policy::none();
   http_client streaming(o);
   t0 = std::chrono::steady_clock::now();
-  e = expect_error([&] { streaming.chat_stream(hostile_request("q"), {}); });
+  e = expect_llm_error([&] { streaming.chat_stream(hostile_request("q"), {}); });
   CHECK(e.kind() == llm_error_kind::timeout);
   CHECK_THAT(e.what(), Catch::Contains("idle timeout"));
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
@@ -161,7 +153,7 @@ TEST_CASE("hostile: invalid UTF-8 in a stream is named as such, with the bytes e
   loopback_server server;
   server.push(hostile::invalid_utf8_stream());
   http_client client(hostile_options(server));
-  const auto e = expect_error([&] { client.chat_stream(hostile_request("q"), {}); });
+  const auto e = expect_llm_error([&] { client.chat_stream(hostile_request("q"), {}); });
   CHECK(e.kind() == llm_error_kind::bad_response);
   const std::string what = e.what();
   CHECK_THAT(what, Catch::Contains("stream chunk is not valid UTF-8 at byte"));
@@ -170,7 +162,7 @@ TEST_CASE("hostile: invalid UTF-8 in a stream is named as such, with the bytes e
   CHECK_FALSE(has_raw_byte(what, 0xfe));
   // the same in a plain answer
   server.push(http_reply::json(std::string("{\"choices\":[{\"message\":{\"content\":\"\xc0\xaf\"}}]}")));
-  const auto e2 = expect_error([&] { client.chat(hostile_request("q")); });
+  const auto e2 = expect_llm_error([&] { client.chat(hostile_request("q")); });
   CHECK_THAT(e2.what(), Catch::Contains("response body is not valid UTF-8 at byte"));
   CHECK_FALSE(has_raw_byte(e2.what(), 0xc0));
 }
@@ -182,7 +174,7 @@ TEST_CASE("hostile: a close in the middle of the body is a retried connection er
   http_client client(hostile_options(server));
   CHECK(client.chat(hostile_request("q")).text == "whole");
   server.set_fallback(hostile::mid_body_close(completion_body("cut")));
-  const auto e = expect_error([&] { client.chat(hostile_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(hostile_request("q")); });
   CHECK(e.kind() == llm_error_kind::connection);
   CHECK(e.attempts() == 3);
 }
@@ -199,7 +191,7 @@ TEST_CASE("hostile: 429 forever with a huge Retry-After gives up at once, withou
     loopback_server server;
     server.set_fallback(hostile::rate_limited(huge));
     http_client client(hostile_options(server));
-    const auto e = expect_error([&] { client.chat(hostile_request("q")); });
+    const auto e = expect_llm_error([&] { client.chat(hostile_request("q")); });
     CHECK(e.status() == 429);
     CHECK(e.attempts() == 1);  // documented: a Retry-After beyond max_retry_after gives up
     CHECK(e.retry_after_ms() == openai_protocol::max_retry_after_ms);
@@ -213,12 +205,12 @@ TEST_CASE("hostile: only http and https URLs are fetched", "[llm][hostile]") {
     http_client_options o;
     o.base_url = url;
     o.dialect = schema_dialect::openai;
-    const auto e = expect_error([&] { http_client c(o); });
+    const auto e = expect_llm_error([&] { http_client c(o); });
     CHECK(e.kind() == llm_error_kind::config);
     CHECK_THAT(e.what(), Catch::Contains("must start with http:// or https://"));
   }
   // and curl itself refuses other protocols, should a URL reach it another way
-  const auto e = expect_error([] {
+  const auto e = expect_llm_error([] {
     detail::curl_post("file:///etc/hostname", {}, "{}", detail::http_timeouts{}, detail::body_sink{});
   });
   CHECK(e.kind() == llm_error_kind::config);
@@ -234,7 +226,7 @@ TEST_CASE("RECBLOCKS_LLM_DIALECT is read by the library; an unknown value is ref
   http_client_options o;
   o.base_url = "http://127.0.0.1:9";
   ::setenv("RECBLOCKS_LLM_DIALECT", "llama.cpp", 1);
-  const auto e = expect_error([&] { http_client c(o); });
+  const auto e = expect_llm_error([&] { http_client c(o); });
   CHECK(e.kind() == llm_error_kind::config);
   CHECK_THAT(e.what(), Catch::Contains("unknown schema dialect \"llama.cpp\""));
   ::setenv("RECBLOCKS_LLM_DIALECT", "vllm", 1);
@@ -252,17 +244,17 @@ TEST_CASE("500 and 501 that cannot succeed are not retried; 500 is when asked", 
   loopback_server server;
   server.set_fallback(http_reply::json(R"({"error":{"code":500,"message":"Unable to generate parser for this template"}})", 500));
   http_client client(hostile_options(server));
-  auto e = expect_error([&] { client.chat(hostile_request("q")); });
+  auto e = expect_llm_error([&] { client.chat(hostile_request("q")); });
   CHECK(e.status() == 500);
   CHECK(e.attempts() == 1);
   CHECK(server.requests().size() == 1);
   auto o = hostile_options(server);
   o.retry.retry_http_500 = true;
   http_client hosted(o);
-  e = expect_error([&] { hosted.chat(hostile_request("q")); });
+  e = expect_llm_error([&] { hosted.chat(hostile_request("q")); });
   CHECK(e.attempts() == 3);
   server.set_fallback(http_reply::json(R"({"error":{"message":"not implemented"}})", 501));
-  e = expect_error([&] { hosted.chat(hostile_request("q")); });
+  e = expect_llm_error([&] { hosted.chat(hostile_request("q")); });
   CHECK(e.status() == 501);
   CHECK(e.attempts() == 1);
   CHECK_FALSE(e.retryable());

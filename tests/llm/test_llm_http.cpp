@@ -12,9 +12,12 @@
 
 #include <recblocks/llm.hpp>
 
+#include "expect_llm_error.hpp"
+
 #include "loopback_server.hpp"
 
 using namespace recblocks::llm;
+using recblocks_test::expect_llm_error;
 using recblocks_test::http_reply;
 using recblocks_test::loopback_server;
 using nlohmann::json;
@@ -50,17 +53,6 @@ chat_request user_request(std::string text) {
   r.messages.push_back(message::user(std::move(text)));
   r.options.temperature = 0.0;
   return r;
-}
-
-template <class F>
-llm_error expect_llm_error(F&& f) {
-  try {
-    f();
-  } catch (const llm_error& e) {
-    return e;
-  }
-  FAIL("expected llm_error");
-  throw std::logic_error("unreachable");
 }
 
 using clock_type = std::chrono::steady_clock;

@@ -31,7 +31,10 @@
 
 #include <recblocks/llm.hpp>
 
+#include "expect_llm_error.hpp"
+
 using namespace recblocks::llm;
+using recblocks_test::expect_llm_error;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -68,17 +71,6 @@ chat_request live_request(std::string prompt, int max_tokens = 24) {
   r.options.seed = 7;
   r.options.max_tokens = max_tokens;
   return r;
-}
-
-template <class F>
-llm_error expect_error(F&& f) {
-  try {
-    f();
-  } catch (const llm_error& e) {
-    return e;
-  }
-  FAIL("expected llm_error");
-  throw std::logic_error("unreachable");
 }
 
 // A ranking schema the base model cannot satisfy without constrained decoding: a fixed-length
@@ -336,20 +328,20 @@ TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too 
     auto slow = o;
     slow.total_timeout = 300ms;
     http_client impatient(slow);
-    auto e = expect_error([&] { impatient.chat(live_request("Write a long story about a robot.", 400)); });
+    auto e = expect_llm_error([&] { impatient.chat(live_request("Write a long story about a robot.", 400)); });
     CHECK(e.kind() == llm_error_kind::timeout);
     CHECK(e.attempts() == 2);
 
     // a schema the server cannot turn into a grammar: an HTTP error, typed, not retried
     auto bad = live_request("x", 4);
     bad.options.format = response_format::json_schema(json{{"type", "object"}, {"properties", {{"a", {{"$ref", "#/nowhere"}}}}}});
-    e = expect_error([&] { client.chat(bad); });
+    e = expect_llm_error([&] { client.chat(bad); });
     CHECK(e.kind() == llm_error_kind::http_status);
     CHECK(e.status() >= 400);
     CHECK(e.attempts() == 1);
 
     // a 5xx that can never succeed: llama-server answers embeddings without --embeddings with 501
-    e = expect_error([&] { client.embed(std::vector<std::string>{"x"}); });
+    e = expect_llm_error([&] { client.embed(std::vector<std::string>{"x"}); });
     CHECK(e.kind() == llm_error_kind::http_status);
     CHECK(e.status() == 501);
     CHECK(e.attempts() == 1);
@@ -357,7 +349,7 @@ TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too 
 
     // killed mid-stream: a connection error, not retried once deltas were delivered
     std::atomic<bool> killed{false};
-    e = expect_error([&] {
+    e = expect_llm_error([&] {
       client.chat_stream(live_request("Count from one to one hundred: one, two,", 300), [&](std::string_view) {
         if (!killed.exchange(true)) server.kill();
       });
@@ -366,7 +358,7 @@ TEST_CASE("faults on a real server (killed mid-stream, restarted elsewhere, too 
     CHECK(e.kind() == llm_error_kind::connection);
     CHECK(e.attempts() == 1);
     // and the dead server: refused connections, retried, then reported
-    e = expect_error([&] { client.chat(live_request("Hello", 4)); });
+    e = expect_llm_error([&] { client.chat(live_request("Hello", 4)); });
     CHECK(e.kind() == llm_error_kind::connection);
     CHECK(e.attempts() == 2);
   }

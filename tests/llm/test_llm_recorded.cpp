@@ -9,7 +9,10 @@
 
 #include <recblocks/llm.hpp>
 
+#include "expect_llm_error.hpp"
+
 using namespace recblocks::llm;
+using recblocks_test::expect_llm_error;
 using nlohmann::json;
 
 namespace {
@@ -36,17 +39,6 @@ record_meta gemma_meta(std::string prompt_version = "test/1") {
   m.prompt_version = std::move(prompt_version);
   m.server = "llama.cpp llama-server (llama-cpp-python 0.3.36)";
   return m;
-}
-
-template <class F>
-llm_error expect_error(F&& f) {
-  try {
-    f();
-  } catch (const llm_error& e) {
-    return e;
-  }
-  FAIL("expected llm_error");
-  throw std::logic_error("unreachable");
 }
 
 }  // namespace
@@ -80,7 +72,7 @@ TEST_CASE("recorded_client records live, saves, and replays offline", "[llm][rec
   CHECK(replay.meta().model_sha256 == gemma_meta().model_sha256);
   CHECK(model.requests().size() == 2);  // replay never asked the model
 
-  const auto miss = expect_error([&] { replay.chat(ask_for("three, a prompt that was never recorded")); });
+  const auto miss = expect_llm_error([&] { replay.chat(ask_for("three, a prompt that was never recorded")); });
   CHECK(miss.kind() == llm_error_kind::replay_miss);
   CHECK_THAT(miss.what(), Catch::Contains(to_hex(request_hash(ask_for("three, a prompt that was never recorded")))));
   CHECK_THAT(miss.what(), Catch::Contains("three, a prompt"));
@@ -90,13 +82,13 @@ TEST_CASE("recorded_client records live, saves, and replays offline", "[llm][rec
   // the same text with other options is another request
   auto other = ask_for("one");
   other.options.max_tokens = 17;
-  CHECK(expect_error([&] { replay.chat(other); }).kind() == llm_error_kind::replay_miss);
+  CHECK(expect_llm_error([&] { replay.chat(other); }).kind() == llm_error_kind::replay_miss);
 
   // another model or prompt version is refused, unless allowed
   auto other_model = gemma_meta();
   other_model.model = "qwen2.5-0.5b";
   other_model.model_sha256.clear();
-  const auto refused = expect_error([&] { recorded_client c(file, other_model); });
+  const auto refused = expect_llm_error([&] { recorded_client c(file, other_model); });
   CHECK(refused.kind() == llm_error_kind::config);
   CHECK_THAT(refused.what(), Catch::Contains("recorded with model \"gemma-3-270m-q4_k_m\""));
   CHECK_THAT(refused.what(), Catch::Contains("qwen2.5-0.5b"));
@@ -112,20 +104,20 @@ TEST_CASE("recorded_client records live, saves, and replays offline", "[llm][rec
 
 TEST_CASE("recorded_client refuses missing, foreign and corrupt files clearly", "[llm][recorded]") {
   const auto dir = temp_dir("bad");
-  auto e = expect_error([&] { recorded_client c(dir / "none.jsonl", gemma_meta()); });
+  auto e = expect_llm_error([&] { recorded_client c(dir / "none.jsonl", gemma_meta()); });
   CHECK(e.kind() == llm_error_kind::config);
   CHECK_THAT(e.what(), Catch::Contains("no record file"));
 
   const auto plain = dir / "foreign.jsonl";
   std::ofstream(plain) << "{\"hello\": 1}\n";
-  e = expect_error([&] { recorded_client c(plain, gemma_meta()); });
+  e = expect_llm_error([&] { recorded_client c(plain, gemma_meta()); });
   CHECK_THAT(e.what(), Catch::Contains("line 1: not a recblocks.llm.records header"));
 
   std::ofstream(plain, std::ios::trunc) << json{{"format", "recblocks.llm.records"}, {"version", 1},
                                                  {"model", "gemma-3-270m-q4_k_m"}, {"prompt_version", "test/1"}}
                                                    .dump()
                                         << "\n{\"request\": 5}\n";
-  e = expect_error([&] { recorded_client c(plain, gemma_meta()); });
+  e = expect_llm_error([&] { recorded_client c(plain, gemma_meta()); });
   CHECK_THAT(e.what(), Catch::Contains("line 2: malformed record"));
 
   CHECK_THROWS_AS(recorded_client(plain, gemma_meta(), {.mode = record_mode::live}), llm_error);  // no live client
