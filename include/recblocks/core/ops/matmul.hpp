@@ -72,11 +72,13 @@ bool use_bf16(const tape<T>& t, compute_type c) {
 }
 
 /// `gemm`, or `gemm_bf16` when `bf16` (float only) and the product is wide enough for the kernel
-/// (`bf16_worthwhile`: inner and output dimension >= 32; narrower products stay FP32).
+/// (`bf16_worthwhile`: inner and output dimension >= 32) and has more than 3 rows (below that,
+/// packing the weight on every call costs more than the FP32 GEMV; batch-1 bf16 takes the layer's
+/// packed copy, `nn::linear::enable_bf16_inference`). Other products stay FP32.
 template <class T>
 void gemm_as(bool bf16, const const_map<T>& a, bool ta, const const_map<T>& b, bool tb, mutable_map<T> c, bool accumulate = false) {
   if constexpr (std::is_same_v<T, float>) {
-    if (bf16 && bf16_worthwhile(ta ? a.rows() : a.cols(), c.cols())) return gemm_bf16(a, ta, b, tb, c, accumulate);
+    if (bf16 && c.rows() > 3 && bf16_worthwhile(ta ? a.rows() : a.cols(), c.cols())) return gemm_bf16(a, ta, b, tb, c, accumulate);
   }
   gemm<T>(a, ta, b, tb, c, accumulate);
 }
@@ -89,8 +91,8 @@ void gemm_as(bool bf16, const const_map<T>& a, bool ta, const const_map<T>& b, b
 /// Precision (`compute`, `automatic` = the tape's `compute()`): with `bf16` on a float tape the
 /// three GEMMs (forward, dW, dX) take bf16 inputs with FP32 accumulation (`gemm_bf16`, mixed
 /// precision: W, its gradient and everything else stay float); without AVX512-BF16 they run in FP32
-/// and `bf16_fallback_count()` counts it. Each of the three products whose inner or output
-/// dimension is below 32 (`bf16_worthwhile`) stays FP32 by design: a 32-column panel would be mostly
+/// and `bf16_fallback_count()` counts it. Each of the three products with at most 3 rows or whose
+/// inner or output dimension is below 32 (`bf16_worthwhile`) stays FP32 by design: a 32-column panel would be mostly
 /// padding and the operand conversion would cost more than the product saves.
 template <class T>
 var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
