@@ -30,6 +30,7 @@
 /// is float. Note that `vdpbf16ps` treats bf16 denormals as zero.
 /// Thread-safety: the packing buffers are per thread; `bf16_panels` is immutable after packing.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
