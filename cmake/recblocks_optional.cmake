@@ -136,3 +136,23 @@ if(RECBLOCKS_HAVE_CORE AND (RECBLOCKS_BUILD_TESTS OR RECBLOCKS_BUILD_EXAMPLES OR
     message(STATUS "recblocks: cpp-httplib not found, examples/serve and its test disabled (apt-get install libcpp-httplib-dev)")
   endif()
 endif()
+
+# recblocks::mpi (issue 22) -- dist/: data-parallel training with row-sharded embedding tables over
+# MPI (Open MPI from Debian: libopenmpi-dev openmpi-bin). Optional: without MPI everything else
+# builds and the `mpi` tests are not registered (a configure message says so). Sets RECBLOCKS_HAVE_MPI.
+set(RECBLOCKS_HAVE_MPI OFF)
+if(RECBLOCKS_WITH_MPI AND RECBLOCKS_HAVE_CORE)
+  set(MPI_CXX_SKIP_MPICXX ON)  # the C API only (the MPI C++ bindings are deprecated)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    add_library(recblocks_mpi INTERFACE)
+    add_library(recblocks::mpi ALIAS recblocks_mpi)
+    set_target_properties(recblocks_mpi PROPERTIES EXPORT_NAME mpi)
+    target_link_libraries(recblocks_mpi INTERFACE recblocks MPI::MPI_CXX)
+    target_compile_definitions(recblocks_mpi INTERFACE RECBLOCKS_HAVE_MPI=1)
+    list(APPEND RECBLOCKS_EXPORT_TARGETS recblocks_mpi)
+    set(RECBLOCKS_HAVE_MPI ON)
+  else()
+    message(STATUS "recblocks: MPI not found, recblocks::mpi and the mpi tests disabled (apt-get install libopenmpi-dev openmpi-bin)")
+  endif()
+endif()

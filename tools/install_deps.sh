@@ -13,6 +13,7 @@ packages=(
   clang-14 libclang-rt-14-dev   # libFuzzer targets in fuzz/
   gnuplot-nox                   # charts of the scenario benchmark (optional at run time)
   libcpp-httplib-dev            # examples/serve: the HTTP scoring service on serve/ (and its test)
+  libopenmpi-dev openmpi-bin    # recblocks::mpi (issue 22): data-parallel / row-sharded training, tests/mpi
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,7 @@
 #include "agents/llm_critic.hpp"
 #include "agents/agent.hpp"
 #include "agents/simulated_user.hpp"
+#include "agents/llm_simulated_user.hpp"
 #include "agents/shipped_tools.hpp"
 #if __has_include(<hnswlib/hnswlib.h>)
 #include "agents/catalogue_search.hpp"

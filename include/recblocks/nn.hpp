@@ -14,6 +14,7 @@
 #include "nn/scenario.hpp"
 #include "nn/sequential.hpp"
 #include "nn/transformer_encoder.hpp"
+#include "nn/transformer_decoder.hpp"
 #include "nn/co_attention.hpp"
 #include "nn/counterfactual_head.hpp"
 #include "nn/gru.hpp"

@@ -318,6 +318,15 @@ TEST_CASE("llm_critic: asks for the positions, falls back on invalid answers", "
   CHECK(c.violating.empty());
   CHECK(critic.stats().invalid == 1);
   CHECK(critic.stats().calls == 2);
+  CHECK(critic.stats().requests == 3);
+  CHECK(critic.stats().repaired == 0);
+  // valid only after a re-ask: repaired
+  model.then_garbage().then_answer(R"({"bad": []})");
+  c = critic({{"x"}, {1, 2}});
+  CHECK(c.violating.empty());
+  CHECK(critic.stats().repaired == 1);
+  CHECK(critic.stats().invalid == 1);
+  CHECK(critic.stats().requests == 5);
 }
 
 TEST_CASE("agent: structured tool calls are validated, re-asked, and bounded in steps", "[agents][loop]") {
@@ -339,6 +348,15 @@ TEST_CASE("agent: structured tool calls are validated, re-asked, and bounded in 
   CHECK(t.tool_calls == 2);
   CHECK(t.failed_calls == 1);
   CHECK(t.llm_calls == 5);
+  CHECK(t.repaired_steps == 2);  // the no-JSON answer and the unknown tool, each valid at the re-ask
+  CHECK(t.invalid_steps == 0);
+  // the prompt: the constant task and tool list first, then the user's message, then the ask
+  {
+    const std::string& p = model.requests().front().messages.front().content;
+    CHECK(p.find("Tools:\n- echo") < p.find("User: find me something"));
+    CHECK(p.find("User: find me something") < p.find("Last step: none yet (no candidates)"));
+    CHECK(p.find("Last step: none yet") < p.find("Next step as JSON:"));
+  }
   CHECK(t.prompt_tokens > 0);
   CHECK_FALSE(t.step_bound_hit);
   CHECK_THAT(t.reply, Catch::Contains("1. item 1"));
@@ -367,6 +385,7 @@ TEST_CASE("agent: a model that never gives a valid step ends planning (counted)"
   a.begin_session("u", 0);
   const auto t = a.turn("hello");
   CHECK(t.invalid_steps == 1);
+  CHECK(t.repaired_steps == 0);
   CHECK(t.llm_calls == 2);
   CHECK(t.items.empty());
   CHECK_THAT(t.reply, Catch::Contains("nothing"));
@@ -394,9 +413,51 @@ TEST_CASE("agent: native tool calls, re-asked when invalid", "[agents][loop]") {
   CHECK(t.items == std::vector<index_t>{1, 2});
   CHECK(t.tool_calls == 1);
   CHECK(t.llm_calls == 3);
+  CHECK(t.repaired_steps == 1);  // the bad arguments, valid at the re-ask
   const auto reqs = model.requests();
   CHECK(reqs[0].options.extra["tools"][0]["function"]["name"] == "echo");
+  CHECK(reqs[0].options.extra["tool_choice"] == "required");  // no candidates yet: a call is required
+  CHECK(reqs[2].options.extra["tool_choice"] == "auto");      // after echo: answering is allowed
   CHECK_THAT(reqs[1].messages.back().content, Catch::Contains("could not be used"));
+}
+
+TEST_CASE("agent: the answer step is offered only once there are candidates not shown yet", "[agents][loop]") {
+  ag::toolbox box;
+  box.add(echo_tool());
+  llm::scripted_client model;
+  model.then_answer(R"({"tool": "answer"})")                          // not offered yet: fails the schema, re-asked
+      .then_answer(R"({"tool": "echo", "arguments": {"word": "a"}})")  // candidates 1..7
+      .then_answer(R"({"tool": "answer"})");                          // now offered
+  ag::agent<llm::scripted_client> a(model, box, describe, {.k = 3, .use_memory = false, .use_reflection = false});
+  a.begin_session("u", 0);
+  auto t = a.turn("hi");
+  CHECK(t.items == std::vector<index_t>{1, 2, 3});
+  CHECK(t.repaired_steps == 1);
+  CHECK(t.steps == 2);
+  const auto reqs = model.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[0].options.format.schema.dump().find("\"answer\"") == std::string::npos);
+  CHECK(reqs[0].messages[0].content.find("- answer {}") == std::string::npos);
+  CHECK(reqs[2].options.format.schema.dump().find("\"answer\"") != std::string::npos);
+  CHECK_THAT(reqs[2].messages[0].content, Catch::Contains("- answer {}"));
+  // with the option off, "answer" is always offered
+  llm::scripted_client m2;
+  m2.then_answer(R"({"tool": "answer"})");
+  ag::agent<llm::scripted_client> b(m2, box, describe, {.use_memory = false, .use_reflection = false, .answer_needs_candidates = false});
+  b.begin_session("u", 0);
+  t = b.turn("hi");
+  CHECK(t.items.empty());
+  CHECK(t.llm_calls == 1);
+  // native: a text answer while a call is required is re-asked, then counted invalid
+  llm::scripted_client m3;
+  m3.otherwise([](const llm::chat_request& r) { return llm::scripted_client::make_response(r, "I like films."); });
+  ag::agent<llm::scripted_client> c(m3, box, describe,
+                                    {.use_memory = false, .use_reflection = false, .mode = ag::tool_call_mode::native, .max_attempts = 2});
+  c.begin_session("u", 0);
+  t = c.turn("hi");
+  CHECK(t.invalid_steps == 1);
+  CHECK(t.llm_calls == 2);
+  CHECK_THAT(m3.requests()[1].messages.back().content, Catch::Contains("no candidates yet"));
 }
 
 TEST_CASE("agent: memory across sessions, reflection, a 1 MB message, no-tools mode", "[agents][loop]") {
@@ -460,6 +521,40 @@ TEST_CASE("simulated_user: hints in order, success, giving up", "[agents][simula
   CHECK(r.done);
   CHECK_FALSE(r.accepted);
   CHECK_THROWS_AS(ag::simulated_user(1, {}, {}), recblocks::value_error);
+}
+
+TEST_CASE("llm_simulated_user: model-written messages, rule-based acceptance, counted fallbacks", "[agents][simulated]") {
+  llm::scripted_client model;
+  model.then_answer(R"({"message": "I want an old crime film about Bonnie and Clyde."})")  // names the title: masked
+      .then_garbage()
+      .then_garbage()                                                                   // invalid twice: the rule-based hint
+      .then_garbage()
+      .then_answer(R"({"message": "Something darker, please."})");                       // valid at the re-ask
+  auto rules = ag::simulated_user::from_item(7, "Bonnie and Clyde", {"Crime", "Drama"}, 1967, 4);
+  ag::llm_simulated_user<llm::scripted_client> u(model, rules, "Bonnie and Clyde (1967; Crime, Drama)", "Bonnie and Clyde", describe);
+  CHECK(u.prior_facts() == rules.prior_facts());
+  const std::string first = u.opening();
+  CHECK(first == "I want an old crime film about that movie.");
+  CHECK_THAT(model.requests()[0].messages[0].content, Catch::Contains("You want exactly this movie: Bonnie and Clyde (1967"));
+  CHECK(model.requests()[0].options.format.kind == llm::format_kind::json_schema);
+  auto r = u.respond({1, 2});
+  CHECK_FALSE(r.done);
+  CHECK(r.message == "Not those. It should also be Drama.");  // the fallback: the rules' hint for turn 1
+  CHECK_THAT(model.requests()[1].messages[0].content, Catch::Contains("It suggested: item 1; item 2. None of them"));
+  r = u.respond({3});
+  CHECK(r.message == "Something darker, please.");
+  r = u.respond({7, 8});
+  CHECK(r.done);
+  CHECK(r.accepted);
+  CHECK(u.turns() == 3);
+  const auto& st = u.stats();
+  CHECK(st.messages == 3);
+  CHECK(st.requests == 5);
+  CHECK(st.leaks == 1);
+  CHECK(st.invalid == 1);
+  CHECK(st.repaired == 1);
+  CHECK(model.requests().size() == 5);  // accepting asks nothing
+  CHECK_THROWS_AS(ag::llm_simulated_user<llm::scripted_client>(model, rules, "", "x", describe), recblocks::value_error);
 }
 
 TEST_CASE("shipped tools: search, score, diversify, lookup", "[agents][tools]") {

@@ -4,6 +4,9 @@
 // model-training policies on the synthetic dataset with known importance, and bad input.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <map>
+
 #include <recblocks/featsel.hpp>
 #include <recblocks/llm/scripted_client.hpp>
 #include <recblocks/models/shared_bottom.hpp>
@@ -222,6 +225,133 @@ TEST_CASE("featsel: rank-guided mask and learnable gate pass the gradient check 
   feature_ranking short_r = r1;
   short_r.order.pop_back();
   CHECK_THROWS_WITH(featsel::rank_guided_mask<double>(s, {short_r}), Catch::Contains("ranks 12 fields"));
+}
+
+// Issue 15 follow-up: the bridge row of the first table (Spearman 0.002 with the truth) was suspected of a
+// degenerate h*. These pin h* to hand-computed values on a schema whose selectable order (sparse first,
+// then dense) differs from every ranking's order, so a ranking read by position instead of by field, a
+// reversed score, or ties broken by column index would fail them.
+namespace {
+data::schema four_field_schema() {
+  data::schema s;
+  s.add({.name = "a", .kind = data::feature_kind::sparse, .vocabulary = 3});
+  s.add({.name = "b", .kind = data::feature_kind::dense});
+  s.add({.name = "c", .kind = data::feature_kind::sparse, .vocabulary = 3});
+  s.add({.name = "d", .kind = data::feature_kind::dense});
+  s.add({.name = "scenario", .kind = data::feature_kind::scenario, .scenarios = 1});
+  s.add({.name = "click", .kind = data::feature_kind::label});
+  return s;  // selectable fields / gate columns: a, c, b, d
+}
+
+feature_ranking ranked(std::vector<std::string> order) {
+  feature_ranking r;
+  r.policy = "hand";
+  r.order = std::move(order);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("featsel: bridge h* matches a hand computation (K = 3) and K identical rankings give that ranking", "[featsel]") {
+  const auto s = four_field_schema();
+  REQUIRE(featsel::selectable_fields(s) == std::vector<std::string>{"a", "c", "b", "d"});
+  // K = 3, N = 4; w = (4 ln 3, 4 ln 2, 0), tau = 4: pi = softmax(w / 4) = (3, 2, 1) / 6.
+  // position scores 1 - t/N for t = 0..3: 1, 3/4, 1/2, 1/4.
+  //   r1 = a b c d, r2 = c a b d, r3 = d c b a
+  //   h_a = 1/2 * 1   + 1/3 * 3/4 + 1/6 * 1/4 = 19/24
+  //   h_b = 1/2 * 3/4 + 1/3 * 1/2 + 1/6 * 1/2 = 15/24
+  //   h_c = 1/2 * 1/2 + 1/3 * 1   + 1/6 * 3/4 = 17/24
+  //   h_d = 1/2 * 1/4 + 1/3 * 1/4 + 1/6 * 1   =  9/24      -> h* order: a, c, b, d
+  featsel::rank_guided_mask<double> m(s, {ranked({"a", "b", "c", "d"}), ranked({"c", "a", "b", "d"}), ranked({"d", "c", "b", "a"})});
+  m.w().value() << 4 * std::log(3.0), 4 * std::log(2.0), 0.0;
+  const auto pi = m.weights();
+  REQUIRE(pi.size() == 3);
+  CHECK(pi[0] == Approx(3.0 / 6));
+  CHECK(pi[1] == Approx(2.0 / 6));
+  CHECK(pi[2] == Approx(1.0 / 6));
+  const auto h = m.scores();  // in selectable order a, c, b, d
+  REQUIRE(h.size() == 4);
+  CHECK(h[0] == Approx(19.0 / 24));
+  CHECK(h[1] == Approx(17.0 / 24));
+  CHECK(h[2] == Approx(15.0 / 24));
+  CHECK(h[3] == Approx(9.0 / 24));
+  const auto r = m.ranking();
+  CHECK(r.order == std::vector<std::string>{"a", "c", "b", "d"});
+  REQUIRE(r.scores.size() == 4);
+  CHECK(r.scores[0] == Approx(19.0 / 24));
+  CHECK(r.scores[3] == Approx(9.0 / 24));
+  // a weight moved onto the third ranking moves h* towards it: w = (0, 0, 8) -> pi_3 = e^2 / (2 + e^2)
+  m.w().value() << 0.0, 0.0, 8.0;
+  CHECK(m.ranking().order.front() == "d");
+
+  // K identical rankings, whatever w: h* = 1 - t/N, the ranking itself (here against the schema order)
+  for (const auto& order : {std::vector<std::string>{"d", "b", "c", "a"}, std::vector<std::string>{"c", "d", "a", "b"}}) {
+    featsel::rank_guided_mask<double> same(s, {ranked(order), ranked(order), ranked(order)});
+    same.w().value() << 1.0, -2.0, 0.5;
+    const auto hr = same.ranking();
+    CHECK(hr.order == order);
+    for (std::size_t p = 0; p < 4; ++p) CHECK(hr.scores[p] == Approx(1.0 - double(p) / 4));
+  }
+  // the same on the 13-field synthetic schema (3 dense fields after 10 sparse), with a shuffled order
+  const auto ks = featsel::known_importance::schema();
+  feature_ranking shuffled = truth_order();
+  std::vector<std::string> o = shuffled.order;
+  std::rotate(o.begin(), o.begin() + 5, o.end());
+  std::swap(o[0], o[12]);
+  shuffled.order = o;
+  featsel::rank_guided_mask<double> same13(ks, {shuffled, shuffled, shuffled});
+  same13.w().value() << 0.2, 3.0, -1.0;
+  CHECK(same13.ranking().order == o);
+}
+
+TEST_CASE("featsel: the rank-guided mask drops the fields ranked last, by name", "[featsel]") {
+  const auto s = four_field_schema();
+  data::dataset d(s);
+  const index_t sp[2] = {1, 2};
+  const double dn[2] = {0.5, -0.5}, y[1] = {1.0};
+  d.append(sp, dn, 0, y);
+  data::batch<double> b;
+  const index_t row[1] = {0};
+  d.gather(std::span<const index_t>(row, 1), b);
+  // one ranking d, b, c, a; beta = 0.5, N = 4: r ~ U{0, 1, 2} last fields masked: a, then c
+  featsel::rank_guided_mask<double> m(s, {ranked({"d", "b", "c", "a"})}, {.tau = 4.0, .beta = 0.5});
+  std::map<index_t, int> seen;  // number of masked fields -> count
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    tape<double> t(tape_mode::train, seed);
+    const auto g = m.gate(t, b).value();  // columns a, c, b, d
+    REQUIRE(g.cols() == 4);
+    CHECK(g(0, 3) == 1.0);  // d: ranked first, never masked
+    CHECK(g(0, 2) == 1.0);  // b: ranked second, never masked (r <= 2)
+    if (g(0, 1) == 0.0) CHECK(g(0, 0) == 0.0);  // c masked only with a
+    ++seen[static_cast<index_t>((g(0, 0) == 0.0) + (g(0, 1) == 0.0))];
+  }
+  CHECK(seen.size() == 3);  // 0, 1 and 2 masked fields all occur
+  tape<double> inf(tape_mode::infer);
+  CHECK(m.gate(inf, b).value().minCoeff() == 1.0);  // no masking at inference
+}
+
+TEST_CASE("featsel: the recorded Gemma prompt-order rankings and their bridge (diagnosis of the 0.002 row)", "[featsel]") {
+  // The three rankings Gemma 3 270M gave in prompt orders 0, 1, 2 (examples/data/altfs_records.jsonl.gz).
+  const auto truth = featsel::known_importance::truth();
+  const auto s = featsel::known_importance::schema();
+  const feature_ranking o0 = ranked({"category_group", "category", "latitude_zone", "device", "longitude_zone", "hour", "browser_version",
+                                     "day_of_month", "session_bucket", "ad_slot", "income_k", "income", "noise_score"});
+  const feature_ranking o1 = ranked({"day_of_month", "device", "ad_slot", "browser_version", "category_group", "category", "income_k",
+                                     "latitude_zone", "noise_score", "income", "session_bucket", "longitude_zone", "hour"});
+  const feature_ranking o2 = ranked({"category_group", "category", "device", "browser_version", "latitude_zone", "session_bucket",
+                                     "income_k", "income", "ad_slot", "hour", "noise_score", "day_of_month", "longitude_zone"});
+  // they do not all agree with the truth: only order 0 does (0.414), order 1 is anti-correlated
+  CHECK(featsel::spearman(o0, truth) == Approx(0.4144).margin(1e-4));
+  CHECK(featsel::spearman(o1, truth) == Approx(-0.3860).margin(1e-4));
+  CHECK(featsel::spearman(o2, truth) == Approx(0.1760).margin(1e-4));
+  // uniform w: h* is the Borda count; position sums (hand): category_group 4, device 6, category 7,
+  // browser_version 12, latitude_zone 13, day_of_month 18, ad_slot 19, income_k 22, session_bucket 23,
+  // hour 26, longitude_zone 27 = income 27 (tie: order 0 lists longitude_zone first), noise_score 30
+  featsel::rank_guided_mask<double> m(s, {o0, o1, o2});
+  const auto r = m.ranking();
+  CHECK(r.order == std::vector<std::string>{"category_group", "device", "category", "browser_version", "latitude_zone", "day_of_month",
+                                            "ad_slot", "income_k", "session_bucket", "hour", "longitude_zone", "income", "noise_score"});
+  // so the bridge's near-zero correlation is the mean of +0.41, -0.39 and +0.18, not a defect of h*
+  CHECK(std::abs(featsel::spearman(r, truth)) < 0.05);
 }
 
 TEST_CASE("featsel: LLM ranking policy asks one feature per step with a tight schema", "[featsel][llm]") {

@@ -53,7 +53,8 @@ def load_safetensors(path):
 # ---------------------------------------------------------------------------------------------
 
 def activation_layer(name):
-    return {"relu": nn.ReLU(), "softmax": nn.Softmax(dim=1), "sigmoid": nn.Sigmoid(), "leakyrelu": nn.LeakyReLU()}[name]
+    # basic/activation.py: "leakyrelu" is nn.LeakyReLU(0.1), not PyTorch's default slope 0.01
+    return {"relu": nn.ReLU(), "softmax": nn.Softmax(dim=1), "sigmoid": nn.Sigmoid(), "leakyrelu": nn.LeakyReLU(0.1)}[name]
 
 
 class MLP(nn.Module):
@@ -738,6 +739,104 @@ class AdaSparse(nn.Module):
 # Name mapping recblocks -> torch
 # ---------------------------------------------------------------------------------------------
 
+class M2M(nn.Module):
+    """M2M as the reference writes it (m2m.py): features = sparse + scenario embedded (the scenario table
+    shared with the domain embedding), `nn.Transformer(d_model=D, nhead=4, 2 encoder + 2 decoder layers,
+    dim_feedforward=16)` called as `transformer(emb, emb)` on the 2-D [B, D] batch (one unbatched sequence
+    of B positions: attention across the samples), 4 experts MLP([16], leakyrelu) on its output, task and
+    scenario MLP([16], leakyrelu) on the domain embedding, meta attention (weights from vw_mlp / vb_mlp,
+    v = ones) and meta tower (meta_tower_w_mlp / _b_mlp, residual) with nn.LeakyReLU(0.1), output
+    MLP([64, 32]) + Linear(., 1). Every "leakyrelu" block is LeakyReLU(0.1) (basic/activation.py).
+    Dropout: nn.Transformer's default 0.1 is set to 0 here (the frameworks draw different masks)."""
+
+    def __init__(self, meta, o):
+        super().__init__()
+        self.embedding = EmbeddingLayer(meta, scenario=True, dense=False)
+        D = self.embedding.output_dim
+        K, h, c = opt(o, "experts", "num_experts"), o["expert_output"], o["scenario_dim"]
+        self.K, self.h = K, h
+        self.transformer = nn.Transformer(d_model=D, nhead=o["heads"], num_encoder_layers=o["encoder_layers"],
+                                          num_decoder_layers=o["decoder_layers"], dim_feedforward=o["feedforward"],
+                                          dropout=0.0)
+        self.experts = nn.ModuleList(MLP(D, output_layer=False, dims=[h], activation="leakyrelu") for _ in range(K))
+        self.task_mlp = MLP(16, output_layer=False, dims=[c], activation="leakyrelu")
+        self.scenario_mlp = MLP(16, output_layer=False, dims=[c], activation="leakyrelu")
+        m = h + c  # the reference's 2 * expert_output_size (its task width is expert_output_size)
+        self.m = m
+        self.vw_mlp = MLP(c, output_layer=False, dims=[m * m], activation="leakyrelu")
+        self.vb_mlp = MLP(c, output_layer=False, dims=[m], activation="leakyrelu")
+        self.v = nn.Parameter(torch.ones(m, 1))
+        self.meta_tower_w_mlp = MLP(c, output_layer=False, dims=[h * h], activation="leakyrelu")
+        self.meta_tower_b_mlp = MLP(c, output_layer=False, dims=[h], activation="leakyrelu")
+        self.relu = nn.LeakyReLU(0.1)
+        self.output_mlp = MLP(h, dims=o["tower_dims"])
+
+    def forward(self, x):
+        domain_id_emb = self.embedding.embed_dict[self.embedding.scenario](x["domain"])
+        emb = self.embedding(x)
+        B = emb.shape[0]
+        transformer_out = self.transformer(emb, emb)
+        scenario_out = self.scenario_mlp(domain_id_emb)
+        task_output = self.task_mlp(domain_id_emb)
+        expert_output = torch.stack([e(transformer_out) for e in self.experts], dim=1)  # [B, K, h]
+        meta_input = torch.cat([expert_output, task_output.unsqueeze(1).repeat(1, self.K, 1)], dim=2).reshape(B, self.K, -1)
+        meta_weight = self.vw_mlp(scenario_out).reshape(B, self.m, self.m)
+        meta_bias = self.vb_mlp(scenario_out).unsqueeze(1)
+        meta_output = self.relu(torch.matmul(meta_input, meta_weight).squeeze(2) + meta_bias)
+        meta_output = torch.matmul(meta_output, self.v.unsqueeze(0)).squeeze(2)  # [B, K]
+        alpha = torch.softmax(meta_output, dim=1).unsqueeze(2)
+        rt = torch.sum(alpha * expert_output, dim=1)
+        tower_weight = self.meta_tower_w_mlp(scenario_out).reshape(B, self.h, self.h)
+        tower_bias = self.meta_tower_b_mlp(scenario_out).reshape(B, self.h)
+        output = self.relu(torch.matmul(rt.unsqueeze(1), tower_weight).squeeze(1) + tower_bias + rt)
+        return self.output_mlp(output)
+
+    def name_map(self, meta, o):
+        h, c = o["expert_output"], o["scenario_dim"]
+        m = {}
+        m.update(mlp_names("scenario", "scenario_mlp.mlp", [c], False))
+        m.update(mlp_names("task", "task_mlp.mlp", [c], False))
+
+        def attention(rb, pt):
+            out = {}
+            for j, n in enumerate("qkv"):
+                out[f"{rb}.{n}.weight"] = (f"{pt}.in_proj_weight[{j}]", "t")
+                out[f"{rb}.{n}.bias"] = (f"{pt}.in_proj_bias[{j}]", "flat")
+            out.update(linear_names(f"{rb}.o", f"{pt}.out_proj"))
+            return out
+
+        def norm(rb, pt):
+            return {f"{rb}.gamma": (f"{pt}.weight", "flat"), f"{rb}.beta": (f"{pt}.bias", "flat")}
+
+        for l in range(o["encoder_layers"]):
+            rb, pt = f"encoder.{l}", f"transformer.encoder.layers.{l}"
+            m.update(attention(rb, f"{pt}.self_attn"))
+            m.update(norm(f"{rb}.ln1", f"{pt}.norm1"))
+            m.update(linear_names(f"{rb}.ff1", f"{pt}.linear1"))
+            m.update(linear_names(f"{rb}.ff2", f"{pt}.linear2"))
+            m.update(norm(f"{rb}.ln2", f"{pt}.norm2"))
+        m.update(norm("encoder.norm", "transformer.encoder.norm"))
+        for l in range(o["decoder_layers"]):
+            rb, pt = f"decoder.{l}", f"transformer.decoder.layers.{l}"
+            m.update(attention(f"{rb}.self", f"{pt}.self_attn"))
+            m.update(norm(f"{rb}.ln1", f"{pt}.norm1"))
+            m.update(attention(f"{rb}.cross", f"{pt}.multihead_attn"))
+            m.update(norm(f"{rb}.ln2", f"{pt}.norm2"))
+            m.update(linear_names(f"{rb}.ff1", f"{pt}.linear1"))
+            m.update(linear_names(f"{rb}.ff2", f"{pt}.linear2"))
+            m.update(norm(f"{rb}.ln3", f"{pt}.norm3"))
+        m.update(norm("decoder.norm", "transformer.decoder.norm"))
+        for k in range(self.K):
+            m.update(mlp_names(f"expert.{k}", f"experts.{k}.mlp", [h], False))
+        m.update(mlp_names("attention.score.weight_generator", "vw_mlp.mlp", [self.m * self.m], False))
+        m.update(mlp_names("attention.score.bias_generator", "vb_mlp.mlp", [self.m], False))
+        m["attention.v"] = ("v", "same")
+        m.update(mlp_names("meta_tower.0.weight_generator", "meta_tower_w_mlp.mlp", [h * h], False))
+        m.update(mlp_names("meta_tower.0.bias_generator", "meta_tower_b_mlp.mlp", [h], False))
+        m.update(mlp_names("tower", "output_mlp.mlp", o["tower_dims"], True))
+        return m
+
+
 def bn_names(rb, pt):
     return {f"{rb}.gamma": (f"{pt}.weight", "flat"), f"{rb}.beta": (f"{pt}.bias", "flat"),
             f"{rb}.running_mean": (f"{pt}.running_mean", "flat"), f"{rb}.running_var": (f"{pt}.running_var", "flat")}
@@ -770,12 +869,16 @@ def load_weights(model, weights, name_map, meta):
         if row:
             w = w[int(row)]
         w = {"t": lambda a: a.t(), "flat": lambda a: a.reshape(-1), "row": lambda a: a.reshape(-1), "row1": lambda a: a.reshape(1, -1), "same": lambda a: a}[how](w)
+        chunk = None
+        if pt.endswith("]"):  # "<in_proj_weight|in_proj_bias>[j]": MultiheadAttention's q / k / v third
+            pt, chunk = pt[:-3], int(pt[-2])
         if pt not in state:
             raise KeyError(f"torch model has no {pt} (for {rb})")
-        if tuple(state[pt].shape) != tuple(w.shape):
-            raise ValueError(f"{rb} {tuple(w.shape)} -> {pt} {tuple(state[pt].shape)}")
+        dst = state[pt] if chunk is None else state[pt].chunk(3, dim=0)[chunk]
+        if tuple(dst.shape) != tuple(w.shape):
+            raise ValueError(f"{rb} {tuple(w.shape)} -> {pt} {tuple(dst.shape)}")
         with torch.no_grad():
-            state[pt].copy_(w)
+            dst.copy_(w)
         done.add(pt)
         done.add(key)
     missing = [k for k in state if k not in done and not k.endswith("num_batches_tracked")]
@@ -787,7 +890,7 @@ def load_weights(model, weights, name_map, meta):
         raise ValueError(f"unmapped torch tensors {missing}, unused recblocks tensors {unused}")
 
 
-MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM, "m3oe": M3oE, "adasparse": AdaSparse}
+MODELS = {"shared_bottom": SharedBottom, "mmoe": MMOE, "ple": PLE, "star": Star, "ppnet": PPNet, "epnet": EPNet, "sarnet": Sarnet, "hamur": HamurSmall, "adaptdhm": AdaptDHM, "m3oe": M3oE, "adasparse": AdaSparse, "m2m": M2M}
 
 
 def run(root, name, meta, tol):
@@ -795,7 +898,10 @@ def run(root, name, meta, tol):
     o = meta["options"][name]
     torch.manual_seed(0)
     model = MODELS[name](meta, o)
-    load_weights(model, load_safetensors(d / "weights.safetensors"), model.name_map(meta, o), meta)
+    # io::checkpoint names its weights file in model.json (`weights-<checksum>.safetensors` since the
+    # crash-safe save; older checkpoints: weights.safetensors)
+    weights_file = json.loads((d / "model.json").read_text()).get("weights", {}).get("file", "weights.safetensors")
+    load_weights(model, load_safetensors(d / weights_file), model.name_map(meta, o), meta)
     model.train()
     B = meta["batch"][name]
     steps = meta["steps"]

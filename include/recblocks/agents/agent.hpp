@@ -7,7 +7,8 @@
 ///     recall    the user's best recall_k memories for it          (use_memory)
 ///     plan      up to max_steps steps, each one tool call named by the model (structured output:
 ///               toolbox::call_schema(), validated, re-asked; or the server's native tool calls),
-///               run by the toolbox; the model ends with {"tool": "answer"}   (use_tools)
+///               run by the toolbox; the model ends with {"tool": "answer"}, offered only once
+///               there are candidates not shown yet (answer_needs_candidates)   (use_tools)
 ///               — or a fixed plan (a callable giving the calls: the classical chain, no model)
 ///     answer    the first k candidates not shown before in the session
 ///     reflect   reflector rounds with the critic against the session's messages and memories
@@ -19,8 +20,13 @@
 /// the `observer` as an `agent_event{stage, detail}`: "session", "perceive", "recall", "plan",
 /// "tool", "step_bound", "answer", "reflect", "memory" (the library never prints).
 ///
+/// Prompt of a plan step (one user message; the constant part first, so a server that caches the
+/// prompt prefix evaluates it once per slot): the task, the tool list, "User: <message>",
+/// "Remembered:" memories, "Earlier in this chat:" messages, "Last step: <observation>" (or "none
+/// yet (no candidates)"), "Next step as JSON:".
+///
 /// Fallbacks (documented, counted in `turn_result`): a plan step whose answer stays invalid after
-/// `max_attempts` ends planning (`invalid_steps`); a tool call that fails (unknown tool, bad
+/// `max_attempts` ends planning (`invalid_steps`; one valid only after a re-ask: `repaired_steps`); a tool call that fails (unknown tool, bad
 /// arguments, the tool threw) is shown to the model as the step's observation (`failed_calls`);
 /// `max_steps` reached ends planning (`step_bound_hit`); a memory file that is refused leaves the
 /// user with an empty memory and the "session" event says so.
@@ -67,6 +73,10 @@ struct agent_options {
   double temperature = 0.0;
   std::int64_t seed = 7;
   std::string task = "You help a user find a movie.";  ///< first line of every prompt
+  /// Offer the model the "answer" step only when there are candidates not yet shown in the session
+  /// (answering with nothing never helps): structured mode leaves "answer" out of the step schema and
+  /// the tool list, native mode sends `tool_choice = "required"` instead of "auto".
+  bool answer_needs_candidates = true;
 };
 
 /// One observable step.
@@ -83,6 +93,7 @@ struct turn_result {
   int tool_calls = 0;             ///< tool calls run (ok or failed)
   int failed_calls = 0;
   int invalid_steps = 0;          ///< steps whose model answer stayed invalid
+  int repaired_steps = 0;         ///< steps whose model answer was valid only after a re-ask
   bool step_bound_hit = false;
   bool message_truncated = false;
   int llm_calls = 0;              ///< requests sent through `model()` (re-asks included; a critic built on it too)
@@ -259,8 +270,11 @@ class agent {
     if (observer_) observer_(agent_event{stage, std::move(detail)});
   }
 
-  llm::chat_request base_request(const plan_input& in, std::string ask) const {
-    std::string u = "User: " + in.message + "\n";
+  // The prompt: `head` (the same for every step and turn: the task and the tool list, so a server
+  // that keeps the prompt prefix cached evaluates it once), then the user's message, the recalled
+  // memories, the session's earlier messages, and `ask` (what this step asks).
+  llm::chat_request base_request(const plan_input& in, std::string head, std::string ask) const {
+    std::string u = std::move(head) + "User: " + in.message + "\n";
     if (!in.memories.empty()) {
       u += "Remembered:\n";
       for (const auto& m : in.memories) u += "- " + m + "\n";
@@ -300,7 +314,6 @@ class agent {
 
   void plan_with_model(const plan_input& in, turn_result& out) {
     last_observation_.clear();
-    const nlohmann::json schema = tools_->call_schema(true);
     llm::structured_client<metered&> sc(metered_, {.max_attempts = options_.max_attempts});
     for (;;) {
       if (out.steps >= options_.max_steps) {
@@ -309,17 +322,22 @@ class agent {
         return;
       }
       ++out.steps;
-      std::string ask = options_.task + "\nTools:\n" + tools_->listing() +
-                        "- answer {}: reply to the user with the current candidates\n";
-      if (!last_observation_.empty()) ask += "Last step: " + last_observation_ + "\n";
+      const bool can_answer = !options_.answer_needs_candidates || has_unshown_candidates();
+      const nlohmann::json schema = tools_->call_schema(can_answer);
+      std::string head = options_.task + "\nTools:\n" + tools_->listing() +
+                         (can_answer ? "- answer {}: reply to the user with the current candidates\n" : "");
+      std::string ask;
+      ask += "Last step: " + (last_observation_.empty() ? std::string("none yet (no candidates)") : last_observation_) + "\n";
       ask += "Next step as JSON:";
-      llm::chat_request r = base_request(in, std::move(ask));
+      llm::chat_request r = base_request(in, std::move(head), std::move(ask));
       r.options.max_tokens = options_.plan_max_tokens;
       std::optional<tool_call> call;
       if (options_.mode == tool_call_mode::structured) {
         r.options.format = llm::response_format::json_schema(schema, "step");
         try {
+          const int calls_before = out.llm_calls;
           const llm::chat_response resp = sc.chat(r);
+          if (out.llm_calls - calls_before > 1) ++out.repaired_steps;
           const auto j = nlohmann::json::parse(resp.text);
           call = tool_call{j.at("tool").get<std::string>(), j.value("arguments", nlohmann::json::object()), ""};
         } catch (const llm::llm_error& e) {
@@ -329,8 +347,8 @@ class agent {
           return;
         }
       } else {
-        r.options.extra = {{"tools", tools_->openai_tools()}, {"tool_choice", "auto"}};
-        call = native_step(r, out);
+        r.options.extra = {{"tools", tools_->openai_tools()}, {"tool_choice", can_answer ? "auto" : "required"}};
+        call = native_step(r, out, can_answer);
         if (!call) return;  // invalid after re-asks (counted) or no call: answer
       }
       if (call->name == "answer") {
@@ -341,7 +359,14 @@ class agent {
     }
   }
 
-  std::optional<tool_call> native_step(llm::chat_request r, turn_result& out) {
+  bool has_unshown_candidates() const {
+    const agent_context& c = session_->ctx;
+    for (index_t i : c.candidates)
+      if (std::find(c.excluded.begin(), c.excluded.end(), i) == c.excluded.end()) return true;
+    return false;
+  }
+
+  std::optional<tool_call> native_step(llm::chat_request r, turn_result& out, bool can_answer) {
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
       const llm::chat_response resp = metered_.chat(r);
       std::vector<tool_call> calls;
@@ -351,13 +376,23 @@ class agent {
       } catch (const llm::llm_error& e) {
         error = e.what();
       }
-      if (error.empty() && calls.empty()) return tool_call{"answer", nlohmann::json::object(), ""};
+      if (error.empty() && calls.empty()) {  // no call: the answer step, when one is offered
+        if (!can_answer) {
+          error = "no tool call, but there are no candidates yet";
+        } else {
+          if (attempt > 1) ++out.repaired_steps;
+          return tool_call{"answer", nlohmann::json::object(), ""};
+        }
+      }
       if (error.empty()) {
         const tool* t = tools_->find(calls.front().name);
         if (!t) error = "unknown tool \"" + calls.front().name + "\"";
         else if (auto v = t->validate(calls.front().arguments); !v.empty()) error = "arguments fail the schema: " + v.front();
       }
-      if (error.empty()) return calls.front();
+      if (error.empty()) {
+        if (attempt > 1) ++out.repaired_steps;
+        return calls.front();
+      }
       r.messages.resize(1);
       r.messages.push_back(llm::message::assistant(resp.text.empty() ? resp.tool_calls.dump().substr(0, 500) : resp.text.substr(0, 500)));
       r.messages.push_back(llm::message::user("That tool call could not be used: " + error + ". Call one of the listed tools."));
@@ -369,8 +404,8 @@ class agent {
 
   void titles_only(const plan_input& in, turn_result& out) {
     if (!resolve_) throw value_error("[agents::agent] use_tools = false needs with_title_resolver");
-    llm::chat_request r = base_request(in, options_.task + "\nSuggest " + std::to_string(options_.k) +
-                                               " movie titles the user would like, as JSON:");
+    llm::chat_request r = base_request(in, options_.task + "\n", "Suggest " + std::to_string(options_.k) +
+                                                                     " movie titles the user would like, as JSON:");
     r.options.max_tokens = options_.answer_max_tokens;
     r.options.format = llm::response_format::json_schema(
         {{"type", "object"},
@@ -382,7 +417,9 @@ class agent {
     llm::structured_client<metered&> sc(metered_, {.max_attempts = options_.max_attempts});
     ++out.steps;
     try {
+      const int calls_before = out.llm_calls;
       const llm::chat_response resp = sc.chat(r);
+      if (out.llm_calls - calls_before > 1) ++out.repaired_steps;
       std::vector<index_t> items;
       const nlohmann::json answer = nlohmann::json::parse(resp.text);
       for (const auto& t : answer.at("titles")) {

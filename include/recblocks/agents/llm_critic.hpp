@@ -10,7 +10,8 @@
 ///
 /// Answer schema (constrained decoding): `{"bad": [integer in 1..n, at most n]}`, validated and
 /// re-asked by `llm::structured_client` (`max_attempts`). An answer that stays invalid counts as
-/// "no violation" (`stats().invalid`, the documented fallback: the list is kept as it is).
+/// "no violation" (`stats().invalid`, the documented fallback: the list is kept as it is); one valid
+/// only after a re-ask is counted in `stats().repaired`.
 /// Token usage and calls are summed in `stats()`.
 ///
 /// Requires: `describe` set. Errors: transport errors of the client propagate.
@@ -40,7 +41,11 @@ struct llm_critic_options {
 
 /// Counters of `llm_critic`.
 struct llm_critic_stats {
-  long calls = 0, invalid = 0, prompt_tokens = 0, completion_tokens = 0;
+  long calls = 0;              ///< critiques asked
+  long invalid = 0;            ///< no valid answer after max_attempts (the list is kept)
+  long repaired = 0;           ///< valid only after a re-ask
+  long requests = 0;           ///< requests sent (re-asks included)
+  long prompt_tokens = 0, completion_tokens = 0;
 };
 
 /// LLM critic; see the file comment.
@@ -75,10 +80,17 @@ class llm_critic {
          {"required", {"bad"}},
          {"additionalProperties", false}},
         "critique");
-    llm::structured_client<Client&> sc(*client_, {.max_attempts = options_.max_attempts});
+    struct counting {  // counts the requests of this critique (first ask + re-asks)
+      Client* c;
+      long n = 0;
+      llm::chat_response chat(const llm::chat_request& q) { ++n; return c->chat(q); }
+    } counted{client_};
+    llm::structured_client<counting&> sc(counted, {.max_attempts = options_.max_attempts});
     ++stats_->calls;
+    struct add_requests { long* total; const long* n; ~add_requests() { *total += *n; } } add{&stats_->requests, &counted.n};
     try {
       const llm::chat_response resp = sc.chat(r);
+      if (counted.n > 1) ++stats_->repaired;
       stats_->prompt_tokens += resp.usage.prompt_tokens;
       stats_->completion_tokens += resp.usage.completion_tokens;
       const auto j = nlohmann::json::parse(resp.text);

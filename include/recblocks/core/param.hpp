@@ -166,6 +166,13 @@ class param {
   /// The dense gradient `[rows, cols]`; meaningful only when `has_dense_grad()`.
   const matrix<T>& grad() const { return state_->grad; }
   matrix<T>& grad() { return state_->grad; }
+  /// Overwrites the dense gradient with `g` (same shape) and marks it written: how a distributed
+  /// trainer (`dist/`) stores the all-reduced gradient before the optimizer step.
+  template <class Derived>
+  void set_dense_grad(const Eigen::MatrixBase<Derived>& g) {
+    state_->grad = g;
+    state_->written = true;
+  }
   /// The row-sparse gradient (embedding tables).
   sparse_rows<T>& sparse() const {
     state_->sparse.cols = value_.cols();

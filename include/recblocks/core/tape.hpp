@@ -102,6 +102,12 @@ struct tape_node {
 
 enum class tape_mode { train, infer };
 
+/// Precision of the dense products (the fused linear op's GEMMs) on a tape or in one layer:
+/// `fp32`, or `bf16` (inputs rounded to bfloat16, FP32 accumulation, on AVX512-BF16; FP32 where the
+/// CPU lacks it). `automatic`, a layer's default, follows its tape (`tape::set_compute`), as PyTorch's
+/// autocast region does; a tape's own default is `fp32`. Only `float` tapes use bf16.
+enum class compute_type { automatic, fp32, bf16 };
+
 /// What `tape::record` returns: a handle to the recorded node (by index, so a later `record` that
 /// grows the node list cannot leave it dangling), or an empty handle when nothing was recorded.
 template <class T>
@@ -138,6 +144,11 @@ class tape {
   /// Checks every op's output (and every gradient in backward) for NaN/Inf and throws
   /// `value_error` naming the first op that produced one. Off by default (costs a pass per op).
   void set_check_finite(bool on) { check_finite_ = on; }
+  /// Mixed precision for the whole tape (autocast): dense products of layers left at
+  /// `compute_type::automatic` run in `c` (`automatic` here means `fp32`). Parameters, gradients
+  /// and optimizer state stay in `T`.
+  void set_compute(compute_type c) { compute_ = c == compute_type::automatic ? compute_type::fp32 : c; }
+  compute_type compute() const { return compute_; }
   bool check_finite() const { return check_finite_; }
   /// The generator for dropout masks (seeded at construction, re-seedable).
   recblocks::rng& rng() { return rng_; }
@@ -411,6 +422,7 @@ class tape {
   bool training_;
   bool consumed_ = false;
   bool check_finite_ = false;
+  compute_type compute_ = compute_type::fp32;
   std::uint64_t epoch_;
   recblocks::rng rng_;
 };

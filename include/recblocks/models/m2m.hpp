@@ -18,14 +18,19 @@
 /// features, if selected, are appended to T after the encoder. The reference calls `nn.Transformer`
 /// (2 encoder + 2 decoder layers, src = tgt = e) on the 2-D `[B, D]` batch, which PyTorch reads as one
 /// unbatched sequence of length B, so attention mixes the samples of a batch.
-/// `reference_behaviour = true` reproduces that: the encoder (d_model = D) runs on the batch as one
-/// sequence (`transformer_encoder::sequence`); outputs then depend on the batch composition.
-/// (Neither mode has the reference's decoder layers.)
+/// `reference_behaviour = true` reproduces the reference's model exactly (step-by-step parity:
+/// docs/reference_parity.md): `nn.Transformer(d_model = D, nhead = heads, encoder_layers, decoder_layers,
+/// feedforward)` called as `transformer(e, e)` on the batch as one sequence of B positions: the encoder
+/// (`transformer_encoder::sequence`, final layer norm), then the decoder (`transformer_decoder`: self- and
+/// cross-attention to the encoder's output, final layer norm), whose output feeds the experts; and the
+/// reference's LeakyReLU slope 0.1 (`activation_layer("leakyrelu")` and the meta layers' `nn.LeakyReLU(0.1)`)
+/// in every MLP block, generator and meta layer. Outputs then depend on the batch composition. Not
+/// reproduced: `nn.Transformer`'s default dropout 0.1 in its sublayers (this model has no dropout).
 ///
 /// The generated weights come out of Linear -> BN -> LeakyReLU blocks as in the reference (slope
-/// 0.01 here, PyTorch's default, rather than the reference's 0.1 in its MLP blocks).
+/// 0.01 in the default mode, PyTorch's default, rather than the reference's 0.1 in its MLP blocks).
 /// Reference hyperparameters (all datasets): 4 experts, output 16, transformer 2 layers / ff 16 /
-/// 4 heads, tower [64, 32].
+/// 4 heads (2 decoder layers in the reference mode), tower [64, 32].
 /// Errors: see `models::ctr_model`. Thread-safety: `const` forward (see `ctr_model`).
 
 #include <nlohmann/json.hpp>
@@ -36,6 +41,7 @@
 #include "../nn/scenario/meta_attention.hpp"
 #include "../nn/scenario/meta_tower.hpp"
 #include "../nn/mlp.hpp"
+#include "../nn/transformer_decoder.hpp"
 #include "../nn/transformer_encoder.hpp"
 #include "detail/options_json.hpp"
 #include "detail/sparse_fields.hpp"
@@ -52,7 +58,8 @@ struct m2m_options {
   index_t heads = 4;
   index_t feedforward = 16;
   std::vector<index_t> tower_dims{64, 32};
-  bool reference_behaviour = false;  ///< attention across the samples of the batch (the reference's nn.Transformer call)
+  index_t decoder_layers = 2;        ///< `reference_behaviour` only: nn.Transformer's decoder layers
+  bool reference_behaviour = false;  ///< the reference's nn.Transformer across the samples of the batch, LeakyReLU 0.1
 
   /// The one description of these options: JSON name <-> member (aliases: the reference's spellings).
   template <class Self, class F>
@@ -65,6 +72,7 @@ struct m2m_options {
     f("heads", o.heads);
     f("feedforward", o.feedforward);
     f("tower_dims", o.tower_dims);
+    f("decoder_layers", o.decoder_layers, {"num_decoder_layers"});
     f("reference_behaviour", o.reference_behaviour);
   }
   nlohmann::json to_json() const { return detail::options_to_json(*this); }
@@ -98,6 +106,7 @@ class m2m {
     v("scenario", self.scenario_net_);
     v("task", self.task_net_);
     v("encoder", self.encoder_);
+    v("decoder", self.decoder_);
     v("expert", self.experts_);
     v("attention", self.attention_);
     v("meta_tower", self.meta_tower_);
@@ -106,8 +115,12 @@ class m2m {
 
  private:
   static models::feature_embedding_options embedding_options(m2m_options opt, const data::schema& s);
+  /// The LeakyReLU slope: the reference's 0.1 in `reference_behaviour`, else PyTorch's default 0.01.
+  static double slope(const m2m_options& o) { return o.reference_behaviour ? 0.1 : 0.01; }
   nn::mlp_options small(index_t in, index_t out) const {
-    return {.input_dim = in, .hidden = {out}, .act = activation::leaky_relu, .batch_norm = true};
+    nn::mlp_options m{.input_dim = in, .hidden = {out}, .act = activation::leaky_relu, .batch_norm = true};
+    m.leaky_slope = slope(opt_);
+    return m;
   }
 
   options_type opt_;
@@ -116,6 +129,7 @@ class m2m {
   index_t tokens_;  // F + 1 embedded fields (the scenario last)
   nn::mlp<T> scenario_net_, task_net_;
   nn::transformer_encoder<T> encoder_;
+  std::optional<nn::transformer_decoder<T>> decoder_;  // reference_behaviour only
   std::vector<nn::mlp<T>> experts_;
   nn::meta_attention<T> attention_;
   nn::meta_tower<T> meta_tower_;
@@ -144,16 +158,23 @@ m2m<T>::m2m(const data::schema& s, const options_type& opt, rng& gen)
       scenario_net_(small(embedding_.options().dim, opt.scenario_dim), gen),
       task_net_(small(embedding_.options().dim, opt.scenario_dim), gen),
       encoder_({.d_model = opt.reference_behaviour ? embedding_.output_dim() : embedding_.options().dim,
-                .heads = opt.heads, .ff_dim = opt.feedforward, .layers = opt.encoder_layers},
+                .heads = opt.heads, .ff_dim = opt.feedforward, .layers = opt.encoder_layers,
+                .final_norm = opt.reference_behaviour},
                gen),
       attention_({.expert_dim = opt.expert_output, .context_dim = opt.scenario_dim, .condition_dim = opt.scenario_dim,
-                  .experts = opt.experts},
+                  .experts = opt.experts, .slope = slope(opt), .generator_slope = slope(opt)},
                  gen),
-      meta_tower_({.dim = opt.expert_output, .condition_dim = opt.scenario_dim}, gen),
+      meta_tower_({.dim = opt.expert_output, .condition_dim = opt.scenario_dim, .slope = slope(opt),
+                   .generator_slope = slope(opt)},
+                  gen),
       tower_({.input_dim = opt.expert_output, .hidden = opt.tower_dims, .act = activation::relu, .batch_norm = true,
               .output_layer = true},
              gen) {
   for (index_t k = 0; k < opt.experts; ++k) experts_.emplace_back(small(embedding_.output_dim(), opt.expert_output), gen);
+  if (opt.reference_behaviour)
+    decoder_.emplace(nn::transformer_decoder_options{.d_model = embedding_.output_dim(), .heads = opt.heads,
+                                                     .ff_dim = opt.feedforward, .layers = opt.decoder_layers},
+                     gen);
 }
 
 template <class T>
@@ -166,7 +187,7 @@ var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const var<T> task = task_net_(t, s);
   var<T> backbone;
   if (opt_.reference_behaviour) {
-    backbone = encoder_.sequence(t, e);
+    backbone = decoder_->sequence(t, e, encoder_.sequence(t, e));  // nn.Transformer(src = e, tgt = e)
   } else {
     // the field tokens are e's first tokens_ * dim columns; dense features, if any, follow them
     const index_t dense = e.cols - tokens_ * dim;

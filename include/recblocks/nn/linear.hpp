@@ -25,25 +25,50 @@ class linear {
     if (has_bias_) init::kaiming_uniform().apply(bias_.value(), gen, in, out);
   }
 
-  /// `act(x W + b)`. On a non-recording tape with at most `bf16_max_rows` rows and a bf16 copy
-  /// enabled, the product uses the bf16 weights.
+  /// `act(x W + b)`. On a non-recording tape with a bf16 copy enabled, the product uses the bf16
+  /// weights: the packed copy on the AVX512-BF16 kernel for calls of at most `max_rows` rows (any
+  /// number when the layer's resolved compute type is bf16; above 3 rows only for layers at least
+  /// 32 wide in and out, `bf16_worthwhile`), else the widening GEMV copy for at most `max_rows` rows. Otherwise the fused op runs in the layer's compute type (`set_compute_type`;
+  /// `automatic` follows the tape).
   var<T> operator()(tape<T>& t, const var<T>& x, fused_activation act = fused_activation::none) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (!bf16_.empty() && !t.recording() && x.rows <= bf16_max_rows_)
-        return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
+      if (!t.recording()) {
+        const bool bf16_asked = (compute_ == compute_type::automatic ? t.compute() : compute_) == compute_type::bf16;
+        if (!packed_.empty() && (x.rows <= bf16_max_rows_ || bf16_asked) && bf16_gemm_available() &&
+            (x.rows <= 3 || bf16_worthwhile(packed_.k, packed_.n)))
+          return ops::linear_bf16(t, x, packed_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
+        if (!bf16_.empty() && x.rows <= bf16_max_rows_)
+          return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
+      }
     }
-    return ops::linear(t, x, t.leaf(weight_), has_bias_ ? t.leaf(bias_) : var<T>{}, act);
+    return ops::linear(t, x, t.leaf(weight_), has_bias_ ? t.leaf(bias_) : var<T>{}, act, compute_);
   }
 
   /// Keeps a bfloat16 copy of the weight for inference calls of at most `max_rows` rows (batch-1
-  /// serving: about 2x less weight traffic). The copy is taken now: call again after further
-  /// training. Training tapes always use the float weights. Float models only.
+  /// serving: about 2x less weight traffic; pass a large `max_rows`, or set the compute type to
+  /// bf16, to use it at every batch size). With AVX512-BF16 the copy is packed for the `vdpbf16ps`
+  /// kernel (`make_bf16_panels`), otherwise kept for the widening GEMV. The copy is taken now: call
+  /// again after further training. Training tapes always use the float weights. Float models only.
   void enable_bf16_inference(index_t max_rows = 4) {
     static_assert(std::is_same_v<T, float>, "bf16 inference is for float models");
-    bf16_ = bf16_matrix(weight_.value());
+    if (bf16_gemm_available()) {
+      packed_ = make_bf16_panels(weight_.value());
+      bf16_ = bf16_matrix();
+    } else {
+      bf16_ = bf16_matrix(weight_.value());
+      packed_ = bf16_panels();
+    }
     bf16_max_rows_ = max_rows;
   }
-  void disable_bf16_inference() { bf16_ = bf16_matrix(); }
+  void disable_bf16_inference() {
+    bf16_ = bf16_matrix();
+    packed_ = bf16_panels();
+  }
+
+  /// Precision of this layer's products (forward and backward): `automatic` (the default) follows
+  /// the tape's `compute()`, `fp32` / `bf16` override it for this layer (mixed precision per layer).
+  void set_compute_type(compute_type c) { compute_ = c; }
+  compute_type get_compute_type() const { return compute_; }
 
   index_t in_features() const { return weight_.rows(); }
   index_t out_features() const { return weight_.cols(); }
@@ -64,7 +89,9 @@ class linear {
   param<T> bias_;
   bool has_bias_;
   bf16_matrix bf16_;
+  bf16_panels packed_;
   index_t bf16_max_rows_ = 4;
+  compute_type compute_ = compute_type::automatic;
 };
 
 }  // namespace recblocks::nn

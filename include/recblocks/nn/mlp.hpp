@@ -27,6 +27,7 @@ struct mlp_options {
   bool batch_norm = false;
   double dropout = 0.0;
   bool output_layer = false;             ///< append Linear(hidden.back(), 1)
+  double leaky_slope = 0.01;             ///< negative slope when `act` is leaky_relu (PyTorch's default)
 };
 
 template <class T>
@@ -58,7 +59,7 @@ class mlp {
       } else {
         h = layers_[l](t, h);
         if (opt_.batch_norm) h = norms_[l](t, h);
-        h = ops::activate(t, h, opt_.act);
+        h = ops::activate(t, h, opt_.act, T(opt_.leaky_slope));
       }
       h = ops::dropout(t, h, T(opt_.dropout));
     }

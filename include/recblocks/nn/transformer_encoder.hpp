@@ -20,9 +20,13 @@
 ///   Rec's M2M passes its `[B, D]` batch this way, i.e. attention across the samples of a batch
 ///   (reproduced by M2M's `reference_behaviour`).
 ///
+/// `final_norm = true` applies one more layer norm (`norm`) to the output of the last layer, as PyTorch's
+/// `nn.Transformer` wraps its encoder stack in `TransformerEncoder(..., norm=LayerNorm(d))`.
+///
 /// Requires `d % heads == 0`. Thread-safety: `const` forward, no state.
 
 #include <cmath>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,7 +47,25 @@ struct transformer_encoder_options {
   index_t heads = 4;
   index_t ff_dim = 16;
   index_t layers = 2;
+  bool final_norm = false;  ///< a layer norm after the last layer (nn.Transformer's encoder norm)
 };
+
+namespace detail {
+/// Multi-head scaled dot-product attention of one sequence: queries `q` `[Lq, d]`, keys and values `k`, `v`
+/// `[Lk, d]` -> `[Lq, d]` (heads of d / H columns, softmax over the Lk keys of each query).
+template <class T>
+var<T> sequence_attention(tape<T>& t, const var<T>& q, const var<T>& k, const var<T>& v, index_t heads) {
+  const index_t dh = q.cols / heads;
+  const T scale = T(1) / std::sqrt(T(dh));
+  const std::span<var<T>> out = t.template scratch_span<var<T>>(static_cast<std::size_t>(heads));  // arena
+  for (index_t h = 0; h < heads; ++h) {
+    auto part = [&](const var<T>& m) { return heads == 1 ? m : ops::slice_cols(t, m, h * dh, dh); };
+    const var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::matmul(t, part(q), part(k), false, true), scale));
+    out[static_cast<std::size_t>(h)] = ops::matmul(t, a, part(v));
+  }
+  return heads == 1 ? out[0] : ops::concat_cols(t, std::span<const var<T>>(out.data(), out.size()));
+}
+}  // namespace detail
 
 template <class T>
 class transformer_encoder {
@@ -76,6 +98,7 @@ class transformer_encoder {
       v(p + "ff2", L.ff2);
       v(p + "ln2", L.ln2);
     }
+    v("norm", self.norm_);
   }
 
  private:
@@ -88,8 +111,11 @@ class transformer_encoder {
   var<T> finish(tape<T>& t, const layer& L, const var<T>& x, const var<T>& attended) const;
   void check(const var<T>& x) const;
 
+  var<T> final_norm(tape<T>& t, const var<T>& x) const { return norm_ ? (*norm_)(t, x) : x; }
+
   transformer_encoder_options opt_;
   std::vector<layer> layers_;
+  std::optional<layer_norm<T>> norm_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -106,6 +132,7 @@ transformer_encoder<T>::transformer_encoder(const transformer_encoder_options& o
     layers_.push_back(layer{linear<T>(d, d, gen), linear<T>(d, d, gen), linear<T>(d, d, gen), linear<T>(d, d, gen),
                             layer_norm<T>(d), linear<T>(d, opt.ff_dim, gen), linear<T>(opt.ff_dim, d, gen),
                             layer_norm<T>(d)});
+  if (opt.final_norm) norm_.emplace(d);
 }
 
 template <class T>
@@ -132,7 +159,7 @@ var<T> transformer_encoder<T>::encode(tape<T>& t, const var<T>& x, index_t token
     const var<T> attended = ops::token_attention(t, L.q(t, h), L.k(t, h), L.v(t, h), tokens, opt_.heads);
     h = finish(t, L, h, attended);
   }
-  return ops::reshape(t, h, x.rows, tokens * d);
+  return ops::reshape(t, final_norm(t, h), x.rows, tokens * d);
 }
 
 template <class T>
@@ -149,20 +176,9 @@ std::vector<var<T>> transformer_encoder<T>::operator()(tape<T>& t, std::span<con
 template <class T>
 var<T> transformer_encoder<T>::sequence(tape<T>& t, const var<T>& x0) const {
   check(x0);
-  const index_t dh = opt_.d_model / opt_.heads;
-  const T scale = T(1) / std::sqrt(T(dh));
   var<T> x = x0;
-  for (const auto& L : layers_) {
-    const var<T> q = L.q(t, x), k = L.k(t, x), v = L.v(t, x);
-    const std::span<var<T>> heads = t.template scratch_span<var<T>>(static_cast<std::size_t>(opt_.heads));  // arena
-    for (index_t h = 0; h < opt_.heads; ++h) {
-      auto part = [&](const var<T>& m) { return opt_.heads == 1 ? m : ops::slice_cols(t, m, h * dh, dh); };
-      var<T> a = ops::softmax(t, ops::mul_scalar(t, ops::matmul(t, part(q), part(k), false, true), scale));
-      heads[static_cast<std::size_t>(h)] = ops::matmul(t, a, part(v));
-    }
-    x = finish(t, L, x, heads.size() == 1 ? heads[0] : ops::concat_cols(t, std::span<const var<T>>(heads.data(), heads.size())));
-  }
-  return x;
+  for (const auto& L : layers_) x = finish(t, L, x, detail::sequence_attention(t, L.q(t, x), L.k(t, x), L.v(t, x), opt_.heads));
+  return final_norm(t, x);
 }
 
 }  // namespace recblocks::nn

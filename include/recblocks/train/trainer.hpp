@@ -90,6 +90,10 @@ struct trainer_options {
   index_t label = 0;             ///< label column to train on
   bool lazy_sparse_adam = true;  ///< Adam updates only the embedding rows a batch touched
   bool check_finite = false;     ///< refuse NaN/inf dense features and logits (see file docs)
+  /// Mixed precision (issue 26): `bf16` runs every dense layer's GEMMs left at `automatic` in bf16
+  /// with FP32 accumulation, in training and in prediction (`tape::set_compute`); master weights,
+  /// gradients and optimizer state stay `T`. Needs AVX512-BF16, else FP32 (`bf16_fallback_count`).
+  compute_type compute = compute_type::fp32;
 };
 
 /// Reported after every optimizer step.
@@ -245,6 +249,7 @@ fit_result trainer<Model>::fit(const data::dataset& train, const data::dataset* 
   data::batcher<T> batches(train, opt_.batch_size, true, opt_.seed);
   data::batch<T> b;
   tape<T> t(tape_mode::train, opt_.seed);
+  t.set_compute(opt_.compute);
   matrix<T> label_column;
   fit_result result;
   std::optional<snapshot> best;
@@ -355,6 +360,7 @@ std::vector<typename Model::scalar_type> trainer<Model>::predict(const data::dat
   data::batcher<T> batches(d, bs, false, 0);
   data::batch<T> b;
   tape<T> t(tape_mode::infer);
+  t.set_compute(opt_.compute);
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(d.rows()));
   while (batches.next(b)) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../bf16.hpp"
+#include "../bf16_gemm.hpp"
 #include "../gemm.hpp"
 #include "../tape.hpp"
 
@@ -54,13 +55,48 @@ var<T> matmul(tape<T>& t, const var<T>& a, const var<T>& b, bool ta = false, boo
   return c;
 }
 
+namespace detail {
+/// Whether a float product asked for in `c` (resolved against the tape) runs on the bf16 kernel;
+/// counts a fallback when bf16 was asked for and the CPU lacks it.
+template <class T>
+bool use_bf16(const tape<T>& t, compute_type c) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    const compute_type r = c == compute_type::automatic ? t.compute() : c;
+    if (r != compute_type::bf16) return false;
+    if (bf16_gemm_available()) return true;
+    count_bf16_fallback();
+    return false;
+  }
+}
+
+/// `gemm`, or `gemm_bf16` when `bf16` (float only) and the product is wide enough for the kernel
+/// (`bf16_worthwhile`: inner and output dimension >= 32) and has more than 3 rows (below that,
+/// packing the weight on every call costs more than the FP32 GEMV; batch-1 bf16 takes the layer's
+/// packed copy, `nn::linear::enable_bf16_inference`). Other products stay FP32.
+template <class T>
+void gemm_as(bool bf16, const const_map<T>& a, bool ta, const const_map<T>& b, bool tb, mutable_map<T> c, bool accumulate = false) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16 && c.rows() > 3 && bf16_worthwhile(ta ? a.rows() : a.cols(), c.cols())) return gemm_bf16(a, ta, b, tb, c, accumulate);
+  }
+  gemm<T>(a, ta, b, tb, c, accumulate);
+}
+}  // namespace detail
+
 /// Fused fully-connected layer, one node: `Y = act(X W + 1 b)`.
 ///
 /// Shapes: `X` `[B, in]`, `W` `[in, out]`, `b` `[1, out]` (pass `var<T>{}` for no bias) -> `[B, out]`.
 /// Backward: `dZ = dY * act'(Y)`; `dW += X^T dZ`; `db += 1^T dZ`; `dX += dZ W^T`.
+/// Precision (`compute`, `automatic` = the tape's `compute()`): with `bf16` on a float tape the
+/// three GEMMs (forward, dW, dX) take bf16 inputs with FP32 accumulation (`gemm_bf16`, mixed
+/// precision: W, its gradient and everything else stay float); without AVX512-BF16 they run in FP32
+/// and `bf16_fallback_count()` counts it. Each of the three products with at most 3 rows or whose
+/// inner or output dimension is below 32 (`bf16_worthwhile`) stays FP32 by design: a 32-column panel would be mostly
+/// padding and the operand conversion would cost more than the product saves.
 template <class T>
 var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
-              fused_activation act = fused_activation::none) {
+              fused_activation act = fused_activation::none, compute_type compute = compute_type::automatic) {
   if (x.cols != w.rows)
     throw shape_error("linear: input " + shape_string(x.rows, x.cols) + " does not match weight " +
                       shape_string(w.rows, w.cols));
@@ -70,7 +106,8 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
                       shape_string(w.rows, w.cols) + " (expected [1, " + std::to_string(w.cols) + "])");
   var<T> y = t.make(x.rows, w.cols);
   auto yv = t.out(y);
-  gemm<T>(const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, yv);
+  const bool bf16 = detail::use_bf16(t, compute);
+  detail::gemm_as<T>(bf16, const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, yv);
   if (has_bias) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
   switch (act) {
     case fused_activation::none: break;
@@ -98,16 +135,20 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
     }
     const_map<T> dz(dz_data, nd.rows, nd.cols);
     if (t.wants_grad(b)) t.accumulate(b, dz.colwise().sum());
+    const bool bf16 = nd.i1 != 0;
     if (t.wants_grad(w)) {
       auto [gw, first] = t.grad_slot(w);
-      gemm<T>(const_map<T>(x.data, x.rows, x.cols), true, dz, false, gw, !first);
+      detail::gemm_as<T>(bf16, const_map<T>(x.data, x.rows, x.cols), true, dz, false, gw, !first);
     }
     if (t.wants_grad(x)) {
       auto [gx, first] = t.grad_slot(x);
-      gemm<T>(dz, false, const_map<T>(w.data, w.rows, w.cols), true, gx, !first);
+      detail::gemm_as<T>(bf16, dz, false, const_map<T>(w.data, w.rows, w.cols), true, gx, !first);
     }
   };
-  if (auto node = t.record("linear", y, {x, w, b}, backward)) node->i0 = static_cast<index_t>(act);
+  if (auto node = t.record("linear", y, {x, w, b}, backward)) {
+    node->i0 = static_cast<index_t>(act);
+    node->i1 = bf16 ? 1 : 0;
+  }
   return y;
 }
 
@@ -126,6 +167,33 @@ var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_matrix& w, const var<
   var<T> y = t.make(x.rows, w.cols);
   for (index_t r = 0; r < x.rows; ++r) gemv_bf16(x.data + r * x.cols, w, b.data, t.out_data(y) + r * w.cols);
   auto yv = t.out(y);
+  switch (act) {
+    case fused_activation::none: break;
+    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
+    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
+    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
+  }
+  return y;
+}
+
+/// Inference-only linear layer on a packed bfloat16 copy of the weights (`make_bf16_panels(W)`):
+/// `Y = act(bf16(X) W_bf16 + b)` on the AVX512-BF16 kernel (`gemm_bf16_packed`), any number of rows.
+/// Requires `bf16_gemm_available()` (throws `state_error` otherwise); refuses a recording tape with
+/// a tracked input (it has no backward).
+template <class T>
+var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_panels& w, const var<T>& b, fused_activation act = fused_activation::none) {
+  static_assert(std::is_same_v<T, float>, "linear_bf16: float models only");
+  if (t.recording() && x.tracked())
+    throw state_error("linear_bf16: inference-only op used on a recording tape (train with the float weights)");
+  if (!bf16_gemm_available()) throw state_error("linear_bf16: packed bf16 weights need AVX512-BF16, which this CPU lacks or is disabled");
+  if (x.cols != w.k)
+    throw shape_error("linear_bf16: input " + shape_string(x.rows, x.cols) + " does not match weight " + shape_string(w.k, w.n));
+  if (b.data && (b.rows != 1 || b.cols != w.n))
+    throw shape_error("linear_bf16: bias " + shape_string(b.rows, b.cols) + " does not match weight " + shape_string(w.k, w.n));
+  var<T> y = t.make(x.rows, w.n);
+  gemm_bf16_packed(x.data, x.cols, false, x.rows, w, t.out_data(y), w.n);
+  auto yv = t.out(y);
+  if (b.data) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
   switch (act) {
     case fused_activation::none: break;
     case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;

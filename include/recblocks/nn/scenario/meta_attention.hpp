@@ -34,6 +34,7 @@ struct meta_attention_options {
   index_t experts = 0;        ///< K
   bool batch_norm = true;     ///< BN in the weight generators (the reference's MLP blocks)
   double slope = 0.01;        ///< LeakyReLU slope on H
+  double generator_slope = 0.01;  ///< LeakyReLU slope inside the weight generators (Scenario-Wise Rec: 0.1)
 };
 
 template <class T>
@@ -75,7 +76,8 @@ meta_attention<T>::meta_attention(const meta_attention_options& opt, rng& gen)
       score_(meta_linear_options{.in = opt.expert_dim + opt.context_dim,
                                  .out = opt.expert_dim + opt.context_dim,
                                  .condition_dim = opt.condition_dim,
-                                 .batch_norm = opt.batch_norm},
+                                 .batch_norm = opt.batch_norm,
+                                 .slope = opt.generator_slope},
              gen),
       v_("v", matrix<T>::Ones(opt.expert_dim + opt.context_dim, 1)) {
   if (opt.experts < 1 || opt.expert_dim < 1 || opt.context_dim < 0)

@@ -31,6 +31,7 @@ struct meta_linear_options {
   activation act = activation::leaky_relu;  ///< generators' activation (also on their last layer)
   bool bias = true;                         ///< generate a bias too
   std::vector<index_t> generator_hidden{};  ///< hidden widths of the generators before their last layer
+  double slope = 0.01;                      ///< generators' LeakyReLU slope (when `act` is leaky_relu)
 };
 
 template <class T>
@@ -79,6 +80,7 @@ mlp_options meta_linear<T>::generator(const meta_linear_options& opt, index_t wi
     throw value_error("nn::meta_linear: in, out and condition_dim must be >= 1, got " + std::to_string(opt.in) + ", " +
                       std::to_string(opt.out) + ", " + std::to_string(opt.condition_dim));
   mlp_options m{.input_dim = opt.condition_dim, .hidden = opt.generator_hidden, .act = opt.act, .batch_norm = opt.batch_norm};
+  m.leaky_slope = opt.slope;
   m.hidden.push_back(width);
   return m;
 }

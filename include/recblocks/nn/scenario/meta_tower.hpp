@@ -25,6 +25,7 @@ struct meta_tower_options {
   index_t layers = 1;
   bool batch_norm = true;     ///< BN in the weight generators
   double slope = 0.01;        ///< LeakyReLU slope on the output
+  double generator_slope = 0.01;  ///< LeakyReLU slope inside the weight generators (Scenario-Wise Rec: 0.1)
 };
 
 template <class T>
@@ -56,7 +57,7 @@ meta_tower<T>::meta_tower(const meta_tower_options& opt, rng& gen) : opt_(opt) {
   if (opt.layers < 1) throw value_error("nn::meta_tower: layers must be >= 1");
   for (index_t l = 0; l < opt.layers; ++l)
     layers_.emplace_back(meta_linear_options{.in = opt.dim, .out = opt.dim, .condition_dim = opt.condition_dim,
-                                             .batch_norm = opt.batch_norm},
+                                             .batch_norm = opt.batch_norm, .slope = opt.generator_slope},
                          gen);
 }
 
