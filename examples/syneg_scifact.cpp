@@ -81,6 +81,10 @@ using recblocks::index_t;
 using recblocks::matrix;
 namespace fs = std::filesystem;
 namespace rb = recblocks;
+using recblocks_examples::file_checksum;
+using recblocks_examples::fnv1a;
+using recblocks_examples::home_cache;
+using recblocks_examples::seconds_since;
 
 namespace {
 
@@ -100,35 +104,6 @@ constexpr llm_choice llm_choices[] = {
     {"gemma", "gemma-3-270m-q4_k_m", "syneg_scifact_records.jsonl.gz", recblocks::synthetic::negative_prompt_style::syneg1,
      "RECBLOCKS_LLM_URL", "RECBLOCKS_LLM_MODEL", "RECBLOCKS_LLM_MODEL_SHA256"},
 };
-
-std::uint64_t fnv1a(std::uint64_t h, const char* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(p[i]);
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-std::uint64_t file_checksum(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> buf(1 << 20);
-  std::uint64_t h = 1469598103934665603ULL;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h = fnv1a(h, buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  return h;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-fs::path home_cache() {
-  if (const char* c = std::getenv("RECBLOCKS_CACHE"); c && *c) return c;
-  const char* home = std::getenv("HOME");
-  return fs::path(home ? home : ".") / ".cache/recblocks";
-}
 
 /// Embeddings of `texts`, cached under `cache` by the same key as examples/scifact_retrieval (model
 /// checksum, tokenizer/pooling settings, texts), so the full corpus is encoded once per machine.

@@ -65,6 +65,8 @@ using recblocks::matrix;
 namespace ch = recblocks::chain;
 namespace llm = recblocks::llm;
 namespace rt = recblocks::retrieval;
+using recblocks_examples::parse_id;
+using recblocks_examples::seconds_since;
 
 namespace {
 
@@ -81,23 +83,6 @@ struct user_row {
   std::vector<index_t> history;
   index_t target = -1;
 };
-
-index_t parse_id(const std::string& text, const std::string& file, index_t line, const char* what) {
-  std::size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::logic_error&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || v < 0)
-    throw recblocks::parse_error(file + " line " + std::to_string(line) + ": " + what + " '" + text + "' is not a non-negative integer");
-  return static_cast<index_t>(v);
-}
-
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // per-user outcome of one method
 struct outcome {
@@ -281,7 +266,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
   std::printf("items %lld (%zu held out for insertion), users %zu (every %lldth test user), tree %lld nodes, depth %lld, "
               "built in %.1f s\n",
               static_cast<long long>(n_items), held_out.size(), users.size(), static_cast<long long>(stride),
-              static_cast<long long>(tree.num_nodes()), static_cast<long long>(tree.depth()), since(t0));
+              static_cast<long long>(tree.num_nodes()), static_cast<long long>(tree.depth()), seconds_since(t0));
 
   // ---- the LLM: recorded answers (replay) or the live server (--live) --------------------------------
   std::optional<llm::recorded_client> book;
@@ -334,7 +319,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
   if (with_llm) label_usage = labeler.label_by_llm(tree, *book, text);
   else labeler.label_by_titles(tree, text);
   std::printf("node labels: %s in %.1f s", with_llm ? "LLM (depth 1) + nearest-centroid titles" : "nearest-centroid titles",
-              since(t0));
+              seconds_since(t0));
   if (with_llm)
     std::printf(" (%ld LLM labels, %ld first answers valid, %ld title fallbacks)", label_usage.calls,
                 label_usage.first_valid, label_usage.fallbacks);
@@ -356,7 +341,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
     const col_vector<float> v = x.row(i).transpose();
     index.add(i, std::span<const float>(v.data(), static_cast<std::size_t>(v.size())));
   }
-  std::printf("hnsw (M = 16, ef_construction = %lld) built in %.1f s\n", static_cast<long long>(efc), since(t0));
+  std::printf("hnsw (M = 16, ef_construction = %lld) built in %.1f s\n", static_cast<long long>(efc), seconds_since(t0));
 #endif
 
   // ---- methods -------------------------------------------------------------------------------------
@@ -389,7 +374,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
       outcome& o = out[m][u];
       o.chain = chain.run(tree, cu, p, w, r, k, rr);
       o.has_chain = true;
-      o.seconds = since(t);
+      o.seconds = seconds_since(t);
       if (s) {
         o.by_step = s->session_usage();
         o.usage = ch::total_usage(o.by_step);
@@ -431,7 +416,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
                         [](auto a, auto b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
       std::vector<index_t> top;
       for (std::size_t p = 0; p < 20; ++p) top.push_back(all[p].second);
-      out[4][u].seconds = since(t);
+      out[4][u].seconds = seconds_since(t);
       sc.score(out[4][u], top, ur.target);
     }
 #ifdef UNILLMREC_EXAMPLE_HNSW
@@ -442,7 +427,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
       std::vector<index_t> top;
       for (const auto& h : found)
         if (!hist.count(h.id) && top.size() < 20) top.push_back(h.id);
-      out[5][u].seconds = since(t);
+      out[5][u].seconds = seconds_since(t);
       sc.score(out[5][u], top, ur.target);
     }
 #endif
@@ -474,7 +459,7 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
         ++removed;
       }
       labeler.label_by_titles(tree, text, /*only_default=*/true);
-      update_seconds += since(tu);
+      update_seconds += seconds_since(tu);
     }
     const std::size_t r1 = std::min(users.size(), r0 + static_cast<std::size_t>(round_size));
     std::vector<std::thread> pool;
@@ -500,9 +485,9 @@ int run(index_t n_users, index_t eval_users, bool live, index_t threads, const s
       });
     for (auto& th : pool) th.join();
     if (!first_error.empty()) throw recblocks::value_error(first_error);
-    if (live) std::fprintf(stderr, "  %zu / %zu users, %.0f s\n", r1, users.size(), since(t0));
+    if (live) std::fprintf(stderr, "  %zu / %zu users, %.0f s\n", r1, users.size(), seconds_since(t0));
   }
-  const double total_seconds = since(t0);
+  const double total_seconds = seconds_since(t0);
   tree.check_invariants();
   if (live) book->save();
 
