@@ -82,6 +82,18 @@ void gemm_as(bool bf16, const const_map<T>& a, bool ta, const const_map<T>& b, b
   }
   gemm<T>(a, ta, b, tb, c, accumulate);
 }
+/// `Y = act(Y)` in place: the forward half of the fused activations (`linear`, `linear_bf16`).
+template <class Block>
+void apply_activation(Block&& yv, fused_activation act) {
+  using T = typename std::decay_t<Block>::Scalar;
+  switch (act) {
+    case fused_activation::none: break;
+    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
+    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
+    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
+  }
+}
+
 }  // namespace detail
 
 /// Fused fully-connected layer, one node: `Y = act(X W + 1 b)`.
@@ -109,12 +121,7 @@ var<T> linear(tape<T>& t, const var<T>& x, const var<T>& w, const var<T>& b,
   const bool bf16 = detail::use_bf16(t, compute);
   detail::gemm_as<T>(bf16, const_map<T>(x.data, x.rows, x.cols), false, const_map<T>(w.data, w.rows, w.cols), false, yv);
   if (has_bias) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
-  switch (act) {
-    case fused_activation::none: break;
-    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
-    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
-    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
-  }
+  detail::apply_activation(yv, act);
   auto backward = +[](tape<T>& t, const tape_node<T>& nd) {
     const var<T>& x = t.input(nd, 0);
     const var<T>& w = t.input(nd, 1);
@@ -167,12 +174,7 @@ var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_matrix& w, const var<
   var<T> y = t.make(x.rows, w.cols);
   for (index_t r = 0; r < x.rows; ++r) gemv_bf16(x.data + r * x.cols, w, b.data, t.out_data(y) + r * w.cols);
   auto yv = t.out(y);
-  switch (act) {
-    case fused_activation::none: break;
-    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
-    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
-    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
-  }
+  detail::apply_activation(yv, act);
   return y;
 }
 
@@ -194,12 +196,7 @@ var<T> linear_bf16(tape<T>& t, const var<T>& x, const bf16_panels& w, const var<
   gemm_bf16_packed(x.data, x.cols, false, x.rows, w, t.out_data(y), w.n);
   auto yv = t.out(y);
   if (b.data) yv.rowwise() += const_map<T>(b.data, 1, b.cols).row(0);
-  switch (act) {
-    case fused_activation::none: break;
-    case fused_activation::relu: yv = yv.cwiseMax(T(0)); break;
-    case fused_activation::sigmoid: yv = yv.array().logistic().matrix(); break;
-    case fused_activation::tanh: yv = yv.array().tanh().matrix(); break;
-  }
+  detail::apply_activation(yv, act);
   return y;
 }
 
