@@ -29,6 +29,14 @@ rounds. recblocks: `torch2_rb time` run 3 times, median. Output, per case, compa
     speedup <model>_<infer|train>_b<N>_t1_<eager|compiled>_<reference|routed> R     R = PyTorch / recblocks
     speedup <model>_<infer|train>_b<N>_t1_<reference|routed> R                      vs the faster of the two
 
+bf16: recblocks also runs every case with bf16 GEMMs and FP32 accumulation (`torch2_rb` cases `_bf16`:
+mixed precision in training with FP32 master weights and Adam state, as autocast). Its peer is the faster
+of PyTorch in FP32 (eager, compiled) and PyTorch under `torch.autocast("cpu", dtype=torch.bfloat16)`
+(eager; the way a PyTorch user asks for bf16 on CPU; not at batch 1, where it only adds casts):
+
+    speedup <model>_<infer|train>_b<N>_t1_eager_autocast_<style> R        R = PyTorch autocast / recblocks bf16
+    speedup <model>_<infer|train>_b<N>_t1_<style>_bf16 R                   vs the fastest PyTorch of the three
+
 Training: PyTorch's embedding gradients are dense with torch.optim.Adam (default foreach implementation;
 torch.compile compiles the model, the optimizer step runs eager, the common usage); recblocks' are
 row-sparse (lazy Adam). Inference: eval(), torch.inference_mode(), sigmoid of the logits.
@@ -40,6 +48,7 @@ The script re-executes itself in $HOME/.cache/recblocks/venv-torch (created with
 safetensors from PyPI when missing).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -395,7 +404,11 @@ def train_counts(b, quick):
     return (2, 5, 0.2) if quick else (5, 20 if b >= 4096 else 60, 2.0)
 
 
-def time_infer(model, b, compiled, rounds, quick):
+def autocast_if(on):
+    return torch.autocast("cpu", dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+def time_infer(model, b, compiled, rounds, quick, autocast=False):
     model.eval()
     fwd = torch.compile(model) if compiled else model
     batches = [make_batch(b, INFER_SEED + i)[:2] for i in range(INFER_POOL)]
@@ -404,14 +417,15 @@ def time_infer(model, b, compiled, rounds, quick):
     def call():
         ids, scen = batches[k[0] % len(batches)]
         k[0] += 1
-        y = torch.sigmoid(fwd(ids, scen))
+        with autocast_if(autocast):
+            y = torch.sigmoid(fwd(ids, scen).float())
         return float(y[0, 0])
 
     with torch.inference_mode():
         return [median_seconds(call, *infer_counts(b, quick)) for _ in range(rounds)]
 
 
-def time_train(model, b, compiled, rounds, quick):
+def time_train(model, b, compiled, rounds, quick, autocast=False):
     model.train()
     fwd = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -422,7 +436,9 @@ def time_train(model, b, compiled, rounds, quick):
         ids, scen, labels = batches[k[0] % len(batches)]
         k[0] += 1
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(fwd(ids, scen), labels)
+        with autocast_if(autocast):
+            logits = fwd(ids, scen)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
         loss.backward()
         opt.step()
 
@@ -441,6 +457,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="few calls (a smoke test, not a measurement)")
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--no-bf16", action="store_true", help="FP32 cases only (no recblocks bf16, no autocast peer)")
     ap.add_argument("--equivalence-only", action="store_true", help="check the logits, time nothing")
     a = ap.parse_args()
 
@@ -494,23 +511,31 @@ def main():
             if a.only and a.only not in case:
                 continue
             times = {}
+            peer_modes = modes + (["eager_autocast"] if not a.no_bf16 and b > 1 else [])
             for style in STYLES[name]:
-                for mode in modes:
+                for mode in peer_modes:
                     torch._dynamo.reset()
                     m = fresh(name, style == "routed")
                     f = time_train if train else time_infer
-                    rounds = f(m, b, mode == "compiled", a.rounds, a.quick)
+                    rounds = f(m, b, mode == "compiled", a.rounds, a.quick, autocast=mode == "eager_autocast")
                     times[(style, mode)] = statistics.median(rounds)
                     print(f"# {case}_t1 {mode} {style}: rounds " + " ".join(f"{x * 1e6:.1f}" for x in rounds) + " us", flush=True)
             for style in STYLES[name]:
                 ours_key = f"star_sorted_train_b{b}" if (name == "star" and train and style == "routed") else case
                 ours = rb[ours_key]
-                cols = "  ".join(f"{mode} {times[(style, mode)] * 1e6:10.1f} us" for mode in modes)
-                print(f"{case}_t1 {style:9s} recblocks {ours * 1e6:10.1f} us  {cols}", flush=True)
+                cols = "  ".join(f"{mode} {times[(style, mode)] * 1e6:10.1f} us" for mode in peer_modes)
+                bf16_col = f"  recblocks bf16 {rb[ours_key + '_bf16'] * 1e6:10.1f} us" if ours_key + "_bf16" in rb else ""
+                print(f"{case}_t1 {style:9s} recblocks {ours * 1e6:10.1f} us{bf16_col}  {cols}", flush=True)
                 for mode in modes:
                     print(f"speedup {case}_t1_{mode}_{style} {times[(style, mode)] / ours:.2f}", flush=True)
                 best = min(times[(style, mode)] for mode in modes)
                 print(f"speedup {case}_t1_{style} {best / ours:.2f}", flush=True)
+                if not a.no_bf16 and ours_key + "_bf16" in rb:
+                    ours_bf16 = rb[ours_key + "_bf16"]
+                    if "eager_autocast" in peer_modes:
+                        print(f"speedup {case}_t1_eager_autocast_{style} {times[(style, 'eager_autocast')] / ours_bf16:.2f}", flush=True)
+                    best_any = min(times[(style, mode)] for mode in peer_modes)
+                    print(f"speedup {case}_t1_{style}_bf16 {best_any / ours_bf16:.2f}", flush=True)
     return status
 
 

@@ -10,7 +10,12 @@
 //   torch2_rb time [FILTER]   prints `rb <case> <seconds>` for each case (one thread): <model>_infer_b1,
 //                             _infer_b128, _train_b512, _train_b4096, and star_sorted_train_b512 / _b4096
 //                             (STAR with `routing = sorted`: each scenario's layers, batch norms included,
-//                             on its own rows, the function of the routed PyTorch peer in training)
+//                             on its own rows, the function of the routed PyTorch peer in training);
+//                             each case again with the suffix `_bf16`: bf16 GEMMs with FP32 accumulation
+//                             (`tape::set_compute(bf16)`: mixed precision in training, FP32 master weights
+//                             and Adam state; in inference also the packed bf16 weight copies where a
+//                             model has them, `enable_bf16_inference`); where the CPU lacks AVX512-BF16
+//                             these run FP32 and the program says so on stderr
 //
 // Timing as compare_libtorch (bench/timing.hpp: same call counts, median per call, thread CPU time).
 // Inference: sigmoid of the logits on an inference tape of a `const` model; training: forward, BCE with
@@ -25,6 +30,7 @@
 #include <recblocks/recblocks.hpp>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_spec.hpp"
@@ -93,10 +99,13 @@ void train_step(auto& model, auto& opt, tape<float>& t, const data::batch<float>
   opt.step();
 }
 
+compute_type as_compute(bool bf16) { return bf16 ? compute_type::bf16 : compute_type::fp32; }
+
 template <class Model>
-double infer_seconds(const Model& served, int batch_size) {
+double infer_seconds(const Model& served, int batch_size, bool bf16) {
   const auto batches = batch_pool(batch_size, infer_seed, infer_pool);
   tape<float> t(tape_mode::infer);
+  t.set_compute(as_compute(bf16));
   matrix<float> out(batch_size, 1);
   std::size_t k = 0;
   return bench_timing::infer_seconds([&] {
@@ -107,10 +116,11 @@ double infer_seconds(const Model& served, int batch_size) {
 }
 
 template <class Model>
-double train_seconds(Model model, int batch_size) {
+double train_seconds(Model model, int batch_size, bool bf16) {
   optim::adam<float> opt(nn::parameters(model), {.learning_rate = 1e-3});
   const auto batches = batch_pool(batch_size, train_seed, train_pool);
   tape<float> t;
+  t.set_compute(as_compute(bf16));
   std::size_t k = 0;
   return bench_timing::train_seconds([&] { train_step(model, opt, t, batches[k++ % batches.size()]); }, batch_size, true);
 }
@@ -157,31 +167,38 @@ int main(int argc, char** argv) {
         std::printf("rb %s %.9f\n", name.c_str(), f());
         std::fflush(stdout);
       };
-      for (const std::string m : {"mmoe", "star", "m2m"}) {
-        auto with = [&](auto&& make) {
-          for (int b : {1, 128}) {
-            run(m + "_infer_b" + std::to_string(b), [&] {
-              rng gen(1);
-              const auto model = make(gen);
-              return infer_seconds(model, b);
-            });
-          }
-          for (int b : {512, 4096}) {
-            run(m + "_train_b" + std::to_string(b), [&] {
-              rng gen(1);
-              return train_seconds(make(gen), b);
-            });
-          }
-        };
-        if (m == "mmoe") with([](rng& g) { return make_mmoe(g); });
-        if (m == "star") with([](rng& g) { return make_star(g); });
-        if (m == "m2m") with([](rng& g) { return make_m2m(g); });
+      if (!bf16_gemm_available())
+        std::fprintf(stderr, "torch2_rb: this CPU has no AVX512-BF16: the _bf16 cases run the FP32 kernels\n");
+      for (const bool bf16 : {false, true}) {
+        const std::string suffix = bf16 ? "_bf16" : "";
+        for (const std::string m : {"mmoe", "star", "m2m"}) {
+          auto with = [&](auto&& make) {
+            for (int b : {1, 128}) {
+              run(m + "_infer_b" + std::to_string(b) + suffix, [&] {
+                rng gen(1);
+                auto model = make(gen);
+                if constexpr (requires { model.enable_bf16_inference(index_t(1)); })
+                  if (bf16) model.enable_bf16_inference(1 << 30);
+                return infer_seconds(std::as_const(model), b, bf16);
+              });
+            }
+            for (int b : {512, 4096}) {
+              run(m + "_train_b" + std::to_string(b) + suffix, [&] {
+                rng gen(1);
+                return train_seconds(make(gen), b, bf16);
+              });
+            }
+          };
+          if (m == "mmoe") with([](rng& g) { return make_mmoe(g); });
+          if (m == "star") with([](rng& g) { return make_star(g); });
+          if (m == "m2m") with([](rng& g) { return make_m2m(g); });
+        }
+        for (int b : {512, 4096})
+          run("star_sorted_train_b" + std::to_string(b) + suffix, [&] {
+            rng gen(1);
+            return train_seconds(make_star(gen, true), b, bf16);
+          });
       }
-      for (int b : {512, 4096})
-        run("star_sorted_train_b" + std::to_string(b), [&] {
-          rng gen(1);
-          return train_seconds(make_star(gen, true), b);
-        });
       return 0;
     }
     std::fprintf(stderr, "usage: torch2_rb export DIR | torch2_rb time [FILTER]\n");

@@ -3,7 +3,7 @@
 // seeds), parameter count and training time; writes a CSV and, when gnuplot is on PATH, a PNG chart.
 //
 //   scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind|movielens-genre|synthetic-sy]
-//                      [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]
+//                      [--data-dir DIR] [--rows N] [--seeds N] [--first-seed S] [--epochs E] [--batch-size B] [--lr X]
 //                      [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]
 //                      [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out results.csv] [--quiet]
 //                      [--csv FILE | --train F --validation F --test F] [--schema JSON] [--sparse a,b] [--dense c,d]
@@ -26,7 +26,8 @@
 // Every model uses the reference hyperparameters of papers.md 2.4 for the dataset's column
 // (models::registry::preset_options). Real datasets come from --data-dir or $RECBLOCKS_DATA
 // (movielens-100k/, scenario-wise-rec-samples/); the split is random 8:1:1 with the seed (Ali-CCP: its
-// given files). Seed k uses seed 2022 + k for the split, the initialisation, batch order and dropout.
+// given files). Seed k uses seed 2022 + k for the split, the initialisation, batch order and dropout
+// (--first-seed S starts at S instead: `--first-seed 2024 --seeds 3` adds seeds 2024-2026 to earlier runs).
 // Progress goes to stderr, the table to stdout.
 // Output files (--out results.csv): one row per (model, seed) is appended to results_runs.csv (or
 // --runs PATH) as soon as that run finishes, so a killed benchmark keeps every finished run; the
@@ -69,6 +70,7 @@ struct args : training_args {
   std::vector<std::string> models;
   std::string out, runs, variant;
   index_t seeds = 1;
+  std::uint64_t first_seed = 2022;
   args() {  // the synthetic generator's full default size; early stopping ends most runs after 5-10 epochs
     rows = 60000;
     epochs = 20;
@@ -79,7 +81,7 @@ args parse(int argc, char** argv) {
   args a;
   command_line cl("scenario_benchmark",
                   "scenario_benchmark [--models a,b,c] [--data synthetic|movielens|douban|kuairand|aliccp|mind]\n"
-                  "                          [--data-dir DIR] [--rows N] [--seeds N] [--epochs E] [--batch-size B] [--lr X]\n"
+                  "                          [--data-dir DIR] [--rows N] [--seeds N] [--first-seed S] [--epochs E] [--batch-size B] [--lr X]\n"
                   "                          [--weight-decay X] [--patience P] [--fixed-epochs] [--threads T] [--variant paper|reference]\n"
                   "                          [--scenario-features] [--synthetic demo|classic[,key=value...]] [--out results.csv]\n"
                   "                          [--runs runs.csv] [--quiet]\n"
@@ -87,6 +89,7 @@ args parse(int argc, char** argv) {
                   "                          [--scenario COL] [--label COL] [--label-threshold X] [--keep-encoded-ids] [--delimiter C]");
   a.add_to(cl);
   cl.option("--seeds", a.seeds);
+  cl.option("--first-seed", a.first_seed);
   cl.option("--out", a.out);
   cl.option("--runs", a.runs);
   cl.option("--models", [&](const std::string& v) {
@@ -336,7 +339,7 @@ int main(int argc, char** argv) {
     std::vector<double> bayes_auc;
     std::array<index_t, 3> sizes{};
     for (index_t k = 0; k < a.seeds; ++k) {
-      const std::uint64_t seed = 2022 + static_cast<std::uint64_t>(k);
+      const std::uint64_t seed = a.first_seed + static_cast<std::uint64_t>(k);
       auto loaded = load_data(a, seed);
       if (!loaded) return skip_exit_code;
       const auto& parts = loaded->parts;
@@ -427,10 +430,10 @@ int main(int argc, char** argv) {
         const auto [name, options] = model_options(a, m);
         config["models"][m] = models::registry::resolved_options(name, options);
       }
-      const train::trainer_options to = a.trainer_options(2022);
+      const train::trainer_options to = a.trainer_options(a.first_seed);
       config["trainer"] = {{"epochs", to.epochs},       {"batch_size", to.batch_size}, {"learning_rate", to.learning_rate},
                            {"weight_decay", to.weight_decay}, {"patience", to.patience},    {"restore_best", to.restore_best},
-                           {"lazy_sparse_adam", to.lazy_sparse_adam}, {"threads", to.threads}, {"seeds", a.seeds}};
+                           {"lazy_sparse_adam", to.lazy_sparse_adam}, {"threads", to.threads}, {"seeds", a.seeds}, {"first_seed", a.first_seed}};
       config["data"] = {{"name", a.data}, {"rows", a.rows}, {"scenario_features", a.scenario_features}, {"synthetic", a.synthetic}};
       if (a.data == "csv") config["data"]["csv"] = a.csv.to_json();
       config["variant"] = a.variant.empty() ? "paper" : a.variant;

@@ -11,9 +11,11 @@
 #include <recblocks/data/batcher.hpp>
 #include <recblocks/data/synthetic.hpp>
 #include <recblocks/models/mmoe.hpp>
+#include <recblocks/models/star.hpp>
 #include <recblocks/loss.hpp>
 #include <recblocks/nn/linear.hpp>
 #include <recblocks/nn/mlp.hpp>
+#include <recblocks/nn/scenario/star_linear.hpp>
 
 using namespace recblocks;
 
@@ -262,6 +264,77 @@ TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32"
     const matrix<float> bf16 = served(t, b).value();
     const float worst = ((bf16 - fp32).array().abs() / (1 + fp32.array().abs())).maxCoeff();
     std::cout << "MMoE bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
+    CHECK(worst <= 2e-2f);
+    CHECK(worst > 0.f);
+  }
+}
+
+TEST_CASE("STAR layer: the packed composed bf16 weights against the rounded composed product", "[core][bf16]") {
+  if (!kernel_or_skip()) return;
+  bf16_switch on(true);
+  rng gen(12);
+  nn::star_linear<float> lin({.in = 96, .out = 40, .scenarios = 3, .bias_init = nn::init::uniform(0.0, 1.0)}, gen);
+  matrix<float> w_shared, w_d, b_shared, b_d;
+  for (auto& [name, p] : nn::named_parameters(lin)) {
+    if (name == "weight_shared") w_shared = p->value();
+    if (name == "scenario.2.weight") w_d = p->value();
+    if (name == "bias_shared") b_shared = p->value();
+    if (name == "scenario.2.bias") b_d = p->value();
+  }
+  REQUIRE(w_d.size() == 96 * 40);
+  const matrix<float> composed = w_shared.cwiseProduct(w_d), bias = b_shared + b_d;
+  lin.enable_bf16_inference(4);
+  for (index_t rows : {1, 3, 4, 5, 64}) {
+    matrix<float> x(rows, 96);
+    gen.fill_uniform(x, -1, 1);
+    tape<float> inf(tape_mode::infer);
+    const matrix<float> y = lin(inf, inf.view(x.data(), rows, 96), 2, fused_activation::relu).value();
+    const matrix<float> exact = ((x * composed).rowwise() + bias.row(0)).cwiseMax(0.f);
+    const matrix<float> rounded = (reference(x, false, composed, false).rowwise() + bias.row(0)).cwiseMax(0.f);
+    INFO("rows " << rows);
+    if (rows <= 4) {
+      CHECK((y - rounded).cwiseAbs().maxCoeff() < 1e-5f);  // the bf16 copy (max_rows 4)
+      CHECK((y - exact).cwiseAbs().maxCoeff() > 0.f);
+    } else {
+      CHECK((y - exact).cwiseAbs().maxCoeff() < 1e-5f);  // above max_rows on an FP32 tape: FP32
+    }
+  }
+  // a bf16 tape uses the copy at any batch size; a recording tape never does
+  matrix<float> x(64, 96);
+  gen.fill_uniform(x, -1, 1);
+  tape<float> inf(tape_mode::infer);
+  inf.set_compute(compute_type::bf16);
+  const matrix<float> rounded = reference(x, false, composed, false).rowwise() + bias.row(0);
+  CHECK((lin(inf, inf.view(x.data(), 64, 96), 2).value() - rounded).cwiseAbs().maxCoeff() < 1e-5f);
+  tape<float> rec;
+  param<float> xp("x", 1, 96);
+  gen.fill_uniform(xp.value(), -1, 1);
+  const matrix<float> exact = xp.value() * composed + bias;
+  CHECK((lin(rec, rec.leaf(xp), 2).value() - exact).cwiseAbs().maxCoeff() < 1e-5f);
+  // disabled again: FP32 at batch 1
+  lin.disable_bf16_inference();
+  tape<float> inf2(tape_mode::infer);
+  CHECK((lin(inf2, inf2.view(xp.value().data(), 1, 96), 2).value() - exact).cwiseAbs().maxCoeff() < 1e-5f);
+}
+
+TEST_CASE("bf16 inference of STAR stays within the documented tolerance of FP32", "[core][bf16]") {
+  if (!kernel_or_skip()) return;
+  bf16_switch on(true);
+  const data::synthetic syn{data::synthetic_config{.rows = 600}};
+  rng gen(5), gen2(5);
+  const auto model = models::star<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen);
+  auto served = models::star<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen2);  // same weights
+  served.enable_bf16_inference(1 << 20);
+  for (index_t rows : {1, 128}) {
+    data::batcher<float> it(syn.data(), rows, false, 0);
+    data::batch<float> b;
+    REQUIRE(it.next(b));
+    tape<float> t(tape_mode::infer);
+    const matrix<float> fp32 = model(t, b).value();
+    t.reset();
+    const matrix<float> bf16 = served(t, b).value();
+    const float worst = ((bf16 - fp32).array().abs() / (1 + fp32.array().abs())).maxCoeff();
+    std::cout << "STAR bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
     CHECK(worst <= 2e-2f);
     CHECK(worst > 0.f);
   }

@@ -78,6 +78,14 @@ class star {
   const options_type& options() const { return opt_; }
   index_t scenarios() const { return norm_.scenarios(); }
 
+  /// bf16 copies for inference calls of at most `max_rows` rows (any number on a bf16 tape): every
+  /// FCN layer's composed scenario weights (`nn::star_linear::enable_bf16_inference`) and the
+  /// auxiliary network's layers. Float models only; call again after further training.
+  void enable_bf16_inference(index_t max_rows = 4) {
+    for (auto& l : layers_) l.enable_bf16_inference(max_rows);
+    aux_.enable_bf16_inference(max_rows);
+  }
+
   /// The member list (see nn/module.hpp): parameters, buffers and sub-modules, each named once.
   template <class Self, class V>
   static void visit(Self& self, V& v) {

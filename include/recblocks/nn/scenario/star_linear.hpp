@@ -9,9 +9,14 @@
 ///
 /// Shapes: `x` `[n, in]` (rows of one scenario, e.g. a routed slice) -> `[n, out]`.
 /// Requires `0 <= d < scenarios` (`value_error` otherwise).
-/// Thread-safety: `const` forward, no state.
+/// Inference (`enable_bf16_inference`): the composed `W^d` of every scenario is kept as a packed bf16
+/// copy and `b^d` in FP32, so a serving call is one bf16 product, without the element-wise `W ⊙ W_d`
+/// every call pays otherwise (batch 1: that product costs as much as the GEMV itself).
+/// Thread-safety: `const` forward; `enable_bf16_inference` / `disable_bf16_inference` are not
+/// concurrent with forward calls.
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../core/ops/elementwise.hpp"
@@ -40,6 +45,17 @@ class star_linear {
   /// `act(x (W ⊙ W_d) + b + b_d)` for scenario `d`.
   var<T> operator()(tape<T>& t, const var<T>& x, index_t d, fused_activation act = fused_activation::none) const;
 
+  /// Keeps, per scenario, the composed weight `W ⊙ W_d` packed for the AVX512-BF16 kernel and the
+  /// composed bias `b + b_d` for inference calls (non-recording tapes) of at most `max_rows` rows (any
+  /// number when the tape's compute type is bf16; above 3 rows only for layers at least 32 wide in
+  /// and out, `bf16_worthwhile`). Without AVX512-BF16 nothing is kept and calls run FP32. The copies
+  /// are taken now: call again after further training. Float layers only.
+  void enable_bf16_inference(index_t max_rows = 4);
+  void disable_bf16_inference() {
+    packed_d_.clear();
+    bias_composed_d_.clear();
+  }
+
   index_t in_features() const { return opt_.in; }
   index_t out_features() const { return opt_.out; }
   index_t scenarios() const { return opt_.scenarios; }
@@ -59,6 +75,9 @@ class star_linear {
   star_linear_options opt_;
   param<T> weight_, bias_;
   std::vector<param<T>> weights_d_, biases_d_;
+  std::vector<bf16_panels> packed_d_;           // W ⊙ W_d per scenario (inference copies)
+  std::vector<matrix<T>> bias_composed_d_;      // b + b_d per scenario (inference copies)
+  index_t bf16_max_rows_ = 4;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -94,9 +113,28 @@ var<T> star_linear<T>::operator()(tape<T>& t, const var<T>& x, index_t d, fused_
     throw value_error("nn::star_linear: scenario " + std::to_string(d) + " is outside [0, " +
                       std::to_string(opt_.scenarios) + ")");
   const auto k = static_cast<std::size_t>(d);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!t.recording() && !packed_d_.empty() && (x.rows <= bf16_max_rows_ || t.compute() == compute_type::bf16) &&
+        bf16_gemm_available() && (x.rows <= 3 || bf16_worthwhile(opt_.in, opt_.out))) {
+      const var<T> b = opt_.bias ? t.view(bias_composed_d_[k].data(), 1, opt_.out) : var<T>{};
+      return ops::linear_bf16(t, x, packed_d_[k], b, act);
+    }
+  }
   var<T> w = ops::mul(t, t.leaf(weight_), t.leaf(weights_d_[k]));
   var<T> b = opt_.bias ? ops::add(t, t.leaf(bias_), t.leaf(biases_d_[k])) : var<T>{};
   return ops::linear(t, x, w, b, act);
+}
+
+template <class T>
+void star_linear<T>::enable_bf16_inference(index_t max_rows) {
+  static_assert(std::is_same_v<T, float>, "bf16 inference is for float models");
+  disable_bf16_inference();
+  if (!bf16_gemm_available()) return;
+  for (std::size_t d = 0; d < weights_d_.size(); ++d) {
+    packed_d_.push_back(make_bf16_panels(weight_.value().cwiseProduct(weights_d_[d].value())));
+    if (opt_.bias) bias_composed_d_.push_back(bias_.value() + biases_d_[d].value());
+  }
+  bf16_max_rows_ = max_rows;
 }
 
 }  // namespace recblocks::nn
