@@ -142,4 +142,11 @@ var<T> adaptdhm<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return route.restore(t, z);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class adaptdhm<float>;
+extern template class adaptdhm<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -155,4 +155,11 @@ var<T> adasparse<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return output_(t, x);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class adasparse<float>;
+extern template class adasparse<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -133,4 +133,11 @@ var<T> dcn<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return output_(t, ops::concat_cols(t, {x, h}));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class dcn<float>;
+extern template class dcn<double>;
+#endif
+
 }  // namespace recblocks::models

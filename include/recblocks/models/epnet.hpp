@@ -117,4 +117,11 @@ var<T> epnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return mlp_(t, ops::mul(t, agn, gate_(t, sce, agn)));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class epnet<float>;
+extern template class epnet<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -269,4 +269,11 @@ var<T> feature_embedding<T>::unhooked(tape<T>& t, const data::batch<T>& b, std::
   return ops::concat_cols(t, std::span<const var<T>>(parts, n_parts));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class feature_embedding<float>;
+extern template class feature_embedding<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -167,4 +167,11 @@ var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return route.restore(t, y);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class hamur<float>;
+extern template class hamur<double>;
+#endif
+
 }  // namespace recblocks::models

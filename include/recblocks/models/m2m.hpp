@@ -204,4 +204,11 @@ var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return tower_(t, meta_tower_(t, r, c));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class m2m<float>;
+extern template class m2m<double>;
+#endif
+
 }  // namespace recblocks::models

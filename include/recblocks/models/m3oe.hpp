@@ -150,4 +150,11 @@ var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return route.restore(t, z);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class m3oe<float>;
+extern template class m3oe<double>;
+#endif
+
 }  // namespace recblocks::models

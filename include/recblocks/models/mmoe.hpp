@@ -92,7 +92,9 @@ class mmoe {
   /// bf16 copies of every dense layer's weights for inference calls of at most `max_rows` rows
   /// (batch-1 serving; see `nn::linear::enable_bf16_inference`). Float models only; call again
   /// after further training.
-  void enable_bf16_inference(index_t max_rows = 4) {
+  void enable_bf16_inference(index_t max_rows = 4)
+    requires std::is_same_v<T, float>  // also keeps it out of the explicit double instantiation
+  {
     for (auto& e : experts_) e.enable_bf16_inference(max_rows);
     for (auto& g : gates_) g.enable_bf16_inference(max_rows);
     for (auto& tw : towers_) tw.enable_bf16_inference(max_rows);
@@ -156,5 +158,12 @@ var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   });
   return route.restore(t, z);
 }
+
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class mmoe<float>;
+extern template class mmoe<double>;
+#endif
 
 }  // namespace recblocks::models

@@ -377,4 +377,11 @@ var<T> mscan<T>::auxiliary_loss(tape<T>& t, const data::batch<T>& b, const var<T
   return head_.bias_loss(t, bias_logit(t, b), labels);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class mscan<float>;
+extern template class mscan<double>;
+#endif
+
 }  // namespace recblocks::models

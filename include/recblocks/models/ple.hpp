@@ -137,4 +137,11 @@ var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return route.restore(t, z);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class ple<float>;
+extern template class ple<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -174,4 +174,11 @@ var<T> ppnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return route.restore(t, z);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class ppnet<float>;
+extern template class ppnet<double>;
+#endif
+
 }  // namespace recblocks::models

@@ -107,4 +107,11 @@ var<T> sarnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   return tower_(t, transfer_(t, embedding_(t, b), b.scenario));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class sarnet<float>;
+extern template class sarnet<double>;
+#endif
+
 }  // namespace recblocks::models

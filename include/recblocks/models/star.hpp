@@ -81,7 +81,9 @@ class star {
   /// bf16 copies for inference calls of at most `max_rows` rows (any number on a bf16 tape): every
   /// FCN layer's composed scenario weights (`nn::star_linear::enable_bf16_inference`) and the
   /// auxiliary network's layers. Float models only; call again after further training.
-  void enable_bf16_inference(index_t max_rows = 4) {
+  void enable_bf16_inference(index_t max_rows = 4)
+    requires std::is_same_v<T, float>  // also keeps it out of the explicit double instantiation
+  {
     for (auto& l : layers_) l.enable_bf16_inference(max_rows);
     aux_.enable_bf16_inference(max_rows);
   }
@@ -170,5 +172,12 @@ var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   });
   return route.restore(t, ops::add(t, logit, aux_(t, e)));
 }
+
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class star<float>;
+extern template class star<double>;
+#endif
 
 }  // namespace recblocks::models

@@ -383,3 +383,7 @@ eval::scenario_report trainer<Model>::evaluate(const data::dataset& d) const {
 }
 
 }  // namespace recblocks::train
+
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+#include "detail/extern_trainers.hpp"
+#endif
