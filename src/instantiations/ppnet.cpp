@@ -1,5 +1,7 @@
 // recblocks::instantiations (docs/performance.md, "Compile time"): models::ppnet for float and double,
-// and its float trainer, compiled once for every target that links this library.
+// its float trainer and float checkpoint save / restore / make, compiled once for every target
+// that links this library.
+#include <recblocks/io/checkpoint.hpp>
 #include <recblocks/models/ppnet.hpp>
 #include <recblocks/train/trainer.hpp>
 
@@ -7,4 +9,7 @@ namespace recblocks {
 template class models::ppnet<float>;
 template class models::ppnet<double>;
 template class train::trainer<models::ppnet<float>>;
+template void io::checkpoint::save<models::ppnet<float>>(const std::filesystem::path&, const models::ppnet<float>&, const io::checkpoint_options&);
+template void io::checkpoint::restore<models::ppnet<float>>(models::ppnet<float>&) const;
+template models::ppnet<float> io::checkpoint::make<models::ppnet<float>>() const;
 }  // namespace recblocks
