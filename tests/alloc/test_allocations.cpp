@@ -1,7 +1,8 @@
 // Allocation claims as tests (issue 10, part 3): this binary replaces malloc/calloc/realloc (and so
 // every operator new, which calls malloc) with counting versions, and checks that a steady-state
 // training step (forward + backward), an optimizer step and an inference call of every registered
-// model allocate nothing on the heap.
+// model allocate nothing on the heap. Its own binary (test_alloc), header-only and without OpenBLAS:
+// the claims are for the Eigen GEMM path (tests/CMakeLists.txt).
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <recblocks/data/batcher.hpp>
