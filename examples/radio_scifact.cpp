@@ -30,7 +30,7 @@
 //
 // Usage: radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E]
 //        [--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE]
-//        [--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
+//        [--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--compute fp32|bf16] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
 // --max-length: tokens per cross-encoder pair (128); --embed-length: tokens per text for the rationale
 // scores' sentence encoder (256, the model's maximum).
 // --head-lr: a separate learning rate for the pooler and head (0: --lr, the paper's single rate).
@@ -142,6 +142,7 @@ int main(int argc, char** argv) try {
   std::string models = std::getenv("RECBLOCKS_MODELS") ? std::getenv("RECBLOCKS_MODELS")
                                                         : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/recblocks/models";
   std::string records, model_key = "smollm2";
+  std::string compute = "fp32";  // --timing's reranking: fp32, or bf16 projections (AVX512-BF16)
   std::string rows_arg = "bm25,rr_rationale,rr_fused,rr_human,pretrained,ft_retrieval,ft_rationale,ft_fused,ft_fused2,ft_human", out_file, pairs_out;
   index_t n_train = 60, n_dev = 60, seeds = 3, epochs = 1, max_length = 128, batch = 4, threads = 6, embed_length = 256;
   double lr = 6e-5, alpha2 = 0.8, head_lr = 0, live_budget = 0;
@@ -149,7 +150,7 @@ int main(int argc, char** argv) try {
   recblocks_examples::command_line cl("radio_scifact",
                                       "radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E] "
                                       "[--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE] "
-                                      "[--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
+                                      "[--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--compute fp32|bf16] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
   cl.option("--data", data);
   cl.option("--models", models);
   cl.option("--train", n_train);
@@ -168,6 +169,7 @@ int main(int argc, char** argv) try {
   cl.option("--threads", threads);
   cl.option("--out", out_file);
   cl.option("--pairs-out", pairs_out);
+  cl.option("--compute", compute);
   cl.option("--head-lr", head_lr);
   cl.flag("--live", live);
   cl.flag("--timing", timing);
@@ -177,6 +179,7 @@ int main(int argc, char** argv) try {
   if (n_train < 1 || n_dev < 1 || seeds < 1 || epochs < 1 || batch < 1 || threads < 1 || max_length < 8)
     cl.fail("--train, --dev, --seeds, --epochs, --batch, --threads must be >= 1 and --max-length >= 8");
   if (!(alpha2 >= 0 && alpha2 <= 1)) cl.fail("--alpha2 must lie in [0, 1]");
+  if (compute != "fp32" && compute != "bf16") cl.fail("--compute must be fp32 or bf16, not '" + compute + "'");
   const llm_choice* choice = nullptr;
   for (const auto& c : llm_choices)
     if (model_key == c.key) choice = &c;
@@ -629,6 +632,7 @@ int main(int argc, char** argv) try {
   if (timing) {
     // reranking latency for 20 documents (one claim), one and two threads; fine-tuning throughput above
     ce_t ce = ce_t::load(model_dir, co);
+    if (compute == "bf16") ce.bert().enable_bf16_inference();  // bf16 projections in the reranking below
     const index_t q = dev_q[0];
     ce_t::packed p;
     const auto qi = ce.token_ids(ds.queries()[q].text);
@@ -686,8 +690,8 @@ int main(int argc, char** argv) try {
                              : 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
       }
       std::sort(ms.begin(), ms.end());
-      std::printf("rerank 20 documents, %d thread%s: median %.1f ms (%s) of 7 (max length %lld, %lld tokens)\n", th, th > 1 ? "s" : "", ms[ms.size() / 2], th > 1 ? "wall" : "CPU",
-                  (long long)max_length, (long long)p.ids.size());
+      std::printf("rerank 20 documents, %d thread%s: median %.1f ms (%s) of 7 (max length %lld, %lld tokens, %s)\n", th, th > 1 ? "s" : "", ms[ms.size() / 2],
+                  th > 1 ? "wall" : "CPU", (long long)max_length, (long long)p.ids.size(), ce.bert().bf16_inference() ? "bf16 projections" : "FP32");
     }
   }
   std::printf("total %.1f s\n", elapsed());
