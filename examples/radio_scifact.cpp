@@ -9,10 +9,13 @@
 //   ranks {3,4,6,9,13,18})  ->  group softmax cross-entropy (positive first, group 7), AdamW.
 // Rows: BM25 order; the rationale reranker itself on the dev claims (no training: each dev claim's BM25
 // top 20 reordered by the fused scores, rr_rationale α = 1, rr_fused α = 0.5, rr_human α = 0.5 with the
-// evidence sentences; the LLM is given the dev claim's gold answer, so these rows measure the ranking
-// RADIO trains on, not a deployable reranker); the pretrained cross-encoder (random head); fine-tuned on retrieval ranks (α = 0);
-// on LLM-rationale ranks (α = 1); fused α = 0.5 and α = --alpha2; fused α = 0.5 with SciFact's human
-// evidence sentences as the rationale (an oracle). Metrics on the dev claims: NDCG@5, NDCG@10, Recall@5
+// evidence sentences, rr_answer α = 1 with no rationale at all ("claim. answer." only: what the answer
+// string alone contributes); the LLM is given the dev claim's gold answer, so these rows measure the
+// ranking RADIO trains on, not a deployable reranker); the pretrained cross-encoder (random head);
+// fine-tuned on retrieval ranks (α = 0); on LLM-rationale ranks (α = 1); fused α = 0.5 and α = --alpha2;
+// fused α = 0.5 with SciFact's human evidence sentences as the rationale (an oracle); ft_answer: α = 1
+// on "claim. answer." without a rationale (the control for ft_rationale: the answer string names the
+// evidence abstract's title). Metrics on the dev claims: NDCG@5, NDCG@10, Recall@5
 // of the reranked top 20 against the qrels.
 //
 // Data: the train qrels of SciFact split 80/20 by data::beir_dataset::split (seed 13); --train N takes
@@ -30,7 +33,7 @@
 //
 // Usage: radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E]
 //        [--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE]
-//        [--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
+//        [--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--compute fp32|bf16] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]
 // --max-length: tokens per cross-encoder pair (128); --embed-length: tokens per text for the rationale
 // scores' sentence encoder (256, the model's maximum).
 // --head-lr: a separate learning rate for the pooler and head (0: --lr, the paper's single rate).
@@ -142,14 +145,16 @@ int main(int argc, char** argv) try {
   std::string models = std::getenv("RECBLOCKS_MODELS") ? std::getenv("RECBLOCKS_MODELS")
                                                         : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/recblocks/models";
   std::string records, model_key = "smollm2";
-  std::string rows_arg = "bm25,rr_rationale,rr_fused,rr_human,pretrained,ft_retrieval,ft_rationale,ft_fused,ft_fused2,ft_human", out_file, pairs_out;
+  std::string compute = "fp32";  // --timing's reranking: fp32, or bf16 projections (AVX512-BF16)
+  std::string rows_arg = "bm25,rr_rationale,rr_fused,rr_human,rr_answer,pretrained,ft_retrieval,ft_rationale,ft_fused,ft_fused2,ft_human,ft_answer",
+              out_file, pairs_out;
   index_t n_train = 60, n_dev = 60, seeds = 3, epochs = 1, max_length = 128, batch = 4, threads = 6, embed_length = 256;
   double lr = 6e-5, alpha2 = 0.8, head_lr = 0, live_budget = 0;
   bool live = false, timing = false, quiet = false, record_only = false;
   recblocks_examples::command_line cl("radio_scifact",
                                       "radio_scifact [--data DIR] [--models DIR] [--model smollm2|gemma] [--train N] [--dev M] [--seeds S] [--epochs E] "
                                       "[--max-length L] [--embed-length L] [--batch B] [--lr X] [--alpha2 A] [--rows r1,r2,...] [--records FILE] "
-                                      "[--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
+                                      "[--live] [--live-budget S] [--record-only] [--threads T] [--timing] [--compute fp32|bf16] [--pairs-out FILE] [--head-lr X] [--out FILE] [--quiet]");
   cl.option("--data", data);
   cl.option("--models", models);
   cl.option("--train", n_train);
@@ -168,6 +173,7 @@ int main(int argc, char** argv) try {
   cl.option("--threads", threads);
   cl.option("--out", out_file);
   cl.option("--pairs-out", pairs_out);
+  cl.option("--compute", compute);
   cl.option("--head-lr", head_lr);
   cl.flag("--live", live);
   cl.flag("--timing", timing);
@@ -177,6 +183,7 @@ int main(int argc, char** argv) try {
   if (n_train < 1 || n_dev < 1 || seeds < 1 || epochs < 1 || batch < 1 || threads < 1 || max_length < 8)
     cl.fail("--train, --dev, --seeds, --epochs, --batch, --threads must be >= 1 and --max-length >= 8");
   if (!(alpha2 >= 0 && alpha2 <= 1)) cl.fail("--alpha2 must lie in [0, 1]");
+  if (compute != "fp32" && compute != "bf16") cl.fail("--compute must be fp32 or bf16, not '" + compute + "'");
   const llm_choice* choice = nullptr;
   for (const auto& c : llm_choices)
     if (model_key == c.key) choice = &c;
@@ -184,8 +191,8 @@ int main(int argc, char** argv) try {
   if (records.empty()) records = std::string(RECBLOCKS_EXAMPLES_DIR) + "/data/" + choice->records;
   const char* prompt_version = choice->prompt_version;
   const auto rows = split_list(rows_arg);
-  const std::set<std::string> known{"bm25",         "rr_rationale", "rr_fused",  "rr_human",  "pretrained",
-                                    "ft_retrieval", "ft_rationale", "ft_fused", "ft_fused2", "ft_human"};
+  const std::set<std::string> known{"bm25",         "rr_rationale", "rr_fused", "rr_human",  "rr_answer", "pretrained",
+                                    "ft_retrieval", "ft_rationale", "ft_fused", "ft_fused2", "ft_human",  "ft_answer"};
   for (const auto& r : rows)
     if (!known.count(r)) cl.fail("unknown row '" + r + "'");
 
@@ -388,7 +395,7 @@ int main(int argc, char** argv) try {
   std::map<index_t, std::vector<float>> doc_emb;  // documents of the training (and, for rr_*, dev) claims' top 20
   {
     std::vector<index_t> need, rq = train_q;
-    if (has("rr_rationale") || has("rr_fused") || has("rr_human")) rq.insert(rq.end(), dev_q.begin(), dev_q.end());
+    if (has("rr_rationale") || has("rr_fused") || has("rr_human") || has("rr_answer")) rq.insert(rq.end(), dev_q.begin(), dev_q.end());
     for (index_t q : rq)
       for (const auto& s : retrieved[q])
         if (!doc_emb.count(s.id)) {
@@ -428,8 +435,9 @@ int main(int argc, char** argv) try {
       const auto& ret = retrieved[q];
       std::vector<rr::scored_doc> ranked = ret;  // retrieval order (also the fallback)
       if (alpha > 0) {
-        const std::string rat = source == "human" ? human_rationale(q) : llm_rationale[q];
-        if (rat.empty()) ++out.fallbacks;
+        // "answer": no rationale, the text is "claim. answer. " alone (never a fallback)
+        const std::string rat = source == "human" ? human_rationale(q) : source == "answer" ? std::string() : llm_rationale[q];
+        if (rat.empty() && source != "answer") ++out.fallbacks;
         else ranked = fuse(rationale_list(q, rat), ret).docs;
       }
       std::vector<index_t> ids;
@@ -467,8 +475,8 @@ int main(int argc, char** argv) try {
       std::vector<index_t> order;
       for (const auto& s : top) order.push_back(s.id);
       if (rr_alpha >= 0) {  // the rationale reranker: fused scores of the dev claim itself
-        const std::string rat = rr_source == "human" ? human_rationale(q) : llm_rationale[q];
-        if (rat.empty()) {
+        const std::string rat = rr_source == "human" ? human_rationale(q) : rr_source == "answer" ? std::string() : llm_rationale[q];
+        if (rat.empty() && rr_source != "answer") {
           ++rr_fallbacks;
         } else {
           order.clear();
@@ -575,7 +583,8 @@ int main(int argc, char** argv) try {
       continue;
     }
     if (row.rfind("rr_", 0) == 0) {
-      const auto m = evaluate(nullptr, row == "rr_rationale" ? 1.0 : 0.5, row == "rr_human" ? "human" : "llm");
+      const bool alpha1 = row == "rr_rationale" || row == "rr_answer";
+      const auto m = evaluate(nullptr, alpha1 ? 1.0 : 0.5, row == "rr_human" ? "human" : row == "rr_answer" ? "answer" : "llm");
       report(row, 0, m, nullptr, 0, 0);
       std::printf("  (%s: %ld of %zu dev claims without a rationale keep the BM25 order)\n", row.c_str(), rr_fallbacks, dev_q.size());
       continue;
@@ -586,6 +595,7 @@ int main(int argc, char** argv) try {
     else if (row == "ft_fused") gs = make_groups(0.5, "llm");
     else if (row == "ft_fused2") gs = make_groups(alpha2, "llm");
     else if (row == "ft_human") gs = make_groups(0.5, "human");
+    else if (row == "ft_answer") gs = make_groups(1.0, "answer");
     for (index_t s = 1; s <= seeds; ++s) {
       const auto r0 = std::chrono::steady_clock::now();
       auto o = co;
@@ -629,6 +639,7 @@ int main(int argc, char** argv) try {
   if (timing) {
     // reranking latency for 20 documents (one claim), one and two threads; fine-tuning throughput above
     ce_t ce = ce_t::load(model_dir, co);
+    if (compute == "bf16") ce.bert().enable_bf16_inference();  // bf16 projections in the reranking below
     const index_t q = dev_q[0];
     ce_t::packed p;
     const auto qi = ce.token_ids(ds.queries()[q].text);
@@ -686,8 +697,8 @@ int main(int argc, char** argv) try {
                              : 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
       }
       std::sort(ms.begin(), ms.end());
-      std::printf("rerank 20 documents, %d thread%s: median %.1f ms (%s) of 7 (max length %lld, %lld tokens)\n", th, th > 1 ? "s" : "", ms[ms.size() / 2], th > 1 ? "wall" : "CPU",
-                  (long long)max_length, (long long)p.ids.size());
+      std::printf("rerank 20 documents, %d thread%s: median %.1f ms (%s) of 7 (max length %lld, %lld tokens, %s)\n", th, th > 1 ? "s" : "", ms[ms.size() / 2],
+                  th > 1 ? "wall" : "CPU", (long long)max_length, (long long)p.ids.size(), ce.bert().bf16_inference() ? "bf16 projections" : "FP32");
     }
   }
   std::printf("total %.1f s\n", elapsed());

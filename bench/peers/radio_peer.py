@@ -6,7 +6,8 @@ fine-tuning step (groups of 7 pairs, batch 4 groups, group softmax cross-entropy
 Usage: ~/.cache/recblocks/venv-torch/bin/python bench/peers/radio_peer.py PAIRS.json [--max-length 128]
 PAIRS.json is written by `radio_scifact --timing --pairs-out PAIRS.json`: {"query": str, "docs": [20 str]}.
 Prints, per thread count 1 and 2: median ms to score the 20 pairs (7 runs, tokenisation included), and
-fine-tuning pairs/s (median of 5 steps after one warm-up step).
+fine-tuning pairs/s (median of 5 steps after one warm-up step); at one thread also the scoring under
+`torch.autocast("cpu", dtype=torch.bfloat16)` (PyTorch's bf16 peer of `radio_scifact --timing --compute bf16`).
 """
 import argparse, json, os, statistics, sys, time
 import torch
@@ -31,6 +32,15 @@ for threads in (1, 2):
         ce.predict(pairs, batch_size=32, show_progress_bar=False)
         ms.append(1e3 * (clock() - t))
     print(f"pytorch rerank20_t{threads}_ms {statistics.median(ms):.1f} ({'CPU' if threads == 1 else 'wall'})")
+    if threads == 1:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ce.predict(pairs, batch_size=32, show_progress_bar=False)
+            ms = []
+            for _ in range(7):
+                t = clock()
+                ce.predict(pairs, batch_size=32, show_progress_bar=False)
+                ms.append(1e3 * (clock() - t))
+        print(f"pytorch rerank20_t1_bf16_ms {statistics.median(ms):.1f} (CPU, autocast bf16)")
     # fine-tuning: 4 groups of 7 pairs (the 20 documents reused), softmax CE with the positive first
     model, tok = ce.model, ce.tokenizer
     model.train()

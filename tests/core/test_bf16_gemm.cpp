@@ -241,18 +241,17 @@ TEST_CASE("per-layer compute type: one bf16 layer in an FP32 tape", "[core][bf16
   CHECK((y.value() - yexact).cwiseAbs().maxCoeff() > 0.f);
 }
 
-// bf16 inference of a whole model: MMoE (experts 256-128, towers 64; synthetic schema), batch 1 and 128, the
-// packed weight copy against FP32 on the same weights. Documented tolerance: |logit_bf16 - logit_fp32|
-// <= 2e-2 + 2e-2 |logit| (bf16 weights and activations: ~0.4 % per rounding over 3 dense layers).
-TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32", "[core][bf16]") {
-  if (!kernel_or_skip()) return;
-  bf16_switch on(true);
+namespace {
+
+/// Inference logits of `Model` (registry `config`, seed `seed`) with its bf16 copies against the same
+/// weights in FP32, at batch 1 and 128: max |diff| / (1 + |logit|) within 2e-2 and not zero (the bf16
+/// path ran).
+template <class Model>
+void check_bf16_inference(const char* name, const nlohmann::json& config, std::uint64_t seed) {
   const data::synthetic syn{data::synthetic_config{.rows = 600}};
-  rng gen(4), gen2(4);
-  // experts 256-128, towers 64: wide enough for the kernel at batch 128 (the 16/8-wide defaults stay FP32)
-  const nlohmann::json wide = {{"expert_dims", {256, 128}}, {"tower_dims", {64}}};
-  const auto model = models::mmoe<float>::from_config(syn.data().get_schema(), wide, gen);
-  auto served = models::mmoe<float>::from_config(syn.data().get_schema(), wide, gen2);  // same weights
+  rng gen(seed), gen2(seed);
+  const auto model = Model::from_config(syn.data().get_schema(), config, gen);
+  auto served = Model::from_config(syn.data().get_schema(), config, gen2);  // same weights
   served.enable_bf16_inference(1 << 20);
   for (index_t rows : {1, 128}) {
     data::batcher<float> it(syn.data(), rows, false, 0);
@@ -263,10 +262,22 @@ TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32"
     t.reset();
     const matrix<float> bf16 = served(t, b).value();
     const float worst = ((bf16 - fp32).array().abs() / (1 + fp32.array().abs())).maxCoeff();
-    std::cout << "MMoE bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
+    std::cout << name << " bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
     CHECK(worst <= 2e-2f);
     CHECK(worst > 0.f);
   }
+}
+
+}  // namespace
+
+// bf16 inference of a whole model: MMoE (experts 256-128, towers 64; synthetic schema), batch 1 and 128, the
+// packed weight copy against FP32 on the same weights. Documented tolerance: |logit_bf16 - logit_fp32|
+// <= 2e-2 + 2e-2 |logit| (bf16 weights and activations: ~0.4 % per rounding over 3 dense layers).
+TEST_CASE("bf16 inference of MMoE stays within the documented tolerance of FP32", "[core][bf16]") {
+  if (!kernel_or_skip()) return;
+  bf16_switch on(true);
+  // experts 256-128, towers 64: wide enough for the kernel at batch 128 (the 16/8-wide defaults stay FP32)
+  check_bf16_inference<models::mmoe<float>>("MMoE", {{"expert_dims", {256, 128}}, {"tower_dims", {64}}}, 4);
 }
 
 TEST_CASE("STAR layer: the packed composed bf16 weights against the rounded composed product", "[core][bf16]") {
@@ -320,24 +331,7 @@ TEST_CASE("STAR layer: the packed composed bf16 weights against the rounded comp
 TEST_CASE("bf16 inference of STAR stays within the documented tolerance of FP32", "[core][bf16]") {
   if (!kernel_or_skip()) return;
   bf16_switch on(true);
-  const data::synthetic syn{data::synthetic_config{.rows = 600}};
-  rng gen(5), gen2(5);
-  const auto model = models::star<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen);
-  auto served = models::star<float>::from_config(syn.data().get_schema(), nlohmann::json::object(), gen2);  // same weights
-  served.enable_bf16_inference(1 << 20);
-  for (index_t rows : {1, 128}) {
-    data::batcher<float> it(syn.data(), rows, false, 0);
-    data::batch<float> b;
-    REQUIRE(it.next(b));
-    tape<float> t(tape_mode::infer);
-    const matrix<float> fp32 = model(t, b).value();
-    t.reset();
-    const matrix<float> bf16 = served(t, b).value();
-    const float worst = ((bf16 - fp32).array().abs() / (1 + fp32.array().abs())).maxCoeff();
-    std::cout << "STAR bf16 inference, batch " << rows << ": max |diff| / (1 + |logit|) = " << worst << "\n";
-    CHECK(worst <= 2e-2f);
-    CHECK(worst > 0.f);
-  }
+  check_bf16_inference<models::star<float>>("STAR", nlohmann::json::object(), 5);
 }
 
 TEST_CASE("products narrower than 32 stay FP32 on a bf16 tape (bf16_worthwhile)", "[core][bf16]") {

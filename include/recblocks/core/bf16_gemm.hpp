@@ -109,6 +109,14 @@ inline void count_bf16_fallback() { detail::bf16_fallback_counter().fetch_add(1,
 inline constexpr index_t bf16_min_dim = 32;
 inline bool bf16_worthwhile(index_t k, index_t n) { return k >= bf16_min_dim && n >= bf16_min_dim; }
 
+/// Whether an inference call of `rows` rows runs on a layer's packed bf16 copy of a `[k, n]` weight:
+/// at most `max_rows` rows (the copy's serving range) or bf16 asked for (tape or layer compute type),
+/// the kernel available, and above 3 rows only for products worth it (`bf16_worthwhile`). The one rule
+/// of `nn::linear` and `nn::star_linear`.
+inline bool use_packed_bf16(index_t rows, index_t max_rows, bool bf16_asked, index_t k, index_t n) {
+  return (rows <= max_rows || bf16_asked) && bf16_gemm_available() && (rows <= 3 || bf16_worthwhile(k, n));
+}
+
 /// A `[k, n]` matrix packed as bf16 pair-interleaved panels of 32 columns (see the file comment):
 /// word `(q * kp + p) * 32 + j` holds rows `2p, 2p+1` of column `32 q + j`.
 struct bf16_panels {

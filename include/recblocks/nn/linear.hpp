@@ -34,8 +34,7 @@ class linear {
     if constexpr (std::is_same_v<T, float>) {
       if (!t.recording()) {
         const bool bf16_asked = (compute_ == compute_type::automatic ? t.compute() : compute_) == compute_type::bf16;
-        if (!packed_.empty() && (x.rows <= bf16_max_rows_ || bf16_asked) && bf16_gemm_available() &&
-            (x.rows <= 3 || bf16_worthwhile(packed_.k, packed_.n)))
+        if (!packed_.empty() && use_packed_bf16(x.rows, bf16_max_rows_, bf16_asked, packed_.k, packed_.n))
           return ops::linear_bf16(t, x, packed_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
         if (!bf16_.empty() && x.rows <= bf16_max_rows_)
           return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);

@@ -97,6 +97,8 @@ class cross_encoder {
 
   const wordpiece_tokenizer& tokenizer() const { return tok_; }
   const nn::bert_encoder<T>& bert() const { return bert_; }
+  /// The encoder, e.g. for `bert().enable_bf16_inference()` (bf16 projections in `score`).
+  nn::bert_encoder<T>& bert() { return bert_; }
   const cross_encoder_options& options() const { return opt_; }
   index_t max_length() const { return opt_.max_length; }
 

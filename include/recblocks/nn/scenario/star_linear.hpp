@@ -46,9 +46,9 @@ class star_linear {
   var<T> operator()(tape<T>& t, const var<T>& x, index_t d, fused_activation act = fused_activation::none) const;
 
   /// Keeps, per scenario, the composed weight `W ⊙ W_d` packed for the AVX512-BF16 kernel and the
-  /// composed bias `b + b_d` for inference calls (non-recording tapes) of at most `max_rows` rows (any
-  /// number when the tape's compute type is bf16; above 3 rows only for layers at least 32 wide in
-  /// and out, `bf16_worthwhile`). Without AVX512-BF16 nothing is kept and calls run FP32. The copies
+  /// composed bias `b + b_d` for inference calls (non-recording tapes) chosen as `nn::linear`'s copies
+  /// are (`use_packed_bf16`: at most `max_rows` rows, or any number on a bf16 tape; above 3 rows only for
+  /// layers at least 32 wide in and out). Without AVX512-BF16 nothing is kept and calls run FP32. The copies
   /// are taken now: call again after further training. Float layers only.
   void enable_bf16_inference(index_t max_rows = 4);
   void disable_bf16_inference() {
@@ -114,8 +114,8 @@ var<T> star_linear<T>::operator()(tape<T>& t, const var<T>& x, index_t d, fused_
                       std::to_string(opt_.scenarios) + ")");
   const auto k = static_cast<std::size_t>(d);
   if constexpr (std::is_same_v<T, float>) {
-    if (!t.recording() && !packed_d_.empty() && (x.rows <= bf16_max_rows_ || t.compute() == compute_type::bf16) &&
-        bf16_gemm_available() && (x.rows <= 3 || bf16_worthwhile(opt_.in, opt_.out))) {
+    if (!t.recording() && !packed_d_.empty() &&
+        use_packed_bf16(x.rows, bf16_max_rows_, t.compute() == compute_type::bf16, opt_.in, opt_.out)) {
       const var<T> b = opt_.bias ? t.view(bias_composed_d_[k].data(), 1, opt_.out) : var<T>{};
       return ops::linear_bf16(t, x, packed_d_[k], b, act);
     }
