@@ -181,8 +181,20 @@ class synthetic {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Implementation
+// Implementation. Header-only use compiles it inline in every translation unit that includes this
+// header. A target linking the optional `recblocks::instantiations` library (RECBLOCKS_EXTERN_TEMPLATES)
+// sees only the declarations above: src/instantiations/synthetic.cpp defines
+// RECBLOCKS_SYNTHETIC_DEFINITIONS and compiles these definitions once, not inline (docs/performance.md,
+// "Compile time": the generator is a third of a small training program's compile time).
 // ---------------------------------------------------------------------------------------------
+
+#if !defined(RECBLOCKS_EXTERN_TEMPLATES) || defined(RECBLOCKS_SYNTHETIC_DEFINITIONS)
+
+#if defined(RECBLOCKS_SYNTHETIC_DEFINITIONS)
+#define RECBLOCKS_SYNTHETIC_INLINE
+#else
+#define RECBLOCKS_SYNTHETIC_INLINE inline
+#endif
 
 namespace detail {
 
@@ -211,7 +223,7 @@ inline index_t draw_cumulative(const std::vector<double>& cumulative, rng& r) {
 
 }  // namespace detail
 
-inline synthetic::synthetic(synthetic_config c) : config_(std::move(c)), data_(schema{}) {
+RECBLOCKS_SYNTHETIC_INLINE synthetic::synthetic(synthetic_config c) : config_(std::move(c)), data_(schema{}) {
   const char* block = "data::synthetic";
   auto positive = [&](index_t v, const char* name) {
     if (v < 1) throw value_error(std::string(block) + ": " + name + " must be >= 1, got " + std::to_string(v));
@@ -358,12 +370,15 @@ inline synthetic::synthetic(synthetic_config c) : config_(std::move(c)), data_(s
   }
 }
 
-inline synthetic::split_result synthetic::split(std::array<double, 3> ratios, std::uint64_t seed) const {
+RECBLOCKS_SYNTHETIC_INLINE synthetic::split_result synthetic::split(std::array<double, 3> ratios, std::uint64_t seed) const {
   const auto idx = split_indices(data_.rows(), ratios, seed);
   split_result out{{data_.subset(idx[0]), data_.subset(idx[1]), data_.subset(idx[2])}, {}};
   for (std::size_t k = 0; k < 3; ++k)
     for (index_t r : idx[k]) out.probability[k].push_back(probability_[static_cast<std::size_t>(r)]);
   return out;
 }
+
+#undef RECBLOCKS_SYNTHETIC_INLINE
+#endif  // definitions
 
 }  // namespace recblocks::data
