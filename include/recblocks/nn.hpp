@@ -2,6 +2,7 @@
 /// \file nn.hpp
 /// Layers composed from the core ops.
 #include "nn/batch_norm.hpp"
+#include "nn/column_affine.hpp"
 #include "nn/embedding.hpp"
 #include "nn/embedding_bag.hpp"
 #include "nn/hashed_embedding.hpp"

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,11 +81,37 @@ class star {
 
   /// bf16 copies for inference calls of at most `max_rows` rows (any number on a bf16 tape): every
   /// FCN layer's composed scenario weights (`nn::star_linear::enable_bf16_inference`) and the
-  /// auxiliary network's layers. Float models only; call again after further training.
+  /// auxiliary network's layers. Float models only.
+  ///
+  /// Folded: on an inference tape everything between the embedding and the products is a
+  /// per-scenario, per-column affine map with fixed parameters, so the copies absorb it
+  /// (`nn::fold_affine`): the first layer's copy of scenario d takes the partitioned norm
+  /// (`partitioned_norm::inference_affine(d)`: x = a_d ⊙ e + c_d, so x W^d + b^d = e diag(a_d) W^d +
+  /// (c_d W^d + b^d)), every layer i followed by BN_{d,i} takes that batch norm (`batch_norm::inference_affine`:
+  /// W^d diag(s), s ⊙ (b^d - mu) + beta) with the ReLU fused into the product, and the auxiliary MLP's
+  /// copies take its batch norms. A serving call on the copies is then the embedding, one fused
+  /// product + bias + ReLU per layer on each scenario's rows (a view, no copy), and the logits. Calls
+  /// or layers that do not run on a copy (`nn::star_linear::uses_inference_copy`: training or
+  /// recording tapes, calls above `max_rows` rows on an FP32 tape, the 1-unit output layer above 3 rows,
+  /// no AVX512-BF16) run the unfused FP32 path, so the model computes the same function either way.
+  ///
+  /// The copies are a snapshot of the parameters and running statistics taken now: after further
+  /// training they still compute the old FCN (the embedding, which is not copied, is the current one);
+  /// call again after training.
   void enable_bf16_inference(index_t max_rows = 4)
     requires std::is_same_v<T, float>  // also keeps it out of the explicit double instantiation
   {
-    for (auto& l : layers_) l.enable_bf16_inference(max_rows);
+    const std::size_t S = static_cast<std::size_t>(scenarios()), L = layers_.size(), normed = bns_.size() / S;
+    std::vector<nn::column_affine<T>> input(S), output(S);
+    for (std::size_t d = 0; d < S; ++d) input[d] = norm_.inference_affine(static_cast<index_t>(d));
+    for (std::size_t i = 0; i < L; ++i) {
+      if (i < normed)
+        for (std::size_t d = 0; d < S; ++d) output[d] = bns_[d * normed + i].inference_affine();
+      layers_[i].enable_bf16_inference(max_rows, i == 0 ? std::span<const nn::column_affine<T>>(input)
+                                                        : std::span<const nn::column_affine<T>>(),
+                                       i < normed ? std::span<const nn::column_affine<T>>(output)
+                                                  : std::span<const nn::column_affine<T>>());
+    }
     aux_.enable_bf16_inference(max_rows);
   }
 
@@ -154,19 +181,40 @@ var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
   const bool masked = route.mode() == nn::routing_mode::masked;
   const std::span<index_t> ids = t.template scratch_span<index_t>(static_cast<std::size_t>(b.size));  // arena, not heap
   var<T> x, xhat;
-  if (masked) {
-    xhat = norm_.normalize(t, e);
-  } else {
-    for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
-    x = norm_(t, e, ids);
-  }
+  bool normalised = false;
+  auto normalise = [&] {  // once, before the heads or (folded inference) on the first head that needs it
+    if (masked) {
+      xhat = norm_.normalize(t, e);
+    } else {
+      for (std::size_t k = 0; k < ids.size(); ++k) ids[k] = b.scenario[static_cast<std::size_t>(route.order()[k])];
+      x = norm_(t, e, ids);
+    }
+    normalised = true;
+  };
+  // A layer call on its inference copy computes the folded maps (enable_bf16_inference): the
+  // partitioned norm before layer 0, BN_{d,i} + ReLU after layer i. Such copies exist only on
+  // inference tapes, where the lazy normalisation is exact (the router never flips training there).
+  const bool may_fold = !t.recording() && !t.training();
+  if (!may_fold) normalise();
   const std::size_t L = layers_.size(), normed = bns_.size() / static_cast<std::size_t>(scenarios());
   const var<T> logit = route.apply(t, [&](index_t d) {
-    if (masked) std::fill(ids.begin(), ids.end(), d);
-    var<T> h = masked ? norm_.affine(t, xhat, ids) : route.rows(t, x, d);
+    const index_t rows = masked ? b.size : route.count(d);
+    var<T> h;
+    if (may_fold && layers_[0].uses_inference_copy(t, rows)) {
+      h = route.rows(t, e, d);  // the copy applies the partitioned norm
+    } else {
+      if (!normalised) normalise();
+      if (masked) std::fill(ids.begin(), ids.end(), d);
+      h = masked ? norm_.affine(t, xhat, ids) : route.rows(t, x, d);
+    }
     for (std::size_t i = 0; i < L; ++i) {
+      const bool bn = i < normed;
+      if (may_fold && layers_[i].uses_inference_copy(t, h.rows)) {
+        h = layers_[i](t, h, d, bn ? fused_activation::relu : fused_activation::none);  // BN folded, ReLU fused
+        continue;
+      }
       h = layers_[i](t, h, d);
-      if (i < normed) h = ops::relu(t, bns_[static_cast<std::size_t>(d) * normed + i](t, h));
+      if (bn) h = ops::relu(t, bns_[static_cast<std::size_t>(d) * normed + i](t, h));
     }
     return h;
   });

@@ -11,6 +11,7 @@
 
 #include "../core/ops/elementwise.hpp"
 #include "../core/ops/normalization.hpp"
+#include "column_affine.hpp"
 #include "module.hpp"
 
 namespace recblocks::nn {
@@ -42,6 +43,13 @@ class batch_norm {
     const T n = T(x.rows), c = std::sqrt((n - T(1)) / n);
     return ops::batch_norm(t, x, ops::mul_scalar(t, t.leaf(gamma_), c), t.leaf(beta_),
                            ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_ * (n - T(1)) / n});
+  }
+
+  /// This layer on an inference tape as a per-column map (running statistics, the current gamma and
+  /// beta): `scale = gamma / sqrt(running_var + eps)`, `shift = beta - scale ⊙ running_mean`, `[1, C]`
+  /// each. A snapshot: what inference copies fold (`nn::fold_affine`).
+  column_affine<T> inference_affine() const {
+    return column_affine<T>::normalization(running_mean_, running_var_, eps_, gamma_.value(), beta_.value());
   }
 
   param<T>& gamma() { return gamma_; }

@@ -6,8 +6,10 @@
 /// `nn.Linear`: W and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 
 #include <string>
+#include <utility>
 
 #include "../core/ops/matmul.hpp"
+#include "column_affine.hpp"
 #include "init.hpp"
 #include "module.hpp"
 
@@ -32,13 +34,13 @@ class linear {
   /// `automatic` follows the tape).
   var<T> operator()(tape<T>& t, const var<T>& x, fused_activation act = fused_activation::none) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (!t.recording()) {
-        const bool bf16_asked = (compute_ == compute_type::automatic ? t.compute() : compute_) == compute_type::bf16;
-        if (!packed_.empty() && use_packed_bf16(x.rows, bf16_max_rows_, bf16_asked, packed_.k, packed_.n))
-          return ops::linear_bf16(t, x, packed_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
-        if (!bf16_.empty() && x.rows <= bf16_max_rows_)
-          return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
+      if (uses_packed_copy(t, x.rows)) {
+        const var<T> b = packed_bias_.size() ? t.view(packed_bias_.data(), 1, packed_bias_.cols())
+                                             : has_bias_ ? t.leaf(bias_) : var<T>{};
+        return ops::linear_bf16(t, x, packed_, b, act);
       }
+      if (!t.recording() && !bf16_.empty() && x.rows <= bf16_max_rows_)
+        return ops::linear_bf16(t, x, bf16_, has_bias_ ? t.leaf(bias_) : var<T>{}, act);
     }
     return ops::linear(t, x, t.leaf(weight_), has_bias_ ? t.leaf(bias_) : var<T>{}, act, compute_);
   }
@@ -48,20 +50,38 @@ class linear {
   /// bf16, to use it at every batch size). With AVX512-BF16 the copy is packed for the `vdpbf16ps`
   /// kernel (`make_bf16_panels`), otherwise kept for the widening GEMV. The copy is taken now: call
   /// again after further training. Training tapes always use the float weights. Float models only.
-  void enable_bf16_inference(index_t max_rows = 4) {
+  ///
+  /// `output` (`[1, out]`, optional): a per-column map folded into the packed copy (`nn::fold_affine`),
+  /// e.g. the batch norm that follows the layer, so that copy computes `act(out(x W + b))`; it is then
+  /// used on inference tapes only (not `t.training()`), and the caller skips the map exactly on the
+  /// calls where `uses_packed_copy` is true. The widening copy (no AVX512-BF16) never folds.
+  void enable_bf16_inference(index_t max_rows = 4, const column_affine<T>* output = nullptr) {
     static_assert(std::is_same_v<T, float>, "bf16 inference is for float models");
+    disable_bf16_inference();
     if (bf16_gemm_available()) {
-      packed_ = make_bf16_panels(weight_.value());
-      bf16_ = bf16_matrix();
+      matrix<T> w = weight_.value(), b = has_bias_ ? bias_.value() : matrix<T>();
+      fold_affine(w, b, static_cast<const column_affine<T>*>(nullptr), output);
+      packed_ = make_bf16_panels(w);
+      if (output) packed_bias_ = std::move(b);
+      folded_ = output != nullptr;
     } else {
       bf16_ = bf16_matrix(weight_.value());
-      packed_ = bf16_panels();
     }
     bf16_max_rows_ = max_rows;
   }
   void disable_bf16_inference() {
     bf16_ = bf16_matrix();
     packed_ = bf16_panels();
+    packed_bias_ = matrix<T>();
+    folded_ = false;
+  }
+  /// Whether a call with `rows` rows on `t` runs on the packed copy (computing the folded map, if any):
+  /// a non-recording tape, the copy kept and `use_packed_bf16` (bf16 asked for by the layer's resolved
+  /// compute type), and not `t.training()` when a map was folded.
+  bool uses_packed_copy(const tape<T>& t, index_t rows) const {
+    if (t.recording() || packed_.empty() || (folded_ && t.training())) return false;
+    const bool bf16_asked = (compute_ == compute_type::automatic ? t.compute() : compute_) == compute_type::bf16;
+    return use_packed_bf16(rows, bf16_max_rows_, bf16_asked, packed_.k, packed_.n);
   }
 
   /// Precision of this layer's products (forward and backward): `automatic` (the default) follows
@@ -89,7 +109,9 @@ class linear {
   bool has_bias_;
   bf16_matrix bf16_;
   bf16_panels packed_;
+  matrix<T> packed_bias_;  // folded bias of the packed copy (only with a folded map)
   index_t bf16_max_rows_ = 4;
+  bool folded_ = false;
   compute_type compute_ = compute_type::automatic;
 };
 

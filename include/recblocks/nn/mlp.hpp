@@ -5,7 +5,8 @@
 ///     h <- dropout(act(batch_norm(h W_l + b_l)))
 ///
 /// with batch norm and dropout optional, then an optional output layer `h W_o + b_o` -> `[B, 1]`.
-/// Without batch norm and with relu/sigmoid/tanh, each hidden layer is one fused linear node.
+/// Without batch norm and with relu/sigmoid/tanh, each hidden layer is one fused linear node; with
+/// batch norm, so is each call on a bf16 inference copy (`enable_bf16_inference` folds the norm in).
 ///
 /// Shapes: `[B, input_dim]` -> `[B, hidden.back()]`, or `[B, 1]` with the output layer.
 
@@ -56,6 +57,9 @@ class mlp {
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       if (fusable) {
         h = layers_[l](t, h, *fused(opt_.act));
+      } else if (bn_folded_ && layers_[l].uses_packed_copy(t, h.rows)) {  // batch norm folded into the copy
+        const auto f = fused(opt_.act);
+        h = f ? layers_[l](t, h, *f) : ops::activate(t, layers_[l](t, h), opt_.act, T(opt_.leaky_slope));
       } else {
         h = layers_[l](t, h);
         if (opt_.batch_norm) h = norms_[l](t, h);
@@ -68,9 +72,20 @@ class mlp {
   }
 
   /// bf16 weight copies for small-batch inference in every layer (see `linear::enable_bf16_inference`).
+  /// With batch norm, each hidden layer's packed copy also absorbs its batch norm's inference map
+  /// (`batch_norm::inference_affine`, running statistics), so a call on the copy is one fused product +
+  /// bias + activation. A snapshot: call again after further training.
   void enable_bf16_inference(index_t max_rows = 4) {
-    for (auto& l : layers_) l.enable_bf16_inference(max_rows);
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      if (opt_.batch_norm) {
+        const column_affine<T> bn = norms_[l].inference_affine();
+        layers_[l].enable_bf16_inference(max_rows, &bn);
+      } else {
+        layers_[l].enable_bf16_inference(max_rows);
+      }
+    }
     if (output_) output_->enable_bf16_inference(max_rows);
+    bn_folded_ = opt_.batch_norm;
   }
 
   index_t output_dim() const { return output_ ? 1 : opt_.hidden.back(); }
@@ -101,6 +116,7 @@ class mlp {
   std::vector<linear<T>> layers_;
   std::vector<batch_norm<T>> norms_;
   std::optional<linear<T>> output_;
+  bool bn_folded_ = false;  // the hidden layers' packed copies carry their batch norms
 };
 
 }  // namespace recblocks::nn

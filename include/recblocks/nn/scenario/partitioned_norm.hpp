@@ -20,6 +20,7 @@
 #include "../../core/ops/gather.hpp"
 #include "../../core/ops/normalization.hpp"
 #include "detail/scenario_ids.hpp"
+#include "../column_affine.hpp"
 #include "../module.hpp"
 
 namespace recblocks::nn {
@@ -39,6 +40,15 @@ class partitioned_norm {
   /// every row for head d: `affine(t, xhat, ids all equal to d)`.
   var<T> normalize(tape<T>& t, const var<T>& x) const;
   var<T> affine(tape<T>& t, const var<T>& xhat, std::span<const index_t> scenario) const;
+
+  /// Scenario `d`'s rows on an inference tape as a per-column map (running statistics; a snapshot of
+  /// the current parameters), `[1, dim]` each:
+  ///
+  ///     y = a_d ⊙ x + c_d,   a_d = (gamma ⊙ gamma_d) / sqrt(running_var + eps),   c_d = (beta + beta_d) - a_d ⊙ running_mean
+  ///
+  /// What STAR's bf16 inference folds into its first layer (`nn::fold_affine`). `value_error` for `d`
+  /// outside `[0, scenarios)`.
+  column_affine<T> inference_affine(index_t d) const;
 
   index_t dim() const { return gamma_.cols(); }
   index_t scenarios() const { return gamma_d_.rows(); }
@@ -95,6 +105,16 @@ var<T> partitioned_norm<T>::normalize(tape<T>& t, const var<T>& x) const {
     throw shape_error("nn::partitioned_norm: input " + shape_string(x.rows, x.cols) + " but dim is " + std::to_string(dim()));
   return ops::batch_norm(t, x, t.view(ones_.data(), 1, dim()), t.view(zeros_.data(), 1, dim()),
                          ops::batch_norm_state<T>{&running_mean_, &running_var_, momentum_, eps_});
+}
+
+template <class T>
+column_affine<T> partitioned_norm<T>::inference_affine(index_t d) const {
+  if (d < 0 || d >= scenarios())
+    throw value_error("nn::partitioned_norm::inference_affine: scenario " + std::to_string(d) + " is outside [0, " +
+                      std::to_string(scenarios()) + ")");
+  const matrix<T> gamma = gamma_.value().cwiseProduct(gamma_d_.value().row(d));
+  const matrix<T> beta = beta_.value() + beta_d_.value().row(d);
+  return column_affine<T>::normalization(running_mean_, running_var_, eps_, gamma, beta);
 }
 
 template <class T>

@@ -11,16 +11,26 @@
 /// Requires `0 <= d < scenarios` (`value_error` otherwise).
 /// Inference (`enable_bf16_inference`): the composed `W^d` of every scenario is kept as a packed bf16
 /// copy and `b^d` in FP32, so a serving call is one bf16 product, without the element-wise `W ⊙ W_d`
-/// every call pays otherwise (batch 1: that product costs as much as the GEMV itself).
+/// every call pays otherwise (batch 1: that product costs as much as the GEMV itself). The copies can
+/// also absorb a per-scenario input map `in_d` (a normalization before the layer) and output map
+/// `out_d` (one after it), `nn::fold_affine`:
+///
+///     copy_d(x) = act(x W'^d + b'^d) = act(out_d(in_d(x) W^d + b^d))
+///
+/// so a normalization on either side costs nothing on the calls that run on the copies
+/// (`uses_inference_copy`); the caller applies the maps itself on every other call.
 /// Thread-safety: `const` forward; `enable_bf16_inference` / `disable_bf16_inference` are not
 /// concurrent with forward calls.
 
+#include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../../core/ops/elementwise.hpp"
 #include "../../core/ops/matmul.hpp"
+#include "../column_affine.hpp"
 #include "../init.hpp"
 #include "../module.hpp"
 
@@ -50,10 +60,25 @@ class star_linear {
   /// are (`use_packed_bf16`: at most `max_rows` rows, or any number on a bf16 tape; above 3 rows only for
   /// layers at least 32 wide in and out). Without AVX512-BF16 nothing is kept and calls run FP32. The copies
   /// are taken now: call again after further training. Float layers only.
-  void enable_bf16_inference(index_t max_rows = 4);
+  ///
+  /// `input` / `output`: empty, or one map per scenario (`[1, in]` / `[1, out]`), folded into that
+  /// scenario's copy (file comment; `shape_error` when the count or a width does not fit). A copy with
+  /// maps computes `act(out_d(in_d(x) W^d + b^d))`, so it is used on inference tapes only (not
+  /// `t.training()`, where a normalization would use batch statistics), and a caller that passes maps
+  /// must skip them exactly on the calls where `uses_inference_copy` is true.
+  void enable_bf16_inference(index_t max_rows = 4, std::span<const column_affine<T>> input = {},
+                             std::span<const column_affine<T>> output = {});
   void disable_bf16_inference() {
     packed_d_.clear();
     bias_composed_d_.clear();
+    folded_ = false;
+  }
+  /// Whether a call with `rows` rows on `t` runs on the inference copies (computing the folded maps,
+  /// if any): a non-recording tape, copies kept and `use_packed_bf16`, and not `t.training()` when
+  /// maps were folded.
+  bool uses_inference_copy(const tape<T>& t, index_t rows) const {
+    return !t.recording() && !packed_d_.empty() && !(folded_ && t.training()) &&
+           use_packed_bf16(rows, bf16_max_rows_, t.compute() == compute_type::bf16, opt_.in, opt_.out);
   }
 
   index_t in_features() const { return opt_.in; }
@@ -76,8 +101,9 @@ class star_linear {
   param<T> weight_, bias_;
   std::vector<param<T>> weights_d_, biases_d_;
   std::vector<bf16_panels> packed_d_;           // W ⊙ W_d per scenario (inference copies)
-  std::vector<matrix<T>> bias_composed_d_;      // b + b_d per scenario (inference copies)
+  std::vector<matrix<T>> bias_composed_d_;      // b + b_d per scenario (inference copies; folded: b'^d, always kept)
   index_t bf16_max_rows_ = 4;
+  bool folded_ = false;                         // the copies carry input or output maps
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -114,9 +140,8 @@ var<T> star_linear<T>::operator()(tape<T>& t, const var<T>& x, index_t d, fused_
                       std::to_string(opt_.scenarios) + ")");
   const auto k = static_cast<std::size_t>(d);
   if constexpr (std::is_same_v<T, float>) {
-    if (!t.recording() && !packed_d_.empty() &&
-        use_packed_bf16(x.rows, bf16_max_rows_, t.compute() == compute_type::bf16, opt_.in, opt_.out)) {
-      const var<T> b = opt_.bias ? t.view(bias_composed_d_[k].data(), 1, opt_.out) : var<T>{};
+    if (uses_inference_copy(t, x.rows)) {
+      const var<T> b = bias_composed_d_.empty() ? var<T>{} : t.view(bias_composed_d_[k].data(), 1, opt_.out);
       return ops::linear_bf16(t, x, packed_d_[k], b, act);
     }
   }
@@ -126,14 +151,33 @@ var<T> star_linear<T>::operator()(tape<T>& t, const var<T>& x, index_t d, fused_
 }
 
 template <class T>
-void star_linear<T>::enable_bf16_inference(index_t max_rows) {
+void star_linear<T>::enable_bf16_inference(index_t max_rows, std::span<const column_affine<T>> input,
+                                           std::span<const column_affine<T>> output) {
   static_assert(std::is_same_v<T, float>, "bf16 inference is for float models");
+  const auto S = static_cast<std::size_t>(opt_.scenarios);
+  auto check = [&](std::span<const column_affine<T>> maps, index_t width, const char* side) {
+    if (maps.empty()) return;
+    if (maps.size() != S)
+      throw shape_error(std::string("nn::star_linear::enable_bf16_inference: ") + std::to_string(maps.size()) + " " + side +
+                        " maps for " + std::to_string(S) + " scenarios");
+    for (const auto& m : maps)
+      if (m.scale.rows() != 1 || m.shift.rows() != 1 || m.size() != width || m.shift.cols() != width)
+        throw shape_error(std::string("nn::star_linear::enable_bf16_inference: ") + side + " map of width " +
+                          std::to_string(m.size()) + " for a layer " + std::to_string(opt_.in) + " -> " + std::to_string(opt_.out));
+  };
+  check(input, opt_.in, "input");
+  check(output, opt_.out, "output");
   disable_bf16_inference();
   if (!bf16_gemm_available()) return;
-  for (std::size_t d = 0; d < weights_d_.size(); ++d) {
-    packed_d_.push_back(make_bf16_panels(weight_.value().cwiseProduct(weights_d_[d].value())));
-    if (opt_.bias) bias_composed_d_.push_back(bias_.value() + biases_d_[d].value());
+  const bool folded = !input.empty() || !output.empty();
+  for (std::size_t d = 0; d < S; ++d) {
+    matrix<T> w = weight_.value().cwiseProduct(weights_d_[d].value());
+    matrix<T> b = opt_.bias ? matrix<T>(bias_.value() + biases_d_[d].value()) : matrix<T>();
+    fold_affine(w, b, input.empty() ? nullptr : &input[d], output.empty() ? nullptr : &output[d]);
+    packed_d_.push_back(make_bf16_panels(w));
+    if (b.size() != 0) bias_composed_d_.push_back(std::move(b));
   }
+  folded_ = folded;
   bf16_max_rows_ = max_rows;
 }
 
