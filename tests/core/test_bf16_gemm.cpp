@@ -17,22 +17,13 @@
 #include <recblocks/nn/mlp.hpp>
 #include <recblocks/nn/scenario/star_linear.hpp>
 
+#include "bf16_test_helpers.hpp"
+
 using namespace recblocks;
+using rbt::bf16_switch;
+using rbt::kernel_or_skip;
 
 namespace {
-
-/// Restores the kernel switch at scope exit.
-struct bf16_switch {
-  bool saved = bf16_gemm_available();
-  explicit bf16_switch(bool on) { set_bf16_gemm_enabled(on); }
-  ~bf16_switch() { set_bf16_gemm_enabled(saved); }
-};
-
-bool kernel_or_skip() {
-  if (bf16_gemm_cpu_supported()) return true;
-  WARN("this CPU has no AVX512-BF16: the bf16 kernel tests are skipped (the FP32 fallback tests still run)");
-  return false;
-}
 
 matrix<float> round_bf16(const matrix<float>& m) {
   matrix<float> r(m.rows(), m.cols());

@@ -24,22 +24,13 @@
 #include <recblocks/nn/scenario/star_linear.hpp>
 #include <recblocks/optim/adam.hpp>
 
+#include "core/bf16_test_helpers.hpp"
+
 using namespace recblocks;
+using rbt::bf16_switch;
+using rbt::kernel_or_skip;
 
 namespace {
-
-/// Restores the kernel switch at scope exit.
-struct bf16_switch {
-  bool saved = bf16_gemm_available();
-  explicit bf16_switch(bool on) { set_bf16_gemm_enabled(on); }
-  ~bf16_switch() { set_bf16_gemm_enabled(saved); }
-};
-
-bool kernel_or_skip() {
-  if (bf16_gemm_cpu_supported()) return true;
-  WARN("this CPU has no AVX512-BF16: the folded bf16 kernel tests are skipped (the fallback checks still run)");
-  return false;
-}
 
 using md = matrix<double>;
 
@@ -53,8 +44,9 @@ nn::column_affine<float> random_affine(rng& gen, index_t n, double lo, double hi
 }
 
 /// `x ⊙ scale + shift` in double.
-md apply(const md& x, const nn::column_affine<float>& m) {
-  const md scale = to_double(m.scale), shift = to_double(m.shift);
+template <class T>
+md apply(const md& x, const nn::column_affine<T>& m) {
+  const md scale = m.scale.template cast<double>(), shift = m.shift.template cast<double>();
   return ((x.array().rowwise() * scale.row(0).array()).rowwise() + shift.row(0).array()).matrix();
 }
 
@@ -116,9 +108,7 @@ TEST_CASE("column_affine: batch norm and partitioned norm on inference tapes are
   nn::fold_affine(wf, bf, &a, &s);
   md xin(2, 4);
   gen.fill_uniform(xin, -1, 1);
-  const md in_mapped = ((xin.array().rowwise() * a.scale.row(0).array()).rowwise() + a.shift.row(0).array()).matrix();
-  const md pre = (in_mapped * w).rowwise() + b.row(0);
-  const md direct = ((pre.array().rowwise() * s.scale.row(0).array()).rowwise() + s.shift.row(0).array()).matrix();
+  const md direct = apply(md((apply(xin, a) * w).rowwise() + b.row(0)), s);
   CHECK((xin * wf + bf.replicate(2, 1) - direct).cwiseAbs().maxCoeff() < 1e-12);
   md no_bias;
   md w2 = w;

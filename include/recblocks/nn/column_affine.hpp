@@ -31,6 +31,13 @@ struct column_affine {
 
   index_t size() const { return scale.cols(); }
 
+  /// `shape_error` naming `where` unless `scale` and `shift` are both `[1, n]`.
+  void expect_width(index_t n, const std::string& where) const {
+    if (scale.rows() != 1 || shift.rows() != 1 || scale.cols() != n || shift.cols() != n)
+      throw shape_error(where + ": map " + shape_string(scale.rows(), scale.cols()) + " / " +
+                        shape_string(shift.rows(), shift.cols()) + " (expected [1, " + std::to_string(n) + "])");
+  }
+
   /// The map of a normalization with fixed statistics (PyTorch's eval-mode batch norm):
   /// `(x - mean) / sqrt(var + eps) ⊙ gamma + beta`, i.e. `scale = gamma / sqrt(var + eps)`,
   /// `shift = beta - scale ⊙ mean`. All operands `[1, n]`.
@@ -45,27 +52,21 @@ struct column_affine {
 
 /// Replaces `w` `[k, n]` and `b` `[1, n]` (empty: no bias) by the folded `W'`, `b'` of the file
 /// comment; `in` (`[1, k]`) and `out` (`[1, n]`) may each be null (no map on that side). `b` is
-/// `[1, n]` afterwards whenever a map was folded. `shape_error` when a map does not fit.
+/// `[1, n]` afterwards whenever a map was folded. `shape_error` when a map does not fit (nothing changed).
 template <class T>
 void fold_affine(matrix<T>& w, matrix<T>& b, const column_affine<T>* in, const column_affine<T>* out) {
   const index_t k = w.rows(), n = w.cols();
-  auto check = [&](const column_affine<T>& m, index_t want, const char* side) {
-    if (m.scale.rows() != 1 || m.shift.rows() != 1 || m.scale.cols() != want || m.shift.cols() != want)
-      throw shape_error(std::string("nn::fold_affine: ") + side + " map " + shape_string(m.scale.rows(), m.scale.cols()) +
-                        " / " + shape_string(m.shift.rows(), m.shift.cols()) + " for a weight " + shape_string(k, n) +
-                        " (expected [1, " + std::to_string(want) + "])");
-  };
   if (b.size() != 0 && (b.rows() != 1 || b.cols() != n))
     throw shape_error("nn::fold_affine: bias " + shape_string(b.rows(), b.cols()) + " for a weight " + shape_string(k, n));
+  if (in) in->expect_width(k, "nn::fold_affine: input map for a weight " + shape_string(k, n));
+  if (out) out->expect_width(n, "nn::fold_affine: output map for a weight " + shape_string(k, n));
   if (!in && !out) return;
   if (b.size() == 0) b = matrix<T>::Zero(1, n);
   if (in) {
-    check(*in, k, "input");
     b.noalias() += in->shift * w;                              // c W + b
     w.array().colwise() *= in->scale.row(0).transpose().array();  // diag(a) W
   }
   if (out) {
-    check(*out, n, "output");
     w.array().rowwise() *= out->scale.row(0).array();          // W diag(s)
     b = b.cwiseProduct(out->scale) + out->shift;               // s ⊙ (.) + t
   }

@@ -161,9 +161,8 @@ void star_linear<T>::enable_bf16_inference(index_t max_rows, std::span<const col
       throw shape_error(std::string("nn::star_linear::enable_bf16_inference: ") + std::to_string(maps.size()) + " " + side +
                         " maps for " + std::to_string(S) + " scenarios");
     for (const auto& m : maps)
-      if (m.scale.rows() != 1 || m.shift.rows() != 1 || m.size() != width || m.shift.cols() != width)
-        throw shape_error(std::string("nn::star_linear::enable_bf16_inference: ") + side + " map of width " +
-                          std::to_string(m.size()) + " for a layer " + std::to_string(opt_.in) + " -> " + std::to_string(opt_.out));
+      m.expect_width(width, std::string("nn::star_linear::enable_bf16_inference: ") + side + " map for a layer " +
+                                std::to_string(opt_.in) + " -> " + std::to_string(opt_.out));
   };
   check(input, opt_.in, "input");
   check(output, opt_.out, "output");
