@@ -77,8 +77,10 @@ class bert_encoder {
   /// Random initialisation as BERT: N(0, 0.02) weights and embeddings, zero biases, unit layer norms.
   bert_encoder(const bert_config& cfg, rng& gen) : bert_encoder(cfg, &gen) {}
 
-  /// `config.json` + `model.safetensors` of a Hugging Face model folder (float models).
-  static bert_encoder load(const std::filesystem::path& model_dir);
+  /// `config.json` + `model.safetensors` of a Hugging Face model folder (float models; the constraint
+  /// also keeps it out of the explicit double instantiation).
+  static bert_encoder load(const std::filesystem::path& model_dir)
+    requires std::is_same_v<T, float>;
   /// Copies every tensor from `st` (see file docs for names and checks).
   void load_weights(const io::safetensors& st, const std::string& source = "safetensors");
 
@@ -97,7 +99,8 @@ class bert_encoder {
   /// comment): about 2x the FP32 GEMM rate where the CPU has AVX512-BF16; hidden states move by
   /// bf16 rounding of the GEMM inputs (relative ~1e-3 per product). Without the kernel nothing is
   /// kept and inference stays FP32. The copies are taken now: call again after further training.
-  void enable_bf16_inference();
+  void enable_bf16_inference()
+    requires std::is_same_v<T, float>;
   void disable_bf16_inference() { packed_.clear(); }
   /// Whether `infer` runs its projections on the bf16 copies.
   bool bf16_inference() const { return !packed_.empty() && bf16_gemm_available(); }
@@ -245,8 +248,9 @@ bert_encoder<T>::bert_encoder(const bert_config& cfg, rng* gen) : cfg_(cfg) {
 }
 
 template <class T>
-bert_encoder<T> bert_encoder<T>::load(const std::filesystem::path& dir) {
-  static_assert(std::is_same_v<T, float>, "bert_encoder::load reads F32 weights into a float model");
+bert_encoder<T> bert_encoder<T>::load(const std::filesystem::path& dir)
+  requires std::is_same_v<T, float>
+{
   const bert_config cfg = bert_config::from_file(dir / "config.json");
   const auto st_path = dir / "model.safetensors";
   if (!std::filesystem::exists(st_path)) throw io_error("nn::bert_encoder: no weights file '" + st_path.string() + "'");
@@ -433,8 +437,9 @@ inline void dense_bf16(const float* x, index_t ldx, index_t n, const bf16_panels
 }  // namespace detail
 
 template <class T>
-void bert_encoder<T>::enable_bf16_inference() {
-  static_assert(std::is_same_v<T, float>, "bf16 inference is for float models");
+void bert_encoder<T>::enable_bf16_inference()
+  requires std::is_same_v<T, float>
+{
   packed_.clear();
   if (!bf16_gemm_available()) return;
   for (const auto& L : layers_)
@@ -502,5 +507,13 @@ var<T> bert_encoder<T>::infer(tape<T>& t, const index_t* word_ids, const index_t
   }
   return out;
 }
+
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md); it has the
+// text classes only when built with recblocks::text, which defines RECBLOCKS_HAVE_TEXT.
+#if defined(RECBLOCKS_EXTERN_TEMPLATES) && defined(RECBLOCKS_HAVE_TEXT)
+extern template class bert_encoder<float>;
+extern template class bert_encoder<double>;
+#endif
 
 }  // namespace recblocks::nn

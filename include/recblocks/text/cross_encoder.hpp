@@ -293,4 +293,11 @@ std::vector<T> cross_encoder<T>::score(std::string_view query, std::span<const s
   return score(t, query, docs);
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md); it has the
+// text classes only when built with recblocks::text, which defines RECBLOCKS_HAVE_TEXT.
+#if defined(RECBLOCKS_EXTERN_TEMPLATES) && defined(RECBLOCKS_HAVE_TEXT)
+extern template class cross_encoder<float>;
+#endif
+
 }  // namespace recblocks::text

@@ -285,4 +285,11 @@ std::vector<std::vector<float>> sentence_encoder<T>::embed(std::span<const std::
   return out;
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md); it has the
+// text classes only when built with recblocks::text, which defines RECBLOCKS_HAVE_TEXT.
+#if defined(RECBLOCKS_EXTERN_TEMPLATES) && defined(RECBLOCKS_HAVE_TEXT)
+extern template class sentence_encoder<float>;
+#endif
+
 }  // namespace recblocks::text
