@@ -48,7 +48,7 @@ http_client_options fast_options(const loopback_server& server) {
   return o;
 }
 
-chat_request user_request(std::string text) {
+chat_request unseeded_request(std::string text) {
   chat_request r;
   r.messages.push_back(message::user(std::move(text)));
   r.options.temperature = 0.0;
@@ -66,7 +66,7 @@ TEST_CASE("http_client: happy path sends an OpenAI request and parses the answer
   loopback_server server;
   server.push(http_reply::json(completion("Hello there")));
   http_client client(fast_options(server));
-  auto r = user_request("Hi");
+  auto r = unseeded_request("Hi");
   r.options.seed = 3;
   const auto resp = client.chat(r);
   CHECK(resp.text == "Hello there");
@@ -102,7 +102,7 @@ TEST_CASE("http_client: configuration from the environment", "[llm][http]") {
   ::unsetenv("RECBLOCKS_LLM_URL");
   ::unsetenv("RECBLOCKS_LLM_MODEL");
   CHECK(client.options().model == "env-model");
-  CHECK(client.chat(user_request("q")).text == "env ok");
+  CHECK(client.chat(unseeded_request("q")).text == "env ok");
   const auto seen = server.requests();
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].path == "/v1/chat/completions");
@@ -124,7 +124,7 @@ TEST_CASE("http_client: 429 with Retry-After is retried after the advertised wai
   server.push(http_reply::json(completion("finally")));
   http_client client(fast_options(server));
   const auto t0 = clock_type::now();
-  CHECK(client.chat(user_request("q")).text == "finally");
+  CHECK(client.chat(unseeded_request("q")).text == "finally");
   const auto elapsed = clock_type::now() - t0;
   CHECK(elapsed >= 250ms);  // 150 ms + 100 ms advertised, base backoff only 1 ms
   CHECK(server.requests().size() == 3);
@@ -134,7 +134,7 @@ TEST_CASE("http_client: 429 with Retry-After is retried after the advertised wai
   auto long_wait = http_reply::json(R"({"error":{"message":"come back in an hour"}})", 429);
   long_wait.headers.emplace_back("Retry-After", "3600");
   server.push(long_wait);
-  const auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.status() == 429);
   CHECK(e.attempts() == 1);
   CHECK(e.retry_after_ms() == 3600000);
@@ -146,11 +146,11 @@ TEST_CASE("http_client: 502 then success; persistent 503 reports every attempt",
   server.push(http_reply::json(R"({"error":{"message":"overloaded"}})", 502));
   server.push(http_reply::json(completion("recovered")));
   http_client client(fast_options(server));
-  CHECK(client.chat(user_request("q")).text == "recovered");
+  CHECK(client.chat(unseeded_request("q")).text == "recovered");
   CHECK(server.requests().size() == 2);
 
   server.set_fallback(http_reply::json(R"({"error":{"message":"still loading"}})", 503));
-  const auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.kind() == llm_error_kind::http_status);
   CHECK(e.status() == 503);
   CHECK(e.attempts() == 3);
@@ -164,13 +164,13 @@ TEST_CASE("http_client: 400 and 401 are not retried", "[llm][http]") {
   server.push(http_reply::json(R"({"error":{"message":"messages must not be empty"}})", 400));
   server.push(http_reply::json(R"({"error":{"message":"invalid api key"}})", 401));
   http_client client(fast_options(server));
-  auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.status() == 400);
   CHECK(e.attempts() == 1);
   CHECK_FALSE(e.retryable());
   CHECK_THAT(e.what(), Catch::Contains("messages must not be empty"));
   CHECK(server.requests().size() == 1);
-  e = expect_llm_error([&] { client.chat(user_request("q")); });
+  e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.status() == 401);
   CHECK(server.requests().size() == 2);
 }
@@ -185,7 +185,7 @@ TEST_CASE("http_client: a slow server times out", "[llm][http]") {
   o.retry.max_attempts = 1;
   http_client client(o);
   const auto t0 = clock_type::now();
-  const auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(clock_type::now() - t0 < 550ms);
   CHECK(e.kind() == llm_error_kind::timeout);
   CHECK(e.attempts() == 1);
@@ -203,7 +203,7 @@ TEST_CASE("http_client: refused connections are retried, then reported", "[llm][
   o.retry.base_delay = 1ms;
   o.retry.max_attempts = 2;
   http_client client(o);
-  const auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.kind() == llm_error_kind::connection);
   CHECK(e.attempts() == 2);
   CHECK(e.status() == 0);
@@ -216,13 +216,13 @@ TEST_CASE("http_client: a truncated body is a connection error and is retried", 
   server.push(cut);
   server.push(http_reply::json(completion("whole")));
   http_client client(fast_options(server));
-  CHECK(client.chat(user_request("q")).text == "whole");
+  CHECK(client.chat(unseeded_request("q")).text == "whole");
   CHECK(server.requests().size() == 2);
 
   auto drop = http_reply{};
   drop.drop = true;
   server.set_fallback(drop);
-  const auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  const auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.kind() == llm_error_kind::connection);
   CHECK(e.attempts() == 3);
 }
@@ -234,15 +234,15 @@ TEST_CASE("http_client: invalid JSON, empty bodies and missing fields are typed 
   server.push(http_reply::json(""));
   server.push(http_reply::json(R"({"object":"chat.completion","choices":[]})"));
   http_client client(fast_options(server));
-  auto e = expect_llm_error([&] { client.chat(user_request("q")); });
+  auto e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.kind() == llm_error_kind::bad_response);
   CHECK(e.status() == 0);
   CHECK(e.attempts() == 1);
   CHECK(e.body() == "<html>502 from a proxy, but with status 200</html>");
-  e = expect_llm_error([&] { client.chat(user_request("q")); });
+  e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK(e.kind() == llm_error_kind::bad_response);
   CHECK_THAT(e.what(), Catch::Contains("empty"));
-  e = expect_llm_error([&] { client.chat(user_request("q")); });
+  e = expect_llm_error([&] { client.chat(unseeded_request("q")); });
   CHECK_THAT(e.what(), Catch::Contains("choices"));
   CHECK(server.requests().size() == 3);
 }
@@ -257,7 +257,7 @@ TEST_CASE("http_client + structured_client: a wrong schema is re-asked, then val
   structured_client sc(client);
   const json schema = json::parse(
       R"({"type":"object","properties":{"label":{"enum":["yes","no"]},"p":{"type":"number"}},"required":["label"]})");
-  const auto j = sc.ask_json(user_request("Is it good?"), schema);
+  const auto j = sc.ask_json(unseeded_request("Is it good?"), schema);
   CHECK(j["label"] == "yes");
   const auto seen = server.requests();
   REQUIRE(seen.size() == 2);
@@ -269,7 +269,7 @@ TEST_CASE("http_client + structured_client: a wrong schema is re-asked, then val
   CHECK_THAT(second["messages"][2]["content"].get<std::string>(), Catch::Contains("is not one of"));
 
   server.set_fallback(http_reply::json(completion(R"({"label": 3})")));
-  const auto e = expect_llm_error([&] { sc.ask_json(user_request("again"), schema); });
+  const auto e = expect_llm_error([&] { sc.ask_json(unseeded_request("again"), schema); });
   CHECK(e.kind() == llm_error_kind::invalid_output);
   CHECK(e.body() == R"({"label": 3})");
 }
@@ -287,7 +287,7 @@ TEST_CASE("http_client: streamed chunks reach the callback in order", "[llm][htt
   server.push(sse);
   http_client client(fast_options(server));
   std::vector<std::string> deltas;
-  const auto resp = client.chat_stream(user_request("greet"), [&](std::string_view d) { deltas.emplace_back(d); });
+  const auto resp = client.chat_stream(unseeded_request("greet"), [&](std::string_view d) { deltas.emplace_back(d); });
   CHECK(deltas == std::vector<std::string>{"Hel", "lo, ", "world"});
   CHECK(resp.text == "Hello, world");
   CHECK(resp.finish_reason == "stop");
@@ -304,7 +304,7 @@ TEST_CASE("http_client: streamed chunks reach the callback in order", "[llm][htt
   server.push(stall);
   std::string got;
   const auto t0 = clock_type::now();
-  const auto e = expect_llm_error([&] { client.chat_stream(user_request("q"), [&](std::string_view d) { got += d; }); });
+  const auto e = expect_llm_error([&] { client.chat_stream(unseeded_request("q"), [&](std::string_view d) { got += d; }); });
   CHECK(clock_type::now() - t0 < 1200ms);
   CHECK(e.kind() == llm_error_kind::timeout);
   CHECK(e.attempts() == 1);
@@ -313,7 +313,7 @@ TEST_CASE("http_client: streamed chunks reach the callback in order", "[llm][htt
 
   // An error status on a streamed call carries the JSON error body.
   server.push(http_reply::json(R"({"error":{"message":"context too long"}})", 400));
-  const auto e2 = expect_llm_error([&] { client.chat_stream(user_request("q"), nullptr); });
+  const auto e2 = expect_llm_error([&] { client.chat_stream(unseeded_request("q"), nullptr); });
   CHECK(e2.status() == 400);
   CHECK_THAT(e2.what(), Catch::Contains("context too long"));
 }
@@ -353,7 +353,7 @@ TEST_CASE("http_client: batches run concurrently under the cap, in request order
   o.max_concurrency = 3;
   http_client client(o);
   std::vector<chat_request> rs;
-  for (int i = 0; i < 9; ++i) rs.push_back(user_request("q" + std::to_string(i)));
+  for (int i = 0; i < 9; ++i) rs.push_back(unseeded_request("q" + std::to_string(i)));
   const auto t0 = clock_type::now();
   const auto out = client.chat_batch(rs);
   const auto elapsed = clock_type::now() - t0;
@@ -384,7 +384,7 @@ TEST_CASE("http_client: requests_per_second paces the calls", "[llm][http]") {
   o.requests_per_second = 50.0;  // one every 20 ms after a burst of 1
   http_client client(o);
   const auto t0 = clock_type::now();
-  for (int i = 0; i < 6; ++i) client.chat(user_request("q"));
+  for (int i = 0; i < 6; ++i) client.chat(unseeded_request("q"));
   CHECK(clock_type::now() - t0 >= 95ms);
 }
 
@@ -395,10 +395,10 @@ TEST_CASE("http_client: record from the loopback server, then replay offline", "
     server.push(http_reply::json(completion("recorded answer")));
     http_client client(fast_options(server));
     recording_client rec(client, cache, "test-model");
-    CHECK(rec.chat(user_request("q")).text == "recorded answer");
+    CHECK(rec.chat(unseeded_request("q")).text == "recorded answer");
   }  // server gone
   replay_client replay(cache, "test-model");
-  const auto r = replay.chat(user_request("q"));
+  const auto r = replay.chat(unseeded_request("q"));
   CHECK(r.text == "recorded answer");
   CHECK(r.usage == usage{7, 3, 10});
 }

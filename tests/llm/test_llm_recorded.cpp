@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-std::filesystem::path temp_dir(const std::string& name) {
+std::filesystem::path recording_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() /
              ("recblocks-recorded-" + name + "-" + std::to_string(std::random_device{}()));
   std::filesystem::create_directories(dir);
@@ -44,7 +44,7 @@ record_meta gemma_meta(std::string prompt_version = "test/1") {
 }  // namespace
 
 TEST_CASE("recorded_client records live, saves, and replays offline", "[llm][recorded]") {
-  const auto dir = temp_dir("roundtrip");
+  const auto dir = recording_dir("roundtrip");
 #if defined(RECBLOCKS_HAVE_ZLIB)
   const auto file = dir / "answers.jsonl.gz";
 #else
@@ -103,7 +103,7 @@ TEST_CASE("recorded_client records live, saves, and replays offline", "[llm][rec
 }
 
 TEST_CASE("recorded_client refuses missing, foreign and corrupt files clearly", "[llm][recorded]") {
-  const auto dir = temp_dir("bad");
+  const auto dir = recording_dir("bad");
   auto e = expect_llm_error([&] { recorded_client c(dir / "none.jsonl", gemma_meta()); });
   CHECK(e.kind() == llm_error_kind::config);
   CHECK_THAT(e.what(), Catch::Contains("no record file"));

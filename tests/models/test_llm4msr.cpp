@@ -19,8 +19,11 @@
 #include <recblocks/models/epnet.hpp>
 #include <recblocks/testing/gradcheck.hpp>
 
+#include "model_test_helpers.hpp"
+
 using namespace recblocks;
 namespace fs = std::filesystem;
+using recblocks_test::bce;
 
 namespace {
 
@@ -89,11 +92,6 @@ std::pair<matrix<T>, matrix<T>> knowledge(std::uint64_t seed, index_t users = 7,
   for (index_t i = 0; i < u.size(); ++i) u.data()[i] = static_cast<T>(g.uniform(-1, 1));
   for (index_t i = 0; i < s.size(); ++i) s.data()[i] = static_cast<T>(g.uniform(-1, 1));
   return {u, s};
-}
-
-template <class M>
-var<typename M::scalar_type> bce(tape<typename M::scalar_type>& t, const M& m, const data::batch<typename M::scalar_type>& b) {
-  return loss::bce_with_logits(t, m(t, b), t.view(b.labels.data(), b.size, 1));
 }
 
 fs::path temp_dir(const std::string& name) {

@@ -21,8 +21,11 @@
 #include <recblocks/optim/adam.hpp>
 #include <recblocks/testing/gradcheck.hpp>
 
+#include "model_test_helpers.hpp"
+
 using namespace recblocks;
 using D = double;
+using recblocks_test::bce;
 
 #define RECBLOCKS_MSR_MODELS(T)                                                                               \
   models::ple<T>, models::star<T>, models::sarnet<T>, models::m2m<T>, models::adasparse<T>, models::adaptdhm<T>, \
@@ -114,11 +117,6 @@ typename M::options_type tiny_options() {
     o.experts = 2;
   }
   return o;
-}
-
-template <class Model>
-var<D> bce(tape<D>& t, const Model& m, const data::batch<D>& b) {
-  return loss::bce_with_logits(t, m(t, b), t.view(b.labels.data(), b.size, 1));
 }
 
 /// End-to-end gradient check of the BCE of `m` on `b` over `params`, in double.

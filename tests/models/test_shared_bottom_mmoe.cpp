@@ -9,15 +9,18 @@
 #include <recblocks/data/dataset.hpp>
 #include <recblocks/testing/gradcheck.hpp>
 
+#include "model_test_helpers.hpp"
+
 using namespace recblocks;
 using D = double;
+using recblocks_test::bce;
 
 static_assert(models::ctr_model<models::shared_bottom<float>>);
 static_assert(models::ctr_model<models::mmoe<double>>);
 
 namespace {
 
-data::schema tiny_schema() {
+data::schema sb_schema() {
   data::schema s;
   s.add({.name = "user", .kind = data::feature_kind::sparse, .vocabulary = 7});
   s.add({.name = "age", .kind = data::feature_kind::dense});
@@ -29,8 +32,8 @@ data::schema tiny_schema() {
 }
 
 /// `n` random rows; scenario ids cycle unsorted with unequal counts.
-data::batch<D> tiny_batch(index_t n, std::uint64_t seed) {
-  const data::schema s = tiny_schema();
+data::batch<D> sb_batch(index_t n, std::uint64_t seed) {
+  const data::schema s = sb_schema();
   data::dataset ds(s);
   rng g(seed);
   for (index_t i = 0; i < n; ++i) {
@@ -45,11 +48,6 @@ data::batch<D> tiny_batch(index_t n, std::uint64_t seed) {
   for (index_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
   ds.gather(std::span<const index_t>(rows), b);
   return b;
-}
-
-template <class Model>
-var<D> bce(tape<D>& t, const Model& m, const data::batch<D>& b) {
-  return loss::bce_with_logits(t, m(t, b), t.view(b.labels.data(), b.size, 1));
 }
 
 template <class Model>
@@ -84,7 +82,7 @@ std::vector<std::pair<std::string, matrix<D>>> grads_after_backward(Model& m, co
   return out;
 }
 
-models::feature_embedding_options wide_init() {
+models::feature_embedding_options sb_wide_init() {
   models::feature_embedding_options e;
   e.dim = 3;
   e.init_stddev = 0.7;  // well-conditioned finite differences (the default 1e-4 makes the tables negligible)
@@ -94,8 +92,8 @@ models::feature_embedding_options wide_init() {
 }  // namespace
 
 TEST_CASE("feature_embedding: layout, field selection, scenario embedding, row order", "[models][embedding]") {
-  const auto s = tiny_schema();
-  const auto b = tiny_batch(6, 3);
+  const auto s = sb_schema();
+  const auto b = sb_batch(6, 3);
   rng g(1);
   models::feature_embedding<D> all(s, {}, g);
   CHECK(all.output_dim() == 2 * 16 + 2);
@@ -138,7 +136,7 @@ TEST_CASE("feature_embedding: layout, field selection, scenario embedding, row o
 }
 
 TEST_CASE("feature_embedding: clear errors", "[models][embedding]") {
-  const auto s = tiny_schema();
+  const auto s = sb_schema();
   rng g(1);
   models::feature_embedding_options o;
   o.fields = {"nope"};
@@ -152,11 +150,11 @@ TEST_CASE("feature_embedding: clear errors", "[models][embedding]") {
 
   models::feature_embedding<D> emb(s, {}, g);
   tape<D> t;
-  auto b = tiny_batch(4, 2);
+  auto b = sb_batch(4, 2);
   b.sparse(1, 2) = 5;  // item vocabulary is 5
   CHECK_THROWS_WITH(emb(t, b), Catch::Contains("feature 'item', row 2: id 5"));
   CHECK(t.node_count() == 0);
-  b = tiny_batch(4, 2);
+  b = sb_batch(4, 2);
   b.dense.resize(4, 1);
   CHECK_THROWS_AS(emb(t, b), shape_error);
 }
@@ -224,12 +222,12 @@ TEST_CASE("scenario_router: stable sort, restore, modes agree, gradient", "[mode
 }
 
 TEST_CASE("shared_bottom and mmoe: logits, routing modes, errors, configs", "[models]") {
-  const auto s = tiny_schema();
-  const auto b = tiny_batch(13, 7);
+  const auto s = sb_schema();
+  const auto b = sb_batch(13, 7);
   auto run = [&](auto tag) {
     using Model = decltype(tag);
     typename Model::options_type o;
-    o.embedding = wide_init();
+    o.embedding = sb_wide_init();
     rng g1(11), g2(11);
     Model sorted(s, o, g1);
     o.routing = nn::routing_mode::masked;
@@ -292,12 +290,12 @@ TEST_CASE("shared_bottom and mmoe: logits, routing modes, errors, configs", "[mo
 }
 
 TEST_CASE("shared_bottom and mmoe: end-to-end gradient check (double)", "[models][gradcheck]") {
-  const auto s = tiny_schema();
-  const auto b = tiny_batch(14, 5);
+  const auto s = sb_schema();
+  const auto b = sb_batch(14, 5);
   for (auto mode : {nn::routing_mode::sorted, nn::routing_mode::masked}) {
     INFO("routing " << nn::to_string(mode));
     models::shared_bottom_options so;
-    so.embedding = wide_init();
+    so.embedding = sb_wide_init();
     so.bottom_dims = {6};
     so.tower_dims = {4};
     so.routing = mode;
@@ -306,7 +304,7 @@ TEST_CASE("shared_bottom and mmoe: end-to-end gradient check (double)", "[models
     check_model(sb, b);
 
     models::mmoe_options mo;
-    mo.embedding = wide_init();
+    mo.embedding = sb_wide_init();
     mo.embedding.embed_scenario = true;
     mo.expert_dims = {5};
     mo.tower_dims = {3};
@@ -319,10 +317,10 @@ TEST_CASE("shared_bottom and mmoe: end-to-end gradient check (double)", "[models
 }
 
 TEST_CASE("routing modes train identically without batch norm; one-row scenarios train", "[models][router]") {
-  const auto s = tiny_schema();
-  const auto b = tiny_batch(12, 9);
+  const auto s = sb_schema();
+  const auto b = sb_batch(12, 9);
   models::mmoe_options o;
-  o.embedding = wide_init();
+  o.embedding = sb_wide_init();
   o.batch_norm = false;
   o.gate_batch_norm = false;
   rng g1(8), g2(8);

@@ -232,7 +232,7 @@ data::synthetic four_scenarios() {
   return data::synthetic{data::synthetic_config{.rows = 800, .scenarios = 4, .scenario_weights = {}, .scenario_bias = {}}};
 }
 
-void train(models::star<float>& model, const data::dataset& d, int steps, double lr, std::uint64_t seed) {
+void train_steps(models::star<float>& model, const data::dataset& d, int steps, double lr, std::uint64_t seed) {
   optim::adam<float> opt(nn::parameters(model), {.learning_rate = lr});
   data::batcher<float> it(d, 128, true, seed, true);
   data::batch<float> b;
@@ -286,7 +286,7 @@ TEST_CASE("STAR folded bf16 inference against the unfused FP32 eval forward of a
       rng gen(50);
       models::star<float> model(syn.data().get_schema(), o, gen);
       REQUIRE(model.scenarios() == 4);
-      train(model, syn.data(), 8, 1e-2, 3);
+      train_steps(model, syn.data(), 8, 1e-2, 3);
       std::vector<matrix<float>> fp32;
       for (const auto& b : batches) fp32.push_back(logits(model, b));
       bf16_switch on(kernel);
@@ -317,9 +317,9 @@ TEST_CASE("STAR folded copies are a snapshot: stale after further training until
   const auto batches = eval_batches(syn.data());
   rng gen(51);
   models::star<float> model(syn.data().get_schema(), models::star_options{}, gen);
-  train(model, syn.data(), 8, 1e-2, 4);
+  train_steps(model, syn.data(), 8, 1e-2, 4);
   model.enable_bf16_inference(1 << 20);
-  train(model, syn.data(), 10, 2e-2, 5);  // training tapes never use the copies
+  train_steps(model, syn.data(), 10, 2e-2, 5);  // training tapes never use the copies
   for (const auto& b : batches) {
     matrix<float> fp32;
     {
@@ -334,6 +334,6 @@ TEST_CASE("STAR folded copies are a snapshot: stale after further training until
     std::cout << ", enabled again " << fresh << "\n";
     CHECK(fresh <= logit_tolerance);
     CHECK(fresh > 0);
-    train(model, syn.data(), 10, 2e-2, 6);  // stale again for the next batch size
+    train_steps(model, syn.data(), 10, 2e-2, 6);  // stale again for the next batch size
   }
 }

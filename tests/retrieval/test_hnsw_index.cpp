@@ -15,10 +15,12 @@
 
 #include "recblocks/core/rng.hpp"
 #include "recblocks/retrieval/hnsw_index.hpp"
+#include "retrieval_test_helpers.hpp"
 
 using recblocks::index_t;
 using recblocks::matrix;
 namespace rr = recblocks::retrieval;
+using recblocks_test::temp_file;
 
 namespace {
 
@@ -51,12 +53,6 @@ std::vector<index_t> brute(rr::hnsw_metric m, const matrix<float>& x, const Eige
   std::vector<index_t> ids;
   for (index_t i = 0; i < k; ++i) ids.push_back(all[i].second);
   return ids;
-}
-
-// unique per process, so concurrent test runs (two build trees, ctest -j) never share a file
-std::string temp_file(const std::string& name) {
-  static const std::string tag = std::to_string(std::random_device{}());
-  return (std::filesystem::temp_directory_path() / ("recblocks_test_" + tag + "_" + name)).string();
 }
 
 }  // namespace

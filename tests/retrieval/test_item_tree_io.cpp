@@ -13,12 +13,14 @@
 #include "recblocks/retrieval/centroid_policy.hpp"
 #include "recblocks/retrieval/item_tree.hpp"
 #include "recblocks/retrieval/text_hashing.hpp"
+#include "retrieval_test_helpers.hpp"
 
 using recblocks::index_t;
 using recblocks::matrix;
 using recblocks::col_vector;
 namespace rt = recblocks::retrieval;
 using tree = rt::item_tree<float>;
+using recblocks_test::temp_file;
 
 namespace {
 
@@ -36,13 +38,6 @@ tree sample_tree() {
   t.insert(5, x.row(0).transpose(), {"b"});
   t.relabel(t.at(t.root()).children.front(), "renamed");
   return t;
-}
-
-std::string temp_file(const std::string& name) {
-  std::string s = P_tmpdir;
-  s += "/recblocks_test_";
-  s += name;
-  return s;
 }
 
 template <class F>

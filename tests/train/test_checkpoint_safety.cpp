@@ -16,35 +16,17 @@
 #include <recblocks/models.hpp>
 #include <recblocks/models/registry.hpp>
 
+#include "checkpoint_test_helpers.hpp"
+
 using namespace recblocks;
 namespace fs = std::filesystem;
+using recblocks_test::slurp;
+using recblocks_test::spit;
+using recblocks_test::temp_dir;
 
 namespace {
 
 using model_type = models::shared_bottom<float>;
-
-struct temp_dir {
-  fs::path path;
-  explicit temp_dir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("recblocks_test_" + tag + "_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void spit(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << s;
-}
 
 data::schema small_schema(index_t vocabulary = 50) {
   data::schema s;

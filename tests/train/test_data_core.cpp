@@ -12,7 +12,7 @@ using data::feature_kind;
 
 namespace {
 
-data::schema small_schema() {
+data::schema all_kinds_schema() {
   data::schema s;
   s.add({"user", feature_kind::sparse, 10})
       .add({"click", feature_kind::label})
@@ -26,7 +26,7 @@ data::schema small_schema() {
 // Row r: user = r % 10, item = r % 20, age = r / 2, scenario = r % 2, click = r % 3 == 0,
 // hist = [r % 20, (r + 1) % 20] (r < 5) or four ids (r >= 5: truncated to the last 3).
 data::dataset small_dataset(index_t n) {
-  data::dataset d(small_schema());
+  data::dataset d(all_kinds_schema());
   for (index_t r = 0; r < n; ++r) {
     const index_t sp[] = {r % 10, r % 20};
     const double de[] = {r / 2.0};
@@ -41,7 +41,7 @@ data::dataset small_dataset(index_t n) {
 }  // namespace
 
 TEST_CASE("schema counts, lookup, validation and JSON round trip", "[data][schema]") {
-  const auto s = small_schema();
+  const auto s = all_kinds_schema();
   CHECK(s.sparse_count() == 2);
   CHECK(s.dense_count() == 1);
   CHECK(s.sequence_count() == 1);
@@ -189,7 +189,7 @@ TEST_CASE("batcher visits every row exactly once per epoch, deterministic per se
   CHECK(n == 10);
   CHECK(rows == 100);
   CHECK_THROWS_AS(data::batcher<float>(d, 0, false, 1), value_error);
-  data::dataset empty(small_schema());
+  data::dataset empty(all_kinds_schema());
   data::batcher<float> e(empty, 4, true, 1);
   CHECK(e.batches_per_epoch() == 0);
   data::batch<float> fb;
