@@ -55,12 +55,6 @@
 #include "embedding_hook.hpp"
 #include "feature_embedding.hpp"
 #include "model_concept.hpp"
-#if defined(RECBLOCKS_EXTERN_TEMPLATES)  // the backbones of the compiled instances (end of file)
-#include "mmoe.hpp"
-#include "ple.hpp"
-#include "shared_bottom.hpp"
-#include "star.hpp"
-#endif
 
 namespace recblocks::models {
 
@@ -293,15 +287,5 @@ var<typename Backbone::scalar_type> llm4msr<Backbone>::operator()(tape<T>& t, co
   const var<T> h = ops::activate(t, meta.apply(t, e, W, bias), activation::leaky_relu);
   return ops::add(t, z, (*s_->scen_out)(t, h));
 }
-
-// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
-// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md): the four
-// backbones of examples/llm4msr_movielens.cpp on float.
-#if defined(RECBLOCKS_EXTERN_TEMPLATES)
-extern template class llm4msr<shared_bottom<float>>;
-extern template class llm4msr<mmoe<float>>;
-extern template class llm4msr<ple<float>>;
-extern template class llm4msr<star<float>>;
-#endif
 
 }  // namespace recblocks::models
