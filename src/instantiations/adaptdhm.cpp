@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::adaptdhm for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::adaptdhm for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::adaptdhm<float>;
-template class models::adaptdhm<double>;
 template class train::trainer<models::adaptdhm<float>>;
 template void io::checkpoint::save<models::adaptdhm<float>>(const std::filesystem::path&, const models::adaptdhm<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::adaptdhm<float>>(models::adaptdhm<float>&) const;

@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::adasparse for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::adasparse for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::adasparse<float>;
-template class models::adasparse<double>;
 template class train::trainer<models::adasparse<float>>;
 template void io::checkpoint::save<models::adasparse<float>>(const std::filesystem::path&, const models::adasparse<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::adasparse<float>>(models::adasparse<float>&) const;

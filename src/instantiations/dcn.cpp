@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::dcn for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::dcn for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::dcn<float>;
-template class models::dcn<double>;
 template class train::trainer<models::dcn<float>>;
 template void io::checkpoint::save<models::dcn<float>>(const std::filesystem::path&, const models::dcn<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::dcn<float>>(models::dcn<float>&) const;

@@ -1,8 +1,7 @@
 // recblocks::instantiations (docs/performance.md, "Compile time"): models::feature_embedding, the
-// input layer every registry model shares, for float and double.
+// input layer every registry model shares, for float.
 #include <recblocks/models/feature_embedding.hpp>
 
 namespace recblocks {
 template class models::feature_embedding<float>;
-template class models::feature_embedding<double>;
 }  // namespace recblocks

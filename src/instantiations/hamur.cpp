@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::hamur for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::hamur for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::hamur<float>;
-template class models::hamur<double>;
 template class train::trainer<models::hamur<float>>;
 template void io::checkpoint::save<models::hamur<float>>(const std::filesystem::path&, const models::hamur<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::hamur<float>>(models::hamur<float>&) const;

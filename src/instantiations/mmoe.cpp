@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::mmoe for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::mmoe for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::mmoe<float>;
-template class models::mmoe<double>;
 template class train::trainer<models::mmoe<float>>;
 template void io::checkpoint::save<models::mmoe<float>>(const std::filesystem::path&, const models::mmoe<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::mmoe<float>>(models::mmoe<float>&) const;

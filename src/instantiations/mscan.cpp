@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::mscan for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::mscan for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::mscan<float>;
-template class models::mscan<double>;
 template class train::trainer<models::mscan<float>>;
 template void io::checkpoint::save<models::mscan<float>>(const std::filesystem::path&, const models::mscan<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::mscan<float>>(models::mscan<float>&) const;

@@ -1,4 +1,4 @@
-// recblocks::instantiations (docs/performance.md, "Compile time"): models::ppnet for float and double,
+// recblocks::instantiations (docs/performance.md, "Compile time"): models::ppnet for float,
 // its float trainer and float checkpoint save / restore / make, compiled once for every target
 // that links this library.
 #include <recblocks/io/checkpoint.hpp>
@@ -7,7 +7,6 @@
 
 namespace recblocks {
 template class models::ppnet<float>;
-template class models::ppnet<double>;
 template class train::trainer<models::ppnet<float>>;
 template void io::checkpoint::save<models::ppnet<float>>(const std::filesystem::path&, const models::ppnet<float>&, const io::checkpoint_options&);
 template void io::checkpoint::restore<models::ppnet<float>>(models::ppnet<float>&) const;

@@ -71,46 +71,7 @@ class permutation_importance_policy {
     if (repeats_ < 1) throw value_error("featsel::permutation_importance_policy: repeats = " + std::to_string(repeats_) + " must be >= 1");
   }
 
-  feature_ranking rank(const data::dataset& train, const data::dataset& valid) {
-    const data::schema& s = train.get_schema();
-    const auto fields = selectable_fields(s);
-    if (valid.rows() < 2) throw value_error("featsel::permutation_importance_policy: the validation set needs at least 2 rows");
-    std::vector<double> imp(fields.size(), 0.0);
-    rng gen(spec_.seed);
-    models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
-      train::trainer tr(model, spec_.trainer);
-      tr.fit(train, valid);
-      std::vector<index_t> rows(static_cast<std::size_t>(valid.rows()));
-      std::iota(rows.begin(), rows.end(), index_t{0});
-      data::batch<T> b, shuffled;
-      valid.gather(std::span<const index_t>(rows), b);
-      const double base = detail::batch_auc(model, b, spec_.trainer.label);
-      rng perm(seed_);
-      for (std::size_t f = 0; f < fields.size(); ++f) {
-        const bool sparse = s.at(fields[f]).kind == data::feature_kind::sparse;
-        const index_t col = s.index_of(fields[f]);
-        double sum = 0;
-        for (index_t rep = 0; rep < repeats_; ++rep) {
-          shuffled = b;
-          std::vector<index_t> p = rows;
-          std::shuffle(p.begin(), p.end(), perm.engine());
-          for (index_t i = 0; i < b.size; ++i) {
-            if (sparse) shuffled.sparse(col, i) = b.sparse(col, p[static_cast<std::size_t>(i)]);
-            else shuffled.dense(i, col) = b.dense(p[static_cast<std::size_t>(i)], col);
-          }
-          sum += detail::batch_auc(model, shuffled, spec_.trainer.label);
-        }
-        imp[f] = base - sum / double(repeats_);
-      }
-    });
-    std::vector<std::size_t> idx(fields.size());
-    std::iota(idx.begin(), idx.end(), std::size_t{0});
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return imp[a] > imp[b]; });
-    feature_ranking r;
-    r.policy = "permutation_importance";
-    for (std::size_t i : idx) r.order.push_back(fields[i]), r.scores.push_back(imp[i]);
-    return r;
-  }
+  feature_ranking rank(const data::dataset& train, const data::dataset& valid);
 
  private:
   model_spec spec_;
@@ -123,16 +84,7 @@ class learnable_gate_policy {
  public:
   explicit learnable_gate_policy(model_spec spec, learnable_gate_options options = {}) : spec_(std::move(spec)), options_(options) {}
 
-  feature_ranking rank(const data::dataset& train, const data::dataset& valid) {
-    const data::schema& s = train.get_schema();
-    learnable_gate<T> gate(s, options_);
-    rng gen(spec_.seed);
-    models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
-      gated_model gm(model, gate);
-      train::trainer(gm, spec_.trainer).fit(train, valid);
-    });
-    return gate.ranking();
-  }
+  feature_ranking rank(const data::dataset& train, const data::dataset& valid);
 
  private:
   model_spec spec_;
@@ -145,19 +97,7 @@ class bridge_policy {
   bridge_policy(std::vector<feature_ranking> rankings, model_spec spec, rank_guided_mask_options options = {})
       : rankings_(std::move(rankings)), spec_(std::move(spec)), options_(options) {}
 
-  feature_ranking rank(const data::dataset& train, const data::dataset& valid) {
-    const data::schema& s = train.get_schema();
-    rank_guided_mask<T> mask(s, rankings_, options_);
-    rng gen(spec_.seed);
-    const auto t0 = std::chrono::steady_clock::now();
-    models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
-      gated_model gm(model, mask);
-      train::trainer(gm, spec_.trainer).fit(train, valid);
-    });
-    seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    weights_ = mask.weights();
-    return mask.ranking();
-  }
+  feature_ranking rank(const data::dataset& train, const data::dataset& valid);
 
   const std::vector<double>& last_weights() const { return weights_; }
   double last_seconds() const { return seconds_; }
@@ -170,4 +110,122 @@ class bridge_policy {
   double seconds_ = 0;
 };
 
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+feature_ranking permutation_importance_policy<T>::rank(const data::dataset& train, const data::dataset& valid) {
+  const data::schema& s = train.get_schema();
+  const auto fields = selectable_fields(s);
+  if (valid.rows() < 2) throw value_error("featsel::permutation_importance_policy: the validation set needs at least 2 rows");
+  std::vector<double> imp(fields.size(), 0.0);
+  rng gen(spec_.seed);
+  models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
+    train::trainer tr(model, spec_.trainer);
+    tr.fit(train, valid);
+    std::vector<index_t> rows(static_cast<std::size_t>(valid.rows()));
+    std::iota(rows.begin(), rows.end(), index_t{0});
+    data::batch<T> b, shuffled;
+    valid.gather(std::span<const index_t>(rows), b);
+    const double base = detail::batch_auc(model, b, spec_.trainer.label);
+    rng perm(seed_);
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      const bool sparse = s.at(fields[f]).kind == data::feature_kind::sparse;
+      const index_t col = s.index_of(fields[f]);
+      double sum = 0;
+      for (index_t rep = 0; rep < repeats_; ++rep) {
+        shuffled = b;
+        std::vector<index_t> p = rows;
+        std::shuffle(p.begin(), p.end(), perm.engine());
+        for (index_t i = 0; i < b.size; ++i) {
+          if (sparse) shuffled.sparse(col, i) = b.sparse(col, p[static_cast<std::size_t>(i)]);
+          else shuffled.dense(i, col) = b.dense(p[static_cast<std::size_t>(i)], col);
+        }
+        sum += detail::batch_auc(model, shuffled, spec_.trainer.label);
+      }
+      imp[f] = base - sum / double(repeats_);
+    }
+  });
+  std::vector<std::size_t> idx(fields.size());
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return imp[a] > imp[b]; });
+  feature_ranking r;
+  r.policy = "permutation_importance";
+  for (std::size_t i : idx) r.order.push_back(fields[i]), r.scores.push_back(imp[i]);
+  return r;
+}
+
+template <class T>
+feature_ranking learnable_gate_policy<T>::rank(const data::dataset& train, const data::dataset& valid) {
+  const data::schema& s = train.get_schema();
+  learnable_gate<T> gate(s, options_);
+  rng gen(spec_.seed);
+  models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
+    gated_model gm(model, gate);
+    train::trainer(gm, spec_.trainer).fit(train, valid);
+  });
+  return gate.ranking();
+}
+
+template <class T>
+feature_ranking bridge_policy<T>::rank(const data::dataset& train, const data::dataset& valid) {
+  const data::schema& s = train.get_schema();
+  rank_guided_mask<T> mask(s, rankings_, options_);
+  rng gen(spec_.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  models::registry::visit<T>(spec_.name, s, spec_.options, gen, [&](auto& model) {
+    gated_model gm(model, mask);
+    train::trainer(gm, spec_.trainer).fit(train, valid);
+  });
+  seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  weights_ = mask.weights();
+  return mask.ranking();
+}
+
 }  // namespace recblocks::featsel
+
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md): the three
+// policies on float and the trainers they instantiate, one per registry model and gate (declared here
+// rather than in train/detail/extern_trainers.hpp, so a TU that trains without feature selection does
+// not parse the gate headers).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+namespace recblocks::featsel {
+extern template class permutation_importance_policy<float>;
+extern template class learnable_gate_policy<float>;
+extern template class bridge_policy<float>;
+}  // namespace recblocks::featsel
+
+namespace recblocks::train {
+extern template class trainer<featsel::gated_model<models::adaptdhm<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::adasparse<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::dcn<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::epnet<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::hamur<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::m2m<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::m3oe<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::mmoe<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::mscan<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::ple<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::ppnet<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::sarnet<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::shared_bottom<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::star<float>, featsel::learnable_gate<float>>>;
+extern template class trainer<featsel::gated_model<models::adaptdhm<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::adasparse<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::dcn<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::epnet<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::hamur<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::m2m<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::m3oe<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::mmoe<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::mscan<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::ple<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::ppnet<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::sarnet<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::shared_bottom<float>, featsel::rank_guided_mask<float>>>;
+extern template class trainer<featsel::gated_model<models::star<float>, featsel::rank_guided_mask<float>>>;
+}  // namespace recblocks::train
+#endif

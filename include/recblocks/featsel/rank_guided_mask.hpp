@@ -148,4 +148,10 @@ feature_ranking rank_guided_mask<T>::ranking() const {
   return r;
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class rank_guided_mask<float>;
+#endif
+
 }  // namespace recblocks::featsel

@@ -146,7 +146,6 @@ var<T> adaptdhm<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class adaptdhm<float>;
-extern template class adaptdhm<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -159,7 +159,6 @@ var<T> adasparse<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class adasparse<float>;
-extern template class adasparse<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -137,7 +137,6 @@ var<T> dcn<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class dcn<float>;
-extern template class dcn<double>;
 #endif
 
 }  // namespace recblocks::models

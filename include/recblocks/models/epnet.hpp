@@ -121,7 +121,6 @@ var<T> epnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class epnet<float>;
-extern template class epnet<double>;
 #endif
 
 }  // namespace recblocks::models

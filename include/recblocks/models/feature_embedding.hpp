@@ -273,7 +273,6 @@ var<T> feature_embedding<T>::unhooked(tape<T>& t, const data::batch<T>& b, std::
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class feature_embedding<float>;
-extern template class feature_embedding<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -171,7 +171,6 @@ var<T> hamur<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class hamur<float>;
-extern template class hamur<double>;
 #endif
 
 }  // namespace recblocks::models

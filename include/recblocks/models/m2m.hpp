@@ -208,7 +208,6 @@ var<T> m2m<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class m2m<float>;
-extern template class m2m<double>;
 #endif
 
 }  // namespace recblocks::models

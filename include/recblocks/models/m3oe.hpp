@@ -154,7 +154,6 @@ var<T> m3oe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class m3oe<float>;
-extern template class m3oe<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -163,7 +163,6 @@ var<T> mmoe<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class mmoe<float>;
-extern template class mmoe<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -381,7 +381,6 @@ var<T> mscan<T>::auxiliary_loss(tape<T>& t, const data::batch<T>& b, const var<T
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class mscan<float>;
-extern template class mscan<double>;
 #endif
 
 }  // namespace recblocks::models

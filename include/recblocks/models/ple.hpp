@@ -141,7 +141,6 @@ var<T> ple<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class ple<float>;
-extern template class ple<double>;
 #endif
 
 }  // namespace recblocks::models

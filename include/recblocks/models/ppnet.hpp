@@ -178,7 +178,6 @@ var<T> ppnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class ppnet<float>;
-extern template class ppnet<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -111,7 +111,6 @@ var<T> sarnet<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class sarnet<float>;
-extern template class sarnet<double>;
 #endif
 
 }  // namespace recblocks::models

@@ -133,7 +133,6 @@ var<T> shared_bottom<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class shared_bottom<float>;
-extern template class shared_bottom<double>;
 #endif
 
 }  // namespace recblocks::models

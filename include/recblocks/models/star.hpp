@@ -225,7 +225,6 @@ var<T> star<T>::operator()(tape<T>& t, const data::batch<T>& b) const {
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
 #if defined(RECBLOCKS_EXTERN_TEMPLATES)
 extern template class star<float>;
-extern template class star<double>;
 #endif
 
 }  // namespace recblocks::models

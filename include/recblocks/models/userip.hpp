@@ -205,4 +205,10 @@ quant::feature_bank<T> userip<T>::feature_bank(const std::vector<bool>& trained)
   return bank;
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class userip<float>;
+#endif
+
 }  // namespace recblocks::models

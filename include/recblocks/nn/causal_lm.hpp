@@ -232,4 +232,10 @@ var<T> causal_lm<T>::loss(tape<T>& t, std::span<const index_t> tokens, std::span
   return loss_at(t, h, std::span<const index_t>(rows, n), std::span<const index_t>(targets, n));
 }
 
+// Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
+// defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md).
+#if defined(RECBLOCKS_EXTERN_TEMPLATES)
+extern template class causal_lm<float>;
+#endif
+
 }  // namespace recblocks::nn
