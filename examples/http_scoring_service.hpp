@@ -15,9 +15,6 @@
 //
 // Every error body is {"error": message}. The reload path is fixed at start: a client cannot make
 // the service read another folder. Binds 127.0.0.1 by default; port 0 picks a free port.
-#include <httplib.h>
-#include <sys/socket.h>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -29,6 +26,11 @@
 
 #include <nlohmann/json.hpp>
 #include <recblocks/serve.hpp>
+
+// After Eigen (recblocks/serve.hpp): httplib includes <resolv.h>, whose `#define _res` would rename a
+// parameter of Eigen's product kernels in any header parsed after it.
+#include <httplib.h>
+#include <sys/socket.h>
 
 namespace recblocks_examples {
 
