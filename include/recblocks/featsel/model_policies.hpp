@@ -186,6 +186,26 @@ feature_ranking bridge_policy<T>::rank(const data::dataset& train, const data::d
 
 }  // namespace recblocks::featsel
 
+// The float trainers the policies instantiate, one per registry model wrapped in `gated_model` with
+// gate type GATE, written as `PREFIX class train::trainer<...>;` inside namespace recblocks: the one
+// list behind the `extern template` declarations below and the explicit instantiations in
+// src/instantiations/featsel_{learnable_gate,bridge}.cpp, so the two cannot drift apart.
+#define RECBLOCKS_FEATSEL_GATED_TRAINERS(PREFIX, GATE) \
+  PREFIX class train::trainer<featsel::gated_model<models::adaptdhm<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::adasparse<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::dcn<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::epnet<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::hamur<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::m2m<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::m3oe<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::mmoe<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::mscan<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::ple<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::ppnet<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::sarnet<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::shared_bottom<float>, GATE>>; \
+  PREFIX class train::trainer<featsel::gated_model<models::star<float>, GATE>>;
+
 // Compiled once in the optional recblocks::instantiations library (src/instantiations/), which
 // defines RECBLOCKS_EXTERN_TEMPLATES for the targets that link it (docs/performance.md): the three
 // policies on float and the trainers they instantiate, one per registry model and gate (declared here
@@ -198,34 +218,8 @@ extern template class learnable_gate_policy<float>;
 extern template class bridge_policy<float>;
 }  // namespace recblocks::featsel
 
-namespace recblocks::train {
-extern template class trainer<featsel::gated_model<models::adaptdhm<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::adasparse<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::dcn<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::epnet<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::hamur<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::m2m<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::m3oe<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::mmoe<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::mscan<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::ple<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::ppnet<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::sarnet<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::shared_bottom<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::star<float>, featsel::learnable_gate<float>>>;
-extern template class trainer<featsel::gated_model<models::adaptdhm<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::adasparse<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::dcn<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::epnet<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::hamur<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::m2m<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::m3oe<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::mmoe<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::mscan<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::ple<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::ppnet<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::sarnet<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::shared_bottom<float>, featsel::rank_guided_mask<float>>>;
-extern template class trainer<featsel::gated_model<models::star<float>, featsel::rank_guided_mask<float>>>;
-}  // namespace recblocks::train
+namespace recblocks {
+RECBLOCKS_FEATSEL_GATED_TRAINERS(extern template, featsel::learnable_gate<float>)
+RECBLOCKS_FEATSEL_GATED_TRAINERS(extern template, featsel::rank_guided_mask<float>)
+}  // namespace recblocks
 #endif
