@@ -22,6 +22,7 @@ else
 fi
 [ "${#targets[@]}" -gt 0 ] || { echo "fuzz/run.sh: no fuzz/fuzz_*.cpp targets" >&2; exit 1; }
 status=0
+failed=()   # "<target>: <why>" lines, repeated at the end: CI shows only the tail of the output
 for src in "${targets[@]}"; do
   name="$(basename "$src" .cpp)"
   dir="$OUT/$name"
@@ -29,15 +30,30 @@ for src in "${targets[@]}"; do
   echo "== $name: building"
   # extra link flags of a target: a "// fuzz-libs: ..." line in its source (e.g. -lutf8proc)
   read -r -a libs <<< "$(sed -n 's|^// fuzz-libs: ||p' "$src")"
-  "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I include -I/usr/include/eigen3 "$src" -o "$dir/$name" "${libs[@]}"
+  if ! "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+      -I include -I/usr/include/eigen3 "$src" -o "$dir/$name" "${libs[@]}"; then
+    failed+=("$name: does not build")
+    status=1
+    continue
+  fi
   seeds=()
   [ -d "fuzz/corpus/$name" ] && seeds+=("fuzz/corpus/$name")
   echo "== $name: running ${SECONDS_PER_TARGET}s"
   if ! (cd "$dir" && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$name" -max_total_time="$SECONDS_PER_TARGET" \
-          -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 corpus "${seeds[@]/#/../../../}"); then
+          -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 corpus "${seeds[@]/#/../../../}" 2>&1 | tee "$dir/last_run.log"); then
     echo "== $name: FAILED (reproducer in $dir)" >&2
+    # the sanitizer's or libFuzzer's one-line verdict, the first frames, and the reproducer's bytes
+    why="$(grep -m1 -E '^(SUMMARY|==[0-9]+==ERROR)|ALARM|out-of-memory|deadly signal' "$dir/last_run.log" || true)"
+    failed+=("$name: ${why:-see $dir/last_run.log}")
+    grep -m12 -E '^ +#[0-9]+ ' "$dir/last_run.log" >&2 || true
+    for crash in "$dir"/crash-* "$dir"/oom-* "$dir"/timeout-* "$dir"/leak-*; do
+      [ -e "$crash" ] && { echo "-- $crash (base64):" >&2; head -c 4096 "$crash" | base64 -w 0 >&2; echo >&2; }
+    done
     status=1
   fi
 done
+if ((${#failed[@]})); then
+  echo "== fuzz/run.sh: ${#failed[@]} target(s) failed:" >&2
+  printf '  %s\n' "${failed[@]}" >&2
+fi
 exit "$status"

@@ -179,3 +179,13 @@ TEST_CASE("step_scope resets the serving tape: a loop of calls does not grow the
   for (int k = 0; k < 50; ++k) (void)net(leaky, leaky.view(x.data(), 256, 64));
   CHECK(leaky.arena_bytes() > 10 * warm);
 }
+
+TEST_CASE("a negative parameter or layer size is an error, not Eigen's assertion", "[param][safety]") {
+  CHECK_THROWS_AS(param<float>("w", -1, 3), shape_error);
+  CHECK_THROWS_WITH(param<float>("w", 2, -76), Catch::Contains("param 'w': negative shape [2, -76]"));
+  CHECK(param<float>("empty", 0, 3).value().size() == 0);
+  rng g(1);
+  CHECK_THROWS_WITH(nn::linear<float>(3, -76, g), Catch::Contains("linear: in and out must be positive, got [3, -76]"));
+  CHECK_THROWS_AS(nn::linear<float>(-3, 4, g), value_error);
+  CHECK_THROWS_AS(nn::linear<float>(3, 0, g), value_error);
+}

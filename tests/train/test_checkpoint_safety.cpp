@@ -231,6 +231,11 @@ TEST_CASE("checkpoint: sizes in model.json are checked against the weights befor
   refused("config.bottom_dims[0]");
   edited([](auto& m) { m["model"]["config"]["tower_dims"] = {4, 1ll << 33}; });
   refused("config.tower_dims[1]");
+  // negative and zero widths (found by fuzz_model_json: a negative width reached Eigen's size assertion)
+  edited([](auto& m) { m["model"]["config"]["bottom_dims"] = {-76}; });
+  refused("linear: in and out must be positive");
+  edited([](auto& m) { m["model"]["config"]["tower_dims"] = {0}; });
+  refused("linear: in and out must be positive");
   // silent acceptance (item 13): unknown keys and non-integers where integers belong
   edited([](auto& m) { m["model"]["config"]["embedding"]["dim"] = 16.5; });
   refused("expected an integer, got 16.5");

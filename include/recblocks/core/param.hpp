@@ -124,7 +124,8 @@ class param {
   using scalar_type = T;
 
   param() = default;
-  param(std::string name, index_t rows, index_t cols) : name_(std::move(name)), value_(matrix<T>::Zero(rows, cols)) {}
+  /// Zeros `[rows, cols]`; throws `shape_error` on a negative size (a hostile config's layer width).
+  param(std::string name, index_t rows, index_t cols) : name_(std::move(name)), value_(zeros(name_, rows, cols)) {}
   param(std::string name, matrix<T> value) : name_(std::move(name)), value_(std::move(value)) {}
 
   // A copy gets its own (empty) gradient state; a move carries the state along, so a tape node
@@ -197,6 +198,11 @@ class param {
   }
 
  private:
+  static matrix<T> zeros(const std::string& name, index_t rows, index_t cols) {
+    if (rows < 0 || cols < 0) throw shape_error("param '" + name + "': negative shape " + shape_string(rows, cols));
+    return matrix<T>::Zero(rows, cols);
+  }
+
   friend class tape<T>;
   std::string name_;
   matrix<T> value_;

@@ -21,8 +21,7 @@ class linear {
   using scalar_type = T;
 
   linear(index_t in, index_t out, rng& gen, bool bias = true, init weight_init = init::kaiming_uniform())
-      : weight_("weight", in, out), bias_("bias", bias ? 1 : 0, out), has_bias_(bias) {
-    if (in <= 0 || out <= 0) throw value_error("linear: in and out must be positive, got " + shape_string(in, out));
+      : weight_("weight", checked_in(in, out), out), bias_("bias", bias ? 1 : 0, out), has_bias_(bias) {
     weight_init.apply(weight_.value(), gen, in, out);
     if (has_bias_) init::kaiming_uniform().apply(bias_.value(), gen, in, out);
   }
@@ -104,6 +103,12 @@ class linear {
   }
 
  private:
+  /// `in`, once both widths are known positive (checked before any parameter is sized).
+  static index_t checked_in(index_t in, index_t out) {
+    if (in <= 0 || out <= 0) throw value_error("linear: in and out must be positive, got " + shape_string(in, out));
+    return in;
+  }
+
   param<T> weight_;
   param<T> bias_;
   bool has_bias_;
