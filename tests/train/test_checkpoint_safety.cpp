@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <recblocks/data/batcher.hpp>
+#include <recblocks/data/synthetic.hpp>
 #include <recblocks/io.hpp>
 #include <recblocks/models.hpp>
 #include <recblocks/models/registry.hpp>
@@ -261,6 +263,57 @@ TEST_CASE("checkpoint: all twelve models round-trip under the size and config ch
       io::checkpoint::save(dir.path, m);
       M back = io::checkpoint::load<M>(dir.path);
       CHECK(nn::parameter_count(back) == nn::parameter_count(m));
+      return 0;
+    });
+  }
+}
+
+TEST_CASE("checkpoint: every integer of every model's config set to -1 or 0 is refused or gives a working model",
+          "[io][checkpoint][hostile]") {
+  // Generalises what fuzz_model_json found on shared_bottom (a negative width reached Eigen's size
+  // assertion): each of the twelve models, each integer anywhere in its stored config, -1 and 0. The
+  // loader must throw a recblocks::error, or load a model that runs a training step and an inference
+  // pass without crashing (a crash here fails the whole test binary, under ASan too).
+  data::synthetic_config cfg;
+  cfg.rows = 64;
+  cfg.users = 20;
+  cfg.items = 30;
+  const data::synthetic syn(cfg);
+  const data::dataset& d = syn.data();
+  data::batch<float> b;
+  data::batcher<float>(d, 32, false, 0).next(b);
+  temp_dir dir("hostile_configs");
+  for (const auto& name : models::registry::names()) {
+    rng g(5);
+    models::registry::visit<float>(name, d.get_schema(), models::registry::preset_options(name, models::preset::kuairand), g,
+                                   [&](auto& m) {
+      using M = std::remove_reference_t<decltype(m)>;
+      io::checkpoint::save(dir.path, m);
+      const auto original = nlohmann::json::parse(slurp(dir.path / "model.json"));
+      const nlohmann::json flat = original["model"]["config"].flatten();
+      int refused = 0, loaded = 0;
+      for (auto it = flat.begin(); it != flat.end(); ++it) {
+        if (!it.value().is_number_integer()) continue;
+        for (const int value : {-1, 0}) {
+          INFO(name << " config" << it.key() << " = " << value);
+          auto edited = original;
+          edited["model"]["config"][nlohmann::json::json_pointer(it.key())] = value;
+          spit(dir.path / "model.json", edited.dump());
+          try {
+            M back = io::checkpoint::load<M>(dir.path);
+            tape<float> t;
+            t.backward(loss::bce_with_logits(t, back(t, b), t.view(b.labels.data(), b.size, 1)));
+            tape<float> ti(tape_mode::infer);
+            const var<float> z = back(ti, b);
+            CHECK(z.rows == b.size);
+            ++loaded;
+          } catch (const recblocks::error&) {
+            ++refused;
+          }
+        }
+      }
+      INFO(name);
+      CHECK(refused + loaded > 0);
       return 0;
     });
   }
