@@ -39,13 +39,14 @@ for src in "${targets[@]}"; do
   seeds=()
   [ -d "fuzz/corpus/$name" ] && seeds+=("fuzz/corpus/$name")
   echo "== $name: running ${SECONDS_PER_TARGET}s"
+  log="$PWD/$dir/last_run.log"
   if ! (cd "$dir" && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "./$name" -max_total_time="$SECONDS_PER_TARGET" \
-          -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 corpus "${seeds[@]/#/../../../}" 2>&1 | tee "$dir/last_run.log"); then
+          -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 corpus "${seeds[@]/#/../../../}" 2>&1 | tee "$log"); then
     echo "== $name: FAILED (reproducer in $dir)" >&2
     # the sanitizer's or libFuzzer's one-line verdict, the first frames, and the reproducer's bytes
-    why="$(grep -m1 -E '^(SUMMARY|==[0-9]+==ERROR)|ALARM|out-of-memory|deadly signal' "$dir/last_run.log" || true)"
-    failed+=("$name: ${why:-see $dir/last_run.log}")
-    grep -m12 -E '^ +#[0-9]+ ' "$dir/last_run.log" >&2 || true
+    why="$(grep -m1 -E "Assertion .* failed|runtime error:|==[0-9]+== ?ERROR|ALARM|out-of-memory" "$log" || true)"
+    failed+=("$name: ${why:-see $log}")
+    grep -m20 -E '^ +#[0-9]+ ' "$log" >&2 || true
     for crash in "$dir"/crash-* "$dir"/oom-* "$dir"/timeout-* "$dir"/leak-*; do
       [ -e "$crash" ] && { echo "-- $crash (base64):" >&2; head -c 4096 "$crash" | base64 -w 0 >&2; echo >&2; }
     done
